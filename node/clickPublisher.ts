@@ -1,0 +1,160 @@
+/**
+ * Batches clicks per partition and publishes them to JetStream (DESIGN.md principle 1). The
+ * redirect only calls {@link ClickPublisher.add}; nothing here ever makes it wait. A batch goes out
+ * after `batchMaxEvents` clicks or `batchMaxDelayMs`, with `Nats-Msg-Id` = `<edge>.<seq>` so a
+ * retried publish is stored once. When NATS is unreachable, slow (too many publishes in flight)
+ * or a publish fails, batches go to the disk spool; while the spool holds anything, new batches
+ * queue behind it so partitions keep their order, and a drain loop replays it once NATS answers.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { ClusterConfig } from '../schema/config.ts';
+import { natsNames, type NatsNames } from '../schema/subjects.ts';
+import { encodeClickBatch, type ClickRecorded } from '../schema/wire.ts';
+import type { Spool, SpooledBatch } from './spool.ts';
+import type { EdgeMetrics } from './metrics.ts';
+
+/** Batches clicks per partition into JetStream, spooling when it cannot. */
+export class ClickPublisher {
+  private readonly js: JetStreamClient;
+  private readonly names: NatsNames;
+  private readonly pending: ClickRecorded[][];
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private inFlight = 0;
+  private connected = true;
+  private draining = false;
+  private closed = false;
+  private readonly idle: Array<() => void> = [];
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly cfg: ClusterConfig,
+    private readonly instance: string,
+    private readonly spool: Spool,
+    private readonly metrics: EdgeMetrics,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(nc, { timeout: cfg.edge.publishTimeoutMs });
+    this.names = natsNames(cfg);
+    this.pending = Array.from({ length: cfg.partitions }, () => []);
+    this.metrics.spoolDepth.set(spool.depth);
+    void this.watchStatus();
+    if (spool.depth > 0) void this.drain();
+  }
+
+  /** Queue a click for its partition. Never blocks, never throws for I/O. */
+  add(partition: number, click: ClickRecorded): void {
+    const batch = this.pending[partition] as ClickRecorded[];
+    batch.push(click);
+    if (batch.length >= this.cfg.edge.batchMaxEvents) this.flushPartition(partition);
+    else if (!this.timer) this.timer = setTimeout(() => this.flushAll(), this.cfg.edge.batchMaxDelayMs);
+  }
+
+  /** Clicks accepted and not yet acknowledged by JetStream nor spooled. */
+  get unconfirmed(): number {
+    return this.pending.reduce((n, b) => n + b.length, 0) + this.inFlight;
+  }
+
+  private flushAll(): void {
+    this.timer = undefined;
+    for (let p = 0; p < this.pending.length; p++) if ((this.pending[p] as ClickRecorded[]).length > 0) this.flushPartition(p);
+  }
+
+  private flushPartition(p: number): void {
+    const clicks = this.pending[p] as ClickRecorded[];
+    this.pending[p] = [];
+    const seq = ++this.seq;
+    const batch: SpooledBatch = {
+      subject: this.names.partitionSubject(p),
+      msgId: `${this.instance}.${seq}`,
+      payload: encodeClickBatch(this.instance, seq, clicks),
+    };
+    if (!this.connected || this.spool.depth > 0 || this.inFlight >= this.cfg.edge.maxInFlightBatches) this.toSpool(batch);
+    else this.publish(batch);
+  }
+
+  private publish(b: SpooledBatch): void {
+    this.inFlight++;
+    const t0 = performance.now();
+    this.js
+      .publish(b.subject, b.payload, { msgID: b.msgId })
+      .then(
+        () => this.metrics.publishLatency.observe(performance.now() - t0),
+        (err) => {
+          this.log.warn({ err: String(err), msgId: b.msgId }, 'publish failed; batch spooled');
+          this.toSpool(b);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.settle();
+      });
+  }
+
+  private toSpool(b: SpooledBatch): void {
+    this.spool.append(b);
+    this.metrics.spoolDepth.set(this.spool.depth);
+    if (this.connected) void this.drain();
+  }
+
+  /** Replay the spool in order, one batch at a time, while NATS answers. */
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.spool.oldest(); next && this.connected; next = this.spool.oldest()) {
+        const t0 = performance.now();
+        try {
+          await this.js.publish(next.batch.subject, next.batch.payload, { msgID: next.batch.msgId });
+        } catch (err) {
+          this.log.warn({ err: String(err), depth: this.spool.depth }, 'spool replay paused');
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        this.metrics.publishLatency.observe(performance.now() - t0);
+        next.done();
+        this.metrics.spoolDepth.set(this.spool.depth);
+      }
+    } finally {
+      this.draining = false;
+      this.settle();
+    }
+    if (this.spool.depth === 0 && this.connected) this.log.info('spool drained');
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.log.warn('NATS disconnected: clicks go to the spool');
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.log.info({ depth: this.spool.depth }, 'NATS reconnected: replaying the spool');
+        void this.drain();
+      }
+    }
+  }
+
+  private settle(): void {
+    if (this.inFlight === 0 && !this.draining && (this.spool.depth === 0 || !this.connected || this.closed)) {
+      for (const f of this.idle.splice(0)) f();
+    }
+  }
+
+  /**
+   * Flush what is pending and wait (up to `timeoutMs`) for publishes and the drain to finish.
+   * Whatever is still unpublished then stays in the spool file for the next edge to replay.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    clearTimeout(this.timer);
+    this.flushAll();
+    const done = new Promise<void>((r) => {
+      this.idle.push(r);
+      this.settle();
+    });
+    await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
+    this.closed = true;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * One edge process: NATS connection, catalog mirror, click publisher with its spool, ClickHouse
+ * client for reports, and the HTTP server. {@link startEdge} is what `node/main.ts` runs and what
+ * integration tests start in-process.
+ */
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import type { ClusterConfig } from '../schema/config.ts';
+import { Catalog } from '../schema/catalogStore.ts';
+import { connectNats } from '../schema/natsSetup.ts';
+import { clickhouse } from '../schema/clickhouse/client.ts';
+import { ClickPublisher } from './clickPublisher.ts';
+import { edgeMetrics } from './metrics.ts';
+import { listen } from './server.ts';
+import { Spool } from './spool.ts';
+
+/** A running edge. */
+export interface Edge {
+  port: number;
+  instance: string;
+  publisher: ClickPublisher;
+  /** Stop taking requests, flush clicks (spooling what NATS does not take within `timeoutMs`), close. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Start an edge. `port` overrides the configured one (tests use 0 for a free port). */
+export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; port?: number; log?: Logger; root?: string }): Promise<Edge> {
+  // A fresh id per process start: batch ids (`<instance>.<seq>`) must never repeat across restarts.
+  const instance = `${hostname().replace(/[^A-Za-z0-9_-]/g, '')}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const log = (opts.log ?? pino({ level: cfg.logLevel })).child({ edge: instance });
+  const nc = await connectNats(cfg, `edge-${instance}`);
+  const catalog = await Catalog.open(nc, cfg, (err) => log.error({ err }, 'catalog watch failed'));
+  const metrics = edgeMetrics({ edge: instance });
+  const spool = new Spool(join(resolve(opts.root ?? process.cwd(), cfg.dataDir), 'spool'), instance);
+  const publisher = new ClickPublisher(nc, cfg, instance, spool, metrics, log);
+  const ch = clickhouse(cfg);
+  let stopping = false;
+  const server = await listen(
+    {
+      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, log,
+      ready: () => ({ ready: !stopping, detail: { edge: instance, nats: nc.isClosed() ? 'closed' : 'connected-or-reconnecting', spoolDepth: spool.depth } }),
+    },
+    opts.port,
+  );
+  log.info({ port: server.port, partitions: cfg.partitions }, 'edge listening');
+  return {
+    port: server.port,
+    instance,
+    publisher,
+    async stop(timeoutMs = 10_000) {
+      stopping = true;
+      server.close();
+      await publisher.close(timeoutMs);
+      spool.close();
+      catalog.close();
+      await Promise.allSettled([nc.drain(), ch.close()]);
+      log.info('edge stopped');
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The one wrapper around uWebSockets.js handlers. uWS kills the process when an async handler
+ * returns without answering or registering `onAborted`, and its request object dies when the
+ * handler returns (DESIGN.md pitfalls). So: every async route goes through {@link route}, which
+ * reads what it needs from the request first, registers `onAborted` before any await, answers
+ * inside `cork`, and turns any thrown error into a JSON error with a code.
+ */
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { AffstreamError } from '../schema/errors.ts';
+
+/** What a handler gets: the request, read up front. */
+export interface Request {
+  method: string;
+  url: string;
+  query: string;
+  params: string[];
+  headers: Record<string, string>;
+  /** Peer address as text. */
+  peer: string;
+  /** The raw body (empty for GET/HEAD/DELETE). */
+  body: Buffer;
+}
+
+/** What a handler returns. */
+export interface Reply {
+  status?: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK', 201: '201 Created', 204: '204 No Content', 302: '302 Found', 400: '400 Bad Request',
+  401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
+  409: '409 Conflict', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity', 451: '451 Unavailable For Legal Reasons',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};
+
+/** The status line for a code. */
+export function statusLine(code: number): string {
+  return STATUS_TEXT[code] ?? String(code);
+}
+
+const decoder = new TextDecoder();
+
+/** The peer address of a response, IPv4-mapped IPv6 folded to plain IPv4. */
+export function peerAddress(res: HttpResponse): string {
+  const a = decoder.decode(res.getRemoteAddressAsText());
+  return a.startsWith('::ffff:') ? a.slice(7) : a.startsWith('0000:0000:0000:0000:0000:ffff:') ? hexMappedToV4(a.slice(30)) : a;
+}
+
+function hexMappedToV4(tail: string): string {
+  const [hi = '0', lo = '0'] = tail.split(':');
+  const h = parseInt(hi, 16);
+  const l = parseInt(lo, 16);
+  return `${h >> 8}.${h & 255}.${l >> 8}.${l & 255}`;
+}
+
+/** A JSON reply. */
+export function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
+  return { status, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(value) };
+}
+
+/** The JSON error body of SPEC §5.1 / §13. */
+export function errorReply(err: unknown, log: (err: unknown) => void): Reply {
+  if (err instanceof AffstreamError) return json(err.status, { ok: false, error: { code: err.code, message: err.message } });
+  log(err);
+  return json(500, { ok: false, error: { code: 'internal', message: 'internal error' } });
+}
+
+/** Write a reply (inside cork). */
+export function send(res: HttpResponse, reply: Reply, head = false): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(reply.status ?? 200));
+    for (const [k, v] of Object.entries(reply.headers ?? {})) res.writeHeader(k, v);
+    if (head) res.endWithoutBody();
+    else res.end(reply.body ?? '');
+  });
+}
+
+/**
+ * Adapt an async handler to uWS. `params` is the number of `:name` segments of the route (uWS
+ * cannot tell). `maxBody` bounds what is buffered: a larger body is answered with 413
+ * `body_too_large` without reading the rest.
+ */
+export function route(
+  handler: (req: Request) => Promise<Reply> | Reply,
+  opts: { maxBody: number; log: (err: unknown) => void; params?: number },
+): (res: HttpResponse, req: HttpRequest) => void {
+  return (res, uReq) => {
+    const method = uReq.getCaseSensitiveMethod().toUpperCase();
+    const headers: Record<string, string> = {};
+    uReq.forEach((k, v) => {
+      headers[k] = v;
+    });
+    const params: string[] = [];
+    for (let i = 0; i < (opts.params ?? 0); i++) params.push(decodeURIComponentSafe(uReq.getParameter(i) ?? ''));
+    const base = { method, url: uReq.getUrl(), query: uReq.getQuery() ?? '', params, headers, peer: peerAddress(res) };
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const finish = (reply: Reply) => {
+      if (!aborted) send(res, reply, method === 'HEAD');
+      aborted = true;
+    };
+    const run = (body: Buffer) => {
+      Promise.resolve()
+        .then(() => handler({ ...base, body }))
+        .then(finish, (err) => finish(errorReply(err, opts.log)));
+    };
+    if (method === 'GET' || method === 'HEAD' || method === 'DELETE') {
+      run(Buffer.alloc(0));
+      return;
+    }
+    const declared = Number(headers['content-length'] ?? '0');
+    if (declared > opts.maxBody) {
+      finish(errorReply(new AffstreamError('body_too_large', `body exceeds ${opts.maxBody} bytes`), opts.log));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (aborted) return;
+      size += chunk.byteLength;
+      if (size > opts.maxBody) {
+        finish(errorReply(new AffstreamError('body_too_large', `body exceeds ${opts.maxBody} bytes`), opts.log));
+        return;
+      }
+      // uWS reuses the chunk's memory after this callback returns: copy it.
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) run(Buffer.concat(chunks));
+    });
+  };
+}
+
+/** decodeURIComponent that leaves malformed escapes as they are instead of throwing. */
+export function decodeURIComponentSafe(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

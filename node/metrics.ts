@@ -1,0 +1,31 @@
+/**
+ * Prometheus metrics of an edge process (SPEC §11), served at `/metrics`. prom-client is the
+ * de-facto Node client: exposition format, histograms and default process metrics done right.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The edge's metrics. */
+export interface EdgeMetrics {
+  registry: Registry;
+  clicks: Counter<'status'>;
+  publishLatency: Histogram;
+  spoolDepth: Gauge;
+}
+
+/** Create the edge's registry; `labels` (edge instance) are added to every series. */
+export function edgeMetrics(labels: Record<string, string>): EdgeMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    clicks: new Counter({ name: 'clicks_total', help: 'Clicks redirected, by status (ok, bot, geo_blocked, inactive)', labelNames: ['status'], registers: [registry] }),
+    publishLatency: new Histogram({
+      name: 'jetstream_publish_latency_ms',
+      help: 'Time from publishing a click batch to its JetStream ack',
+      buckets: [0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 3000],
+      registers: [registry],
+    }),
+    spoolDepth: new Gauge({ name: 'spool_depth', help: 'Click batches waiting in the disk spool', registers: [registry] }),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The edge's HTTP surface: one uWS app with every route. Sync routes (the redirect, health) answer
+ * inline; everything async goes through {@link route}.
+ */
+import { App, us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Logger } from 'pino';
+import type { ClusterConfig } from '../schema/config.ts';
+import type { Catalog } from '../schema/catalogStore.ts';
+import { AffstreamError } from '../schema/errors.ts';
+import type { ClickPublisher } from './clickPublisher.ts';
+import { adminApi } from './admin.ts';
+import { errorReply, json, route, send } from './http.ts';
+import type { EdgeMetrics } from './metrics.ts';
+import { redirectHandler } from './redirect.ts';
+import { reportsApi } from './reports.ts';
+import { TrustedProxies } from './visitor.ts';
+
+/** Everything the edge's routes need. */
+export interface EdgeDeps {
+  cfg: ClusterConfig;
+  adminToken: string;
+  catalog: Catalog;
+  publisher: ClickPublisher;
+  metrics: EdgeMetrics;
+  clickhouse: ClickHouseClient;
+  log: Logger;
+  /** Whether this edge can take traffic (catalog loaded, not shutting down). */
+  ready(): { ready: boolean; detail: Record<string, unknown> };
+}
+
+/** A listening edge. */
+export interface EdgeServer {
+  port: number;
+  close(): void;
+}
+
+function build(d: EdgeDeps): TemplatedApp {
+  const logErr = (err: unknown) => d.log.error({ err }, 'request failed');
+  const small = { maxBody: d.cfg.edge.maxAdminBodyBytes, log: logErr };
+  const one = { ...small, params: 1 };
+  const two = { ...small, params: 2 };
+  const admin = adminApi(d.catalog, d.adminToken);
+  const redirectDeps = { cfg: d.cfg, catalog: d.catalog, publisher: d.publisher, proxies: new TrustedProxies(d.cfg.edge.trustedProxies), metrics: d.metrics };
+  const notFound = (_: unknown) => {
+    throw new AffstreamError('not_found', 'no such endpoint');
+  };
+  return App()
+    .get('/c/:code', redirectHandler(redirectDeps, false))
+    .head('/c/:code', redirectHandler(redirectDeps, true))
+    .get('/healthz', (res) => send(res, json(200, { ok: true })))
+    .get('/readyz', (res) => {
+      const r = d.ready();
+      send(res, json(r.ready ? 200 : 503, { ok: r.ready, ...r.detail }));
+    })
+    .get('/metrics', route(async () => ({ status: 200, headers: { 'Content-Type': d.metrics.registry.contentType }, body: await d.metrics.registry.metrics() }), small))
+    .get('/api/v1/reports/:name', route(reportsApi(d.clickhouse, d.catalog, d.adminToken), one))
+    .get('/api/v1/:kind', route(admin.list, one))
+    .get('/api/v1/:kind/:id', route(admin.get, two))
+    .put('/api/v1/:kind/:id', route(admin.put, two))
+    .del('/api/v1/:kind/:id', route(admin.delete, two))
+    .any('/*', route(notFound, small))
+    .any('/c/:code', (res) => send(res, errorReply(new AffstreamError('method_not_allowed', 'use GET or HEAD'), logErr)));
+}
+
+/** Listen on the configured port (shared with the other edge processes through SO_REUSEPORT). */
+export function listen(d: EdgeDeps, port = d.cfg.edge.port): Promise<EdgeServer> {
+  const app = build(d);
+  return new Promise((resolve, reject) => {
+    app.listen(d.cfg.edge.host, port, (socket: us_listen_socket | false) => {
+      if (!socket) {
+        reject(new Error(`edge cannot listen on ${d.cfg.edge.host}:${port} (edge.port / AFFSTREAM_EDGE_PORT)`));
+        return;
+      }
+      resolve({ port: us_socket_local_port(socket), close: () => us_listen_socket_close(socket) });
+    });
+  });
+}

@@ -1,0 +1,67 @@
+/**
+ * Creates (or brings up to date) the JetStream stream and KV bucket the cluster needs.
+ * Idempotent: `up`, every worker and the tests call it.
+ */
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { natsUrl, type ClusterConfig } from './config.ts';
+import { natsNames } from './subjects.ts';
+
+/** Ensure the event stream exists with the configured limits; update it when they changed. */
+export async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Promise<void> {
+  const names = natsNames(cfg);
+  const jsm = await jetstreamManager(nc);
+  const want: Partial<StreamConfig> & { name: string } = {
+    name: names.stream,
+    subjects: [names.streamSubjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(cfg.nats.streamMaxAgeDays * 86_400_000),
+    duplicate_window: nanos(cfg.nats.duplicateWindowMs),
+    num_replicas: cfg.nats.replicas,
+    max_msg_size: 8 * 1024 * 1024,
+  };
+  try {
+    const info = await jsm.streams.info(names.stream);
+    const c = info.config;
+    if (c.max_age !== want.max_age || c.duplicate_window !== want.duplicate_window || c.num_replicas !== want.num_replicas) {
+      await jsm.streams.update(names.stream, { ...c, ...want });
+    }
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'StreamNotFoundError') throw err;
+    await jsm.streams.add(want);
+  }
+}
+
+/** Open (creating when needed) the catalog KV bucket. History 1: only the current value matters. */
+export async function openCatalogBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
+  return new Kvm(nc).create(natsNames(cfg).catalogBucket, { history: 1, replicas: cfg.nats.replicas });
+}
+
+/**
+ * Connect to the configured NATS. Reconnects forever: an edge must outlive any NATS outage (it
+ * spools meanwhile), and a worker simply resumes.
+ */
+export function connectNats(cfg: ClusterConfig, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: natsUrl(cfg),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 5_000,
+    maxPingOut: 2,
+  });
+}
+
+/** Everything `up` needs on NATS before edges and workers start; uses `nc` or a connection of its own. */
+export async function ensureNats(cfg: ClusterConfig, nc?: NatsConnection): Promise<void> {
+  const conn = nc ?? (await connectNats(cfg, `${cfg.namespace}-setup`));
+  try {
+    await ensureStream(conn, cfg);
+    await openCatalogBucket(conn, cfg);
+  } finally {
+    if (!nc) await conn.close();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Reports (SPEC §10): SQL files in this folder with named, typed parameters written
+ * `{name:Type}` — the syntax of current ClickHouse. ClickHouse 18.16 has no server-side
+ * parameters, so {@link bindParameters} validates each value against its type and inlines it as a
+ * quoted literal; nothing from a request is ever pasted into SQL unchecked. The CLI and the HTTP
+ * API both run reports through {@link runReport}.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { stringify } from 'csv-stringify/sync';
+import { AffstreamError } from '../errors.ts';
+import { isId } from '../config.ts';
+import { quote } from '../clickhouse/client.ts';
+
+const DIR = fileURLToPath(new URL('./', import.meta.url));
+
+/** Parameters every report takes. */
+export interface ReportParams {
+  from: string;
+  to: string;
+  tz: string;
+  brand: string;
+  affiliate: string;
+}
+
+/** Output formats. */
+export type ReportFormat = 'json' | 'csv' | 'table';
+
+/** Names of the reports that exist. */
+export async function reportNames(): Promise<string[]> {
+  return (await readdir(DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(tz);
+  } catch {
+    return false;
+  }
+}
+
+function isDay(s: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s);
+}
+
+/** Check user-supplied parameters; throws 400 `invalid_parameter` naming the bad one. */
+export function checkParams(p: Partial<Record<keyof ReportParams, string | undefined>>): ReportParams {
+  const bad = (name: string, want: string) => new AffstreamError('invalid_parameter', `${name}: expected ${want}`);
+  const from = p.from ?? '';
+  const to = p.to ?? '';
+  if (!isDay(from)) throw bad('from', 'a day YYYY-MM-DD');
+  if (!isDay(to)) throw bad('to', 'a day YYYY-MM-DD');
+  if (to < from) throw bad('to', 'a day not before from');
+  const tz = p.tz || 'UTC';
+  if (!isTimeZone(tz)) throw bad('tz', 'an IANA time zone such as Europe/Malta');
+  const brand = p.brand ?? '';
+  if (brand !== '' && !isId(brand)) throw bad('brand', 'a brand id');
+  const affiliate = p.affiliate ?? '';
+  if (affiliate !== '' && !isId(affiliate)) throw bad('affiliate', 'an affiliate id');
+  return { from, to, tz, brand, affiliate };
+}
+
+/** Replace each `{name:Type}` of `sql` by the checked literal of `params[name]`. */
+export function bindParameters(sql: string, params: Record<string, string>): string {
+  return sql.replace(/\{([a-z_][a-z0-9_]*):([A-Za-z0-9]+)\}/g, (_m, name: string, type: string) => {
+    const v = params[name];
+    if (v === undefined) throw new AffstreamError('invalid_parameter', `${name}: missing`);
+    if (type === 'String') return quote(v);
+    if (type === 'Date') {
+      if (!isDay(v)) throw new AffstreamError('invalid_parameter', `${name}: expected a day YYYY-MM-DD`);
+      return `toDate('${v}')`;
+    }
+    throw new AffstreamError('internal', `report parameter type ${type} is not supported`);
+  });
+}
+
+/** Run report `name` and return its rows. */
+export async function runReport(ch: ClickHouseClient, name: string, params: ReportParams): Promise<Record<string, unknown>[]> {
+  if (!(await reportNames()).includes(name)) throw new AffstreamError('unknown_report', `no report ${name}; reports: ${(await reportNames()).join(', ')}`);
+  const sql = bindParameters(await readFile(`${DIR}${name}.sql`, 'utf8'), { ...params });
+  const rs = await ch.query({
+    query: sql.replace(/^\s*--.*$/gm, ''),
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
+  return rs.json<Record<string, unknown>>();
+}
+
+/** Render rows as CSV (header + rows) or as a plain-text table. */
+export function formatRows(rows: Record<string, unknown>[], format: Exclude<ReportFormat, 'json'>, columns?: string[]): string {
+  const cols = columns ?? Object.keys(rows[0] ?? {});
+  if (format === 'csv') return stringify(rows, { header: true, columns: cols });
+  const cells = [cols, ...rows.map((r) => cols.map((c) => String(r[c] ?? '')))];
+  const widths = cols.map((_, i) => Math.max(...cells.map((row) => (row[i] as string).length)));
+  const numeric = cols.map((c) => rows.length > 0 && rows.every((r) => typeof r[c] === 'number'));
+  const pad = (c: string, i: number) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number));
+  return cells.map((row) => row.map(pad).join('  ')).join('\n') + '\n';
+}

@@ -1,0 +1,190 @@
+/**
+ * A worker process: owns a set of partitions (explicitly — `partitions` below; leases across
+ * workers come later), runs one durable consumer and one ordered loop per partition, and carries
+ * out the actors' effects through the ClickHouse sink. Messages are acknowledged to JetStream only
+ * once their rows are in ClickHouse.
+ */
+import { createServer, type Server } from 'node:http';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { pino, type Logger } from 'pino';
+import type { ClusterConfig } from '../schema/config.ts';
+import { connectNats, ensureStream } from '../schema/natsSetup.ts';
+import { natsNames, type NatsNames } from '../schema/subjects.ts';
+import { clickhouse } from '../schema/clickhouse/client.ts';
+import { decodeBatch, WireError } from '../schema/wire.ts';
+import type { ClickRow } from './sink/clickRow.ts';
+import { ClickHouseSink } from './sink/clickhouseSink.ts';
+import { PartitionLoop } from './runtime/partition.ts';
+import { recoverPartitions } from './runtime/recovery.ts';
+import { workerMetrics } from './metrics.ts';
+
+const TABLE = 'clicks';
+
+/** A running worker. */
+export interface Worker {
+  partitions: number[];
+  /** Stop consuming, flush what was consumed, close. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startWorker}. */
+export interface WorkerOptions {
+  log?: Logger;
+  /** Partitions this worker owns; default all of them. */
+  partitions?: number[];
+  /** Port of `/metrics`; default `worker.metricsPort` (0 = none). */
+  metricsPort?: number;
+}
+
+async function retrying<T>(what: string, log: Logger, fn: () => Promise<T>, stopped: () => boolean): Promise<T> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (stopped()) throw err;
+      log.warn({ err: String(err) }, `${what} failed; retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/**
+ * Make sure partition `p`'s durable consumer delivers from `resumeSeq + 1` at the latest. An
+ * existing consumer whose ack floor is already past ClickHouse's resume point (ClickHouse data
+ * restored from an older backup, say) is recreated, since ClickHouse is the record of truth.
+ */
+async function ensureConsumer(jsm: JetStreamManager, names: NatsNames, p: number, resumeSeq: number, cfg: ClusterConfig): Promise<void> {
+  const durable = names.consumer(p);
+  try {
+    const info = await jsm.consumers.info(names.stream, durable);
+    if (info.ack_floor.stream_seq <= resumeSeq) return;
+    await jsm.consumers.delete(names.stream, durable);
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'ConsumerNotFoundError') throw err;
+  }
+  await jsm.consumers.add(names.stream, {
+    durable_name: durable,
+    filter_subject: names.partitionSubject(p),
+    ack_policy: AckPolicy.All,
+    ack_wait: nanos(120_000),
+    max_ack_pending: cfg.worker.maxAckPending,
+    ...(resumeSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
+  });
+}
+
+/** Start a worker on `cfg`. */
+export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}): Promise<Worker> {
+  const log = (opts.log ?? pino({ level: cfg.logLevel })).child({ worker: process.pid });
+  const partitions = opts.partitions ?? Array.from({ length: cfg.partitions }, (_, p) => p);
+  const names = natsNames(cfg);
+  const settings = { uniqueDays: cfg.worker.uniqueDays };
+  const metrics = workerMetrics({ worker: String(process.pid) });
+  let stopping = false;
+  const isStopping = () => stopping;
+
+  const nc: NatsConnection = await connectNats(cfg, `worker-${process.pid}`);
+  await retrying('JetStream setup', log, () => ensureStream(nc, cfg), isStopping);
+  const ch = clickhouse(cfg);
+  const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, settings)]));
+  await retrying('recovery from ClickHouse', log, () => recoverPartitions(ch, TABLE, loops, settings), isStopping);
+  log.info({ partitions: partitions.length, resume: Object.fromEntries([...loops].filter(([, l]) => l.lastSeq > 0).map(([p, l]) => [p, l.lastSeq])) }, 'partitions recovered');
+
+  const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
+  const sink = new ClickHouseSink(ch, TABLE, cfg.worker.flushMaxRows, {
+    durable(p, seq) {
+      const list = unacked.get(p) as JsMsg[];
+      let last: JsMsg | undefined;
+      let n = 0;
+      while (n < list.length && (list[n] as JsMsg).seq <= seq) last = list[n++];
+      list.splice(0, n);
+      last?.ack();
+    },
+    flushed(rows, ms) {
+      metrics.flushLatency.observe(ms);
+      metrics.rowsFlushed.inc(rows);
+    },
+    failed(err) {
+      metrics.flushFailures.inc();
+      log.warn({ err: String(err) }, 'ClickHouse flush failed; rows kept, will retry');
+    },
+  });
+
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const consumers: ConsumerMessages[] = [];
+  const loopsDone: Promise<void>[] = [];
+
+  const flushSoon = () => {
+    sink.flush().catch(() => undefined);
+  };
+
+  for (const p of partitions) {
+    const loop = loops.get(p) as PartitionLoop;
+    await retrying(`consumer ${names.consumer(p)}`, log, () => ensureConsumer(jsm, names, p, loop.lastSeq, cfg), isStopping);
+    const consumer = await js.consumers.get(names.stream, names.consumer(p));
+    const messages = await consumer.consume({ max_messages: 64 });
+    consumers.push(messages);
+    void (async () => {
+      for await (const s of messages.status()) {
+        // 'next' and 'debug' are routine pull bookkeeping; the rest (missed heartbeats, consumer gone…) matter.
+        if (s.type !== 'next' && s.type !== 'debug') log.warn({ partition: p, status: s }, 'consumer status');
+      }
+    })();
+    loopsDone.push(
+      (async () => {
+        for await (const m of messages) {
+          let rows: ClickRow[] = [];
+          try {
+            rows = loop.apply(m.seq, decodeBatch(m.data)) ?? [];
+          } catch (err) {
+            if (!(err instanceof WireError)) throw err;
+            log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
+          }
+          (unacked.get(p) as JsMsg[]).push(m);
+          sink.push({ partition: p, seq: m.seq, rows });
+          metrics.consumerLag.labels(String(p)).set(m.info.pending);
+          if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
+          // Backpressure: stop pulling while ClickHouse is behind, so memory stays bounded.
+          while (sink.depth >= cfg.worker.maxQueuedRows && !stopping) await new Promise((r) => setTimeout(r, 50));
+        }
+      })().catch((err) => log.error({ err, partition: p }, 'partition loop failed')),
+    );
+  }
+
+  const timer = setInterval(() => {
+    metrics.queuedRows.set(sink.depth);
+    if (sink.messages > 0) flushSoon();
+  }, cfg.worker.flushIntervalMs);
+
+  const port = opts.metricsPort ?? cfg.worker.metricsPort;
+  let server: Server | undefined;
+  if (port > 0) {
+    server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        metrics.registry.metrics().then((body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body));
+      } else if (req.url === '/healthz') res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
+      else res.writeHead(404).end();
+    });
+    server.on('error', (err) => log.error({ err: String(err), port }, 'worker metrics server failed'));
+    server.listen(port, '127.0.0.1');
+  }
+  log.info({ partitions: partitions.length, metricsPort: port }, 'worker consuming');
+
+  return {
+    partitions,
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      for (const m of consumers) m.stop();
+      await Promise.allSettled(loopsDone);
+      for (let attempt = 0; sink.messages > 0 && attempt < 5; attempt++) {
+        await sink.flush().catch(() => new Promise((r) => setTimeout(r, 500)));
+      }
+      server?.close();
+      await Promise.allSettled([nc.drain(), ch.close()]);
+      log.info({ unflushed: sink.messages }, 'worker stopped');
+    },
+  };
+}
