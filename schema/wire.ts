@@ -57,7 +57,8 @@ function fromTuple(t: ClickTuple): ClickRecorded {
   };
 }
 
-const encoder = new Encoder({ ignoreUndefined: true });
+// Sized for a full batch (512 clicks × ~300 B) so encoding never regrows the buffer.
+const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 256 * 1024 });
 const decoder = new Decoder();
 
 /** Encode a click batch for JetStream. */

@@ -51,15 +51,14 @@ async function retrying<T>(what: string, log: Logger, fn: () => Promise<T>, stop
 }
 
 /**
- * Make sure partition `p`'s durable consumer delivers from `resumeSeq + 1` at the latest. An
- * existing consumer whose ack floor is already past ClickHouse's resume point (ClickHouse data
- * restored from an older backup, say) is recreated, since ClickHouse is the record of truth.
+ * (Re)create partition `p`'s durable consumer so that it delivers from `resumeSeq + 1`, the first
+ * message ClickHouse does not hold. Recreated at every start rather than reused: a reused consumer
+ * would redeliver a dead worker's unacknowledged messages only after `ack_wait`, behind newer ones,
+ * and the partition loop (which skips anything at or below its position) would lose them.
  */
-async function ensureConsumer(jsm: JetStreamManager, names: NatsNames, p: number, resumeSeq: number, cfg: ClusterConfig): Promise<void> {
+async function resetConsumer(jsm: JetStreamManager, names: NatsNames, p: number, resumeSeq: number, cfg: ClusterConfig): Promise<void> {
   const durable = names.consumer(p);
   try {
-    const info = await jsm.consumers.info(names.stream, durable);
-    if (info.ack_floor.stream_seq <= resumeSeq) return;
     await jsm.consumers.delete(names.stream, durable);
   } catch (err) {
     if ((err as { name?: string }).name !== 'ConsumerNotFoundError') throw err;
@@ -73,6 +72,9 @@ async function ensureConsumer(jsm: JetStreamManager, names: NatsNames, p: number
     ...(resumeSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
   });
 }
+
+/** Consumer notifications worth a log line; the rest ('next', 'heartbeat', 'debug'…) is routine. */
+const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'stream_not_found', 'exceeded_limits', 'no_responders']);
 
 /** Start a worker on `cfg`. */
 export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}): Promise<Worker> {
@@ -122,15 +124,12 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
 
   for (const p of partitions) {
     const loop = loops.get(p) as PartitionLoop;
-    await retrying(`consumer ${names.consumer(p)}`, log, () => ensureConsumer(jsm, names, p, loop.lastSeq, cfg), isStopping);
+    await retrying(`consumer ${names.consumer(p)}`, log, () => resetConsumer(jsm, names, p, loop.lastSeq, cfg), isStopping);
     const consumer = await js.consumers.get(names.stream, names.consumer(p));
     const messages = await consumer.consume({ max_messages: 64 });
     consumers.push(messages);
     void (async () => {
-      for await (const s of messages.status()) {
-        // 'next' and 'debug' are routine pull bookkeeping; the rest (missed heartbeats, consumer gone…) matter.
-        if (s.type !== 'next' && s.type !== 'debug') log.warn({ partition: p, status: s }, 'consumer status');
-      }
+      for await (const s of messages.status()) if (NOTEWORTHY.has(s.type)) log.warn({ partition: p, status: s }, 'consumer status');
     })();
     loopsDone.push(
       (async () => {

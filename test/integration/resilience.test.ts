@@ -27,10 +27,14 @@ afterAll(() => cluster.teardown());
 
 /** Wait until ClickHouse holds exactly `n` clicks and the report agrees; fail on more. */
 async function expectExactly(n: number): Promise<void> {
+  let seen = 0;
   const totals = await waitFor(`${n} clicks in ClickHouse`, async () => {
     const t = await cluster.totals();
+    seen = t.clicks;
     return t.clicks >= n ? t : undefined;
-  }, 90_000, 250);
+  }, 90_000, 250).catch((err: Error) => {
+    throw new Error(`${err.message}; ClickHouse held ${seen}`);
+  });
   // Let any straggler (a double insert would come late) arrive before judging.
   await new Promise((r) => setTimeout(r, 1500));
   const [raw] = await cluster.query<{ n: number; ids: number }>('SELECT count() AS n, uniqExact(click_id) AS ids FROM clicks');

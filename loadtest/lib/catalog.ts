@@ -1,0 +1,60 @@
+/**
+ * The benchmark catalog, created the way an operator would: through the edge's admin API.
+ *
+ * Brands restrict `US` and send those visitors to a `restrictedUrl`, so geo-blocked clicks still
+ * answer 302 and every answer of the benchmark is a redirect. One affiliate in ten is paused:
+ * its clicks take the edge's "inactive" path, still redirected.
+ */
+import { httpCall } from '../../cli/http.ts';
+
+/** Shape of the catalog. */
+export interface BenchCatalog {
+  brands: string[];
+  affiliates: string[];
+  /** Link codes, the ones the traffic uses. */
+  codes: string[];
+}
+
+/** PUTs in flight at once: enough to hide the round trip, few enough not to queue in NATS KV. */
+const CONCURRENCY = 16;
+
+/** The ids of a catalog of `links` links: 4 brands, one affiliate per 10 links (1 to 100). */
+export function planCatalog(links: number): BenchCatalog {
+  return {
+    brands: ['bench-casino-a', 'bench-casino-b', 'bench-sports', 'bench-poker'],
+    affiliates: Array.from({ length: Math.max(1, Math.min(100, Math.ceil(links / 10))) }, (_, i) => `bench-aff-${i}`),
+    codes: Array.from({ length: links }, (_, i) => `bench-${i}`),
+  };
+}
+
+/** Creates `plan` on the edge at `baseUrl`. */
+export async function createCatalog(baseUrl: string, adminToken: string, plan: BenchCatalog): Promise<void> {
+  const headers = { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' };
+  const put = async (kind: string, id: string, body: Record<string, unknown>): Promise<void> => {
+    const { status, body: answer } = await httpCall('PUT', `${baseUrl}/api/v1/${kind}/${id}`, { headers, body: JSON.stringify(body), timeoutMs: 10_000 });
+    if (status !== 200 && status !== 201) throw new Error(`PUT /api/v1/${kind}/${id} answered ${status}: ${answer.slice(0, 300)}`);
+  };
+  const all = async (ids: string[], one: (id: string, i: number) => Promise<void>): Promise<void> => {
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < ids.length) {
+        const i = next++;
+        await one(ids[i] as string, i);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, lane));
+  };
+
+  const { brands, affiliates, codes } = plan;
+  await all(brands, (id) => put('brands', id, { name: id, currency: 'EUR', restrictedCountries: ['US'], restrictedUrl: `https://${id}.example/not-available` }));
+  await all(affiliates, (id, i) => put('affiliates', id, { name: id, status: i % 10 === 9 ? 'paused' : 'active' }));
+  await all(codes, (code, i) => {
+    const brandId = brands[i % brands.length] as string;
+    return put('links', code, {
+      brandId,
+      affiliateId: affiliates[i % affiliates.length],
+      campaign: `spring-${i % 7}`,
+      landingUrl: `https://${brandId}.example/welcome?cid={click_id}&aff={affiliate_id}&s1={sub1}&s2={sub2}`,
+    });
+  });
+}

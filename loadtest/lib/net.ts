@@ -1,0 +1,67 @@
+/**
+ * Small network helpers of the harness: free ports, polling, and reading Prometheus metrics.
+ */
+import { createServer } from 'node:net';
+import { sleep } from '../../cli/proc.ts';
+
+/**
+ * `n` distinct TCP ports free on 127.0.0.1 right now, picked by the kernel. All are held open
+ * together so none is handed out twice; another program could still take one before our child
+ * binds it, which the child then reports as a listen error.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, '127.0.0.1', () => {
+              const address = server.address();
+              if (typeof address === 'object' && address !== null) resolve(address.port);
+              else reject(new Error('no free port'));
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
+/**
+ * Polls `check` every `intervalMs` until it returns a value other than undefined, and returns
+ * that value; throws naming `what` after `timeoutMs`. A throwing check counts as "not yet".
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = `: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError}`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Sum of every series of metric `name` in a Prometheus text exposition (all label sets), or
+ * undefined when the metric is absent.
+ */
+export function promSum(text: string, name: string): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    // `clicks_total{…} 5` or `clicks_total 5`, but not `clicks_total_created …`.
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) sum = (sum ?? 0) + value;
+  }
+  return sum;
+}

@@ -1,0 +1,191 @@
+/**
+ * What a benchmark run produces and where it goes: the figures' types, the machine they were
+ * measured on, and the `loadtest/results/<date>-<scenario>.{json,md}` files.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** `loadtest/results/`. */
+export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
+
+/** What one load tool reports about one run. */
+export interface ToolResult {
+  /** Responses received. */
+  requests: number;
+  /** Responses with a 3xx status. */
+  redirects: number;
+  /** Responses that were not 3xx, plus requests that failed (connect, read, write errors, timeouts). */
+  non3xx: number;
+  /** Of which failed at the socket level or timed out. */
+  socketErrors: number;
+  /** Seconds the tool actually ran. */
+  durationS: number;
+  latencyMs: { p50: number; p99: number };
+}
+
+/** One target × tool measurement. */
+export interface LoadRun extends ToolResult {
+  target: 'bare' | 'edge';
+  tool: 'wrk' | 'autocannon';
+  connections: number;
+  /** Responses per second. */
+  reqPerSec: number;
+  /** CPU time the target process used during the run, µs. */
+  targetCpuMicros: number;
+  /** {@link targetCpuMicros} per response. */
+  cpuMicrosPerRequest: number;
+  /** Edge runs: CPU µs per response the worker spent meanwhile (it competes for the same cores). */
+  workerCpuMicrosPerRequest?: number;
+}
+
+/** Were all clicks of the edge runs acknowledged by JetStream and written by the worker? */
+export interface ClickAccounting {
+  /** 3xx responses the load tools counted against the edge. */
+  toolRedirects: number;
+  /** Sum of the edge's `clicks_total` over every status. */
+  edgeClicks: number;
+  /** Rows in the bench namespace's ClickHouse `clicks` table. */
+  clickhouseRows: number;
+  /** Distinct click ids among those rows: fewer than the rows means a click was written twice. */
+  distinctClickIds: number;
+  /** The edge's `spool_depth` when counting (batches not yet in JetStream). */
+  spoolDepth: number;
+  /** JetStream publishes the edge made (count of its publish-latency histogram): clicks per publish shows how well it batches. */
+  jetstreamPublishes: number;
+  /**
+   * Clicks the edge may have recorded that no tool counted as a 302: one request per connection
+   * in flight when a tool stops reading, plus requests the tools gave up on (timeouts, resets).
+   */
+  inFlightAllowance: number;
+  /** From the end of the last load run until ClickHouse held every click, ms. */
+  settleMs: number;
+  ok: boolean;
+  detail: string;
+}
+
+/** One target from the issue, judged. */
+export interface Verdict {
+  target: string;
+  required: string;
+  measured: string;
+  /** null when it could not be measured (e.g. wrk not installed). */
+  pass: boolean | null;
+}
+
+/** Problems the edge and worker logged during the run. */
+export interface LogSummary {
+  file: string;
+  warnings: number;
+  errors: number;
+  /** The first distinct messages at warn level or above. */
+  samples: string[];
+}
+
+/** The machine a run was measured on. */
+export interface Machine {
+  cpus: number;
+  model: string;
+  memory: string;
+  node: string;
+  /** 1-minute load average when the run started: other work on the machine skews every figure. */
+  loadAverage: number;
+}
+
+/** The whole output of `affstream bench redirect`. */
+export interface RedirectResults {
+  scenario: 'redirect';
+  date: string;
+  machine: Machine;
+  git: { commit: string; dirty: boolean };
+  options: { durationS: number; connections: number; links: number; requestSet: number; wrkThreads: number; namespace: string };
+  runs: LoadRun[];
+  clicks: ClickAccounting | undefined;
+  logs: LogSummary[];
+  verdict: Verdict[];
+  pass: boolean;
+}
+
+/** This machine. */
+export function machine(): Machine {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    model: list[0]?.model.trim() ?? 'unknown',
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
+  };
+}
+
+/** HEAD of the checkout and whether it has uncommitted changes; `unknown` outside git. */
+export function gitState(cwd: string): { commit: string; dirty: boolean } {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const status = execFileSync('git', ['status', '--porcelain'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return { commit, dirty: status.trim() !== '' };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => n.toFixed(2);
+const micros = (n: number | undefined): string => (n === undefined ? '–' : n.toFixed(1));
+
+/** The run as a Markdown report. */
+export function renderMarkdown(r: RedirectResults): string {
+  const lines = [
+    `# Redirect benchmark — ${r.date}`,
+    '',
+    `${r.machine.cpus} × ${r.machine.model}, ${r.machine.memory}, Node ${r.machine.node}, load average ${r.machine.loadAverage} at start; commit ${r.git.commit.slice(0, 12)}${r.git.dirty ? ' (uncommitted changes)' : ''}.`,
+    `${r.options.durationS} s per target and tool, ${r.options.connections} connections, wrk with ${r.options.wrkThreads} thread(s), ` +
+      `${r.options.links} links, ${int(r.options.requestSet)} distinct requests replayed in a loop; namespace \`${r.options.namespace}\`.`,
+    '',
+    '| target | tool | req/s | p50 ms | p99 ms | responses | non-3xx | target CPU µs/req | worker CPU µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.runs.map(
+      (x) =>
+        `| ${x.target} | ${x.tool} | ${int(x.reqPerSec)} | ${ms(x.latencyMs.p50)} | ${ms(x.latencyMs.p99)} | ${int(x.requests)} | ${int(x.non3xx)} | ${micros(x.cpuMicrosPerRequest)} | ${micros(x.workerCpuMicrosPerRequest)} |`,
+    ),
+    '',
+  ];
+  const c = r.clicks;
+  if (c) {
+    lines.push(
+      '## Clicks',
+      '',
+      '| 302s counted by the tools | edge `clicks_total` | rows in ClickHouse | distinct click ids | spool depth | clicks per JetStream publish | settled after |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${int(c.toolRedirects)} | ${int(c.edgeClicks)} | ${int(c.clickhouseRows)} | ${int(c.distinctClickIds)} | ${c.spoolDepth} | ` +
+        `${c.jetstreamPublishes > 0 ? (c.edgeClicks / c.jetstreamPublishes).toFixed(1) : '–'} | ${(c.settleMs / 1000).toFixed(1)} s |`,
+      '',
+      `${c.ok ? 'OK' : '**LOST OR EXTRA CLICKS**'}: ${c.detail}`,
+      '',
+    );
+  }
+  lines.push('## Verdict', '', '| target | required | measured | result |', '| --- | --- | --- | --- |');
+  for (const v of r.verdict) lines.push(`| ${v.target} | ${v.required} | ${v.measured} | ${v.pass === null ? 'not measured' : v.pass ? 'pass' : '**FAIL**'} |`);
+  const noisy = r.logs.filter((l) => l.warnings + l.errors > 0);
+  if (noisy.length > 0) {
+    lines.push('', '## Logged problems', '');
+    for (const l of noisy) {
+      lines.push(`- \`${l.file}\`: ${l.errors} error(s), ${l.warnings} warning(s)`);
+      for (const s of l.samples) lines.push(`  - ${s.replace(/\|/g, '\\|')}`);
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** Writes `<dir>/<YYYY-MM-DD>-redirect.json` and `.md`; returns their paths. */
+export function writeResults(r: RedirectResults, dir = RESULTS_DIR): { json: string; md: string } {
+  mkdirSync(dir, { recursive: true });
+  const base = path.join(dir, `${r.date.slice(0, 10)}-${r.scenario}`);
+  const files = { json: `${base}.json`, md: `${base}.md` };
+  writeFileSync(files.json, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(files.md, renderMarkdown(r));
+  return files;
+}
