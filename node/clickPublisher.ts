@@ -15,6 +15,9 @@ import { encodeClickBatch, type ClickRecorded } from '../schema/wire.ts';
 import type { Spool, SpooledBatch } from './spool.ts';
 import type { EdgeMetrics } from './metrics.ts';
 
+/** Spooled batches replayed per ack round trip. */
+const DRAIN_WINDOW = 128;
+
 /** Batches clicks per partition into JetStream, spooling when it cannot. */
 export class ClickPublisher {
   private readonly js: JetStreamClient;
@@ -99,15 +102,19 @@ export class ClickPublisher {
     if (this.connected) void this.drain();
   }
 
-  /** Replay the spool in order, one batch at a time, while NATS answers. */
+  /**
+   * Replay the spool oldest first while NATS answers: a window of batches is published at once
+   * (one ack round trip per window, not per batch) and removed only when all of it is acked; a
+   * window that fails is sent again whole, its msg ids making the retried part a no-op.
+   */
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
     try {
-      for (let next = this.spool.oldest(); next && this.connected; next = this.spool.oldest()) {
+      for (let next = this.spool.oldest(DRAIN_WINDOW); next && this.connected; next = this.spool.oldest(DRAIN_WINDOW)) {
         const t0 = performance.now();
         try {
-          await this.js.publish(next.batch.subject, next.batch.payload, { msgID: next.batch.msgId });
+          await Promise.all(next.batches.map((b) => this.js.publish(b.subject, b.payload, { msgID: b.msgId })));
         } catch (err) {
           this.log.warn({ err: String(err), depth: this.spool.depth }, 'spool replay paused');
           await new Promise((r) => setTimeout(r, 500));

@@ -72,12 +72,23 @@ class SpoolFile {
     this.depth++;
   }
 
-  peek(): { batch: SpooledBatch; next: number } | undefined {
-    if (this.readOffset >= this.writeOffset) return undefined;
+  /** Up to `n` records from the read offset, and the offset after the last of them. */
+  peek(n: number): { batches: SpooledBatch[]; next: number } {
+    const batches: SpooledBatch[] = [];
+    let offset = this.readOffset;
+    while (batches.length < n && offset < this.writeOffset) {
+      const r = this.readAt(offset);
+      batches.push(r.batch);
+      offset = r.next;
+    }
+    return { batches, next: offset };
+  }
+
+  private readAt(offset: number): { batch: SpooledBatch; next: number } {
     const head = Buffer.allocUnsafe(4);
-    readSync(this.fd, head, 0, 4, this.readOffset);
+    readSync(this.fd, head, 0, 4, offset);
     const rec = Buffer.allocUnsafe(head.readUInt32LE(0));
-    readSync(this.fd, rec, 0, rec.length, this.readOffset + 4);
+    readSync(this.fd, rec, 0, rec.length, offset + 4);
     let o = 0;
     const sl = rec.readUInt16LE(o);
     const subject = rec.toString('utf8', 2, 2 + sl);
@@ -85,12 +96,12 @@ class SpoolFile {
     const il = rec.readUInt16LE(o);
     const msgId = rec.toString('utf8', o + 2, o + 2 + il);
     const payload = rec.subarray(o + 2 + il);
-    return { batch: { subject, msgId, payload }, next: this.readOffset + 4 + rec.length };
+    return { batch: { subject, msgId, payload }, next: offset + 4 + rec.length };
   }
 
-  advance(next: number): void {
+  advance(next: number, count: number): void {
     this.readOffset = next;
-    this.depth--;
+    this.depth -= count;
     if (this.readOffset >= this.writeOffset) {
       ftruncateSync(this.fd, 0);
       this.readOffset = this.writeOffset = 0;
@@ -154,17 +165,20 @@ export class Spool {
     this.own.append(b);
   }
 
-  /** The oldest waiting batch and a function that removes it once it is published. */
-  oldest(): { batch: SpooledBatch; done(): void } | undefined {
+  /**
+   * Up to `n` of the oldest waiting batches (all from one file), and a function that removes them
+   * once they are all published; undefined when the spool is empty.
+   */
+  oldest(n: number): { batches: SpooledBatch[]; done(): void } | undefined {
     while (this.adopted.length > 0) {
       const f = this.adopted[0] as SpoolFile;
-      const p = f.peek();
-      if (p) return { batch: p.batch, done: () => f.advance(p.next) };
+      const p = f.peek(n);
+      if (p.batches.length > 0) return { batches: p.batches, done: () => f.advance(p.next, p.batches.length) };
       f.close(true);
       this.adopted.shift();
     }
-    const p = this.own.peek();
-    return p && { batch: p.batch, done: () => this.own.advance(p.next) };
+    const p = this.own.peek(n);
+    return p.batches.length > 0 ? { batches: p.batches, done: () => this.own.advance(p.next, p.batches.length) } : undefined;
   }
 
   /** Close the files; an empty spool leaves no file behind. */
