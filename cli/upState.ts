@@ -67,7 +67,7 @@ export function localEdgeUrl(cfg: ClusterConfig): string {
 /** The lines `up` prints once the cluster is ready. */
 export function banner(state: UpState, cfg: ClusterConfig): string {
   const e = state.edgeUrl;
-  const secret = state.demoPostbackSecret ?? '<demo brand postbackSecret>';
+  const today = new Date().toISOString().slice(0, 10);
   const servers = (Object.entries(state.servers) as [ServerName, UpState['servers'][ServerName]][])
     .map(([name, s]) => `${name} ${s.url} (${s.mode})`)
     .join(', ');
@@ -75,9 +75,7 @@ export function banner(state: UpState, cfg: ClusterConfig): string {
     '',
     `affstream is up: ${cfg.edge.count} edge(s), ${cfg.worker.count} worker(s), ${cfg.partitions} partitions`,
     `  redirect     ${e}/c/demo1?sub1=test`,
-    `  postback     ${e}/pb/demo?type=registration&event_id=reg-1&player_id=p1&click_id=<click id>&token=${secret}`,
-    `               ${e}/pb/demo?type=deposit&event_id=dep-1&player_id=p1&amount=50.00&currency=EUR&token=${secret}`,
-    `  dashboard    ${e}/dashboard`,
+    `  report       ${e}/api/v1/reports/affiliate-daily?from=${today}&to=${today}&format=csv`,
     `  metrics      ${e}/metrics`,
     `  admin token  ${state.adminToken}   (Authorization: Bearer <token> on ${e}/api/v1/…)`,
     `  servers      ${servers}`,

@@ -31,7 +31,7 @@ Starts the cluster that cluster.config.ts describes:
   2. the ClickHouse migrations and the NATS streams and buckets;
   3. worker.count worker and edge.count edge processes (their pino logs go to stdout);
   4. once GET /readyz answers 200, the demo catalog (brand demo, affiliate aff1, link demo1)
-     unless link demo1 exists; then prints the redirect, postback, dashboard and metrics URLs
+     unless link demo1 exists; then prints the redirect, report and metrics URLs
      and the admin token (generated unless AFFSTREAM_ADMIN_TOKEN is set).
 Ctrl-C or SIGTERM stops edges, then workers, then the servers it started.
 
