@@ -27,7 +27,7 @@ export class ClickPublisher {
   private seq = 0;
   private inFlight = 0;
   private connected = true;
-  private draining = false;
+  private draining: Promise<void> | undefined;
   private closed = false;
   private readonly idle: Array<() => void> = [];
 
@@ -97,6 +97,9 @@ export class ClickPublisher {
   }
 
   private toSpool(b: SpooledBatch): void {
+    if (this.spool.depth === 0) {
+      this.log.warn({ connected: this.connected, inFlight: this.inFlight }, 'clicks going to the disk spool until JetStream catches up');
+    }
     this.spool.append(b);
     this.metrics.spoolDepth.set(this.spool.depth);
     if (this.connected) void this.drain();
@@ -107,28 +110,29 @@ export class ClickPublisher {
    * (one ack round trip per window, not per batch) and removed only when all of it is acked; a
    * window that fails is sent again whole, its msg ids making the retried part a no-op.
    */
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let next = this.spool.oldest(DRAIN_WINDOW); next && this.connected; next = this.spool.oldest(DRAIN_WINDOW)) {
-        const t0 = performance.now();
-        try {
-          await Promise.all(next.batches.map((b) => this.js.publish(b.subject, b.payload, { msgID: b.msgId })));
-        } catch (err) {
-          this.log.warn({ err: String(err), depth: this.spool.depth }, 'spool replay paused');
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
-        this.metrics.publishLatency.observe(performance.now() - t0);
-        next.done();
-        this.metrics.spoolDepth.set(this.spool.depth);
-      }
-    } finally {
-      this.draining = false;
+  private drain(): Promise<void> {
+    this.draining ??= this.replay().finally(() => {
+      this.draining = undefined;
       this.settle();
+      if (this.spool.depth === 0 && this.connected && !this.closed) this.log.info('spool drained');
+    });
+    return this.draining;
+  }
+
+  private async replay(): Promise<void> {
+    for (let next = this.spool.oldest(DRAIN_WINDOW); next && this.connected && !this.closed; next = this.spool.oldest(DRAIN_WINDOW)) {
+      const t0 = performance.now();
+      try {
+        await Promise.all(next.batches.map((b) => this.js.publish(b.subject, b.payload, { msgID: b.msgId })));
+      } catch (err) {
+        this.log.warn({ err: String(err), depth: this.spool.depth }, 'spool replay paused');
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      this.metrics.publishLatency.observe(performance.now() - t0);
+      next.done();
+      this.metrics.spoolDepth.set(this.spool.depth);
     }
-    if (this.spool.depth === 0 && this.connected) this.log.info('spool drained');
   }
 
   private async watchStatus(): Promise<void> {
@@ -152,7 +156,8 @@ export class ClickPublisher {
 
   /**
    * Flush what is pending and wait (up to `timeoutMs`) for publishes and the drain to finish.
-   * Whatever is still unpublished then stays in the spool file for the next edge to replay.
+   * Whatever is still unpublished then stays in the spool file for the next edge to replay; the
+   * caller closes the spool after this resolves.
    */
   async close(timeoutMs: number): Promise<void> {
     clearTimeout(this.timer);
@@ -163,5 +168,7 @@ export class ClickPublisher {
     });
     await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
     this.closed = true;
+    // The replay stops after its current window; the spool file must stay open until then.
+    await this.draining;
   }
 }

@@ -33,7 +33,8 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   const nc = await connectNats(cfg, `edge-${instance}`);
   const catalog = await Catalog.open(nc, cfg, (err) => log.error({ err }, 'catalog watch failed'));
   const metrics = edgeMetrics({ edge: instance });
-  const spool = new Spool(join(resolve(opts.root ?? process.cwd(), cfg.dataDir), 'spool'), instance);
+  // Per namespace: an edge adopts the spools of dead edges, and must never replay another cluster's.
+  const spool = new Spool(join(resolve(opts.root ?? process.cwd(), cfg.dataDir), 'spool', cfg.namespace), instance);
   const publisher = new ClickPublisher(nc, cfg, instance, spool, metrics, log);
   const ch = clickhouse(cfg);
   let stopping = false;

@@ -73,7 +73,7 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     const peer = peerAddress(res);
     const trusted = d.proxies.has(peer);
     const ip = trusted ? d.proxies.clientIp(peer, req.getHeader('x-forwarded-for')) : peer;
-    const country = visitorCountry(trusted, req.getHeader('cf-ipcountry'), req.getHeader('x-country-code'));
+    const country = trusted ? visitorCountry(trusted, req.getHeader('cf-ipcountry'), req.getHeader('x-country-code')) : '';
     const subs = parseSubs(req.getQuery() ?? '');
     let flags = 0;
     if (head || isBotUserAgent(ua) || isPrefetch(req.getHeader('purpose'), req.getHeader('sec-purpose'), req.getHeader('x-moz'))) flags |= ClickFlag.Bot;

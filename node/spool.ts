@@ -8,7 +8,7 @@
  * A spool belongs to one process (its file name carries the pid); a new edge adopts the files of
  * edges that are no longer running, so a crash leaves nothing behind.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** One spooled batch. */
@@ -107,7 +107,9 @@ class SpoolFile {
       this.readOffset = this.writeOffset = 0;
       this.depth = 0;
     }
-    writeFileSync(`${this.path}.offset`, String(this.readOffset));
+    // Write-then-rename: a crash mid-write must not leave an empty offset (a full replay).
+    writeFileSync(`${this.path}.offset.tmp`, String(this.readOffset));
+    renameSync(`${this.path}.offset.tmp`, `${this.path}.offset`);
   }
 
   get bytes(): number {

@@ -4,24 +4,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { isbot } from 'isbot';
-
-/**
- * Memoize a string predicate in a bounded map. The redirect sees the same few user agents and
- * proxy addresses over and over, and the uncached checks (isbot's pattern, node's BlockList) cost
- * 4–6 µs each — as much as the whole bare redirect. The map is emptied when full, which bounds
- * memory against a flood of distinct values at the price of recomputing.
- */
-export function memoized(fn: (s: string) => boolean, max = 10_000): (s: string) => boolean {
-  const cache = new Map<string, boolean>();
-  return (s) => {
-    let v = cache.get(s);
-    if (v === undefined) {
-      if (cache.size >= max) cache.clear();
-      cache.set(s, (v = fn(s)));
-    }
-    return v;
-  };
-}
+import { memoized } from './memo.ts';
 
 /** Addresses whose forwarding headers are believed. */
 export class TrustedProxies {

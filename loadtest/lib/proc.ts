@@ -123,7 +123,7 @@ export class ProcessSet {
       this.children.delete(pid);
       if (opts.service && !this.stopping.has(pid)) {
         const where = child.logFile ? `; see ${child.logFile}` : err ? `: ${err.trim().slice(-500)}` : '';
-        this.failed?.(new ProcessError(`${name} (pid ${pid}) exited unexpectedly (${describe(status)})${where}`));
+        this.failed?.(new ProcessError(`${name} (pid ${pid}) exited unexpectedly (${describeExit(status)})${where}`));
       }
       this.stopping.delete(pid);
     });
@@ -166,7 +166,7 @@ export class ProcessSet {
 }
 
 /** "exit code 1" or "signal SIGKILL". */
-export function describe(status: ExitStatus): string {
+export function describeExit(status: ExitStatus): string {
   return status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
 }
 

@@ -3,7 +3,7 @@
  * process with a hard time limit, printing one result line the harness parses.
  */
 import type { TrafficRequest } from '../lib/traffic.ts';
-import { describe, type ProcessSet } from '../lib/proc.ts';
+import { describeExit, type ProcessSet } from '../lib/proc.ts';
 
 /** One load run's inputs. */
 export interface LoadSpec {
@@ -40,7 +40,7 @@ export async function runTool(procs: ProcessSet, name: string, command: string, 
     const line = child.stdout().split('\n').find((l) => l.startsWith(RESULT_MARKER));
     if (status.code !== 0 || line === undefined) {
       const output = `${child.stderr()}\n${child.stdout()}`.trim().slice(-1000);
-      throw new Error(`${name} failed (${describe(status)}${line === undefined ? ', no result printed' : ''}): ${output}`);
+      throw new Error(`${name} failed (${describeExit(status)}${line === undefined ? ', no result printed' : ''}): ${output}`);
     }
     return JSON.parse(line.slice(RESULT_MARKER.length)) as unknown;
   } finally {

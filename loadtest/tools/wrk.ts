@@ -8,7 +8,7 @@
  * rate. So "redirects" here are the responses below 400, which for these targets are 302s — and
  * the ClickHouse cross-check of the edge runs would expose anything else.
  */
-import { accessSync, constants, writeFileSync } from 'node:fs';
+import { accessSync, constants, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessSet } from '../lib/proc.ts';
 import type { ToolResult } from '../lib/results.ts';
@@ -83,7 +83,13 @@ export async function runWrk(procs: ProcessSet, binary: string, spec: LoadSpec, 
   const script = path.join(spec.workDir, 'wrk-requests.lua');
   writeFileSync(script, wrkScript(spec.requests));
   const args = ['-t', String(threads), '-c', String(spec.connections), '-d', `${spec.durationS}s`, '--timeout', '5s', '-s', script, spec.baseUrl];
-  const out = (await runTool(procs, 'wrk', binary, args, spec)) as WrkOutput;
+  let out: WrkOutput;
+  try {
+    out = (await runTool(procs, 'wrk', binary, args, spec)) as WrkOutput;
+  } finally {
+    // A megabyte or so per run, of no use once wrk has read it.
+    rmSync(script, { force: true });
+  }
   const socketErrors = out.connect + out.read + out.write + out.timeout;
   return {
     requests: out.requests,
