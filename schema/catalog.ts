@@ -123,6 +123,10 @@ export function parseBrand(id: string, body: Json): Omit<Brand, keyof Stamped> {
   const ngr = (body.ngr ?? {}) as Json;
   if (typeof ngr !== 'object' || Array.isArray(ngr)) throw field('invalid_field', 'ngr', 'must be an object');
   onlyKnown(ngr, ['paymentFeePct', 'gamingTaxPct']);
+  for (const k of ['paymentFeePct', 'gamingTaxPct'] as const) {
+    const v = ngr[k];
+    if (typeof v === 'number' && Math.round(v * 100) !== v * 100) throw field('invalid_field', `ngr.${k}`, 'must have at most 2 decimals');
+  }
   return {
     id,
     name: str(body, 'name') as string,

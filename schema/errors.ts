@@ -11,6 +11,14 @@ export type ErrorCode =
   | 'invalid_id'
   | 'invalid_json'
   | 'invalid_field'
+  | 'missing_field'
+  | 'unknown_type'
+  | 'brand_mismatch'
+  | 'unknown_brand'
+  | 'invalid_signature'
+  | 'invalid_msgpack'
+  | 'unsupported_media_type'
+  | 'too_many_events'
   | 'body_too_large'
   | 'unknown_report'
   | 'invalid_parameter'
@@ -26,6 +34,14 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_id: 400,
   invalid_json: 400,
   invalid_field: 422,
+  missing_field: 422,
+  unknown_type: 422,
+  brand_mismatch: 422,
+  unknown_brand: 404,
+  invalid_signature: 401,
+  invalid_msgpack: 400,
+  unsupported_media_type: 415,
+  too_many_events: 413,
   body_too_large: 413,
   unknown_report: 404,
   invalid_parameter: 400,

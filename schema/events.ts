@@ -1,0 +1,200 @@
+/**
+ * Player events from the casino platform (SPEC §5): the types, their fields, and the one
+ * validation every transport goes through (postback, JSON, msgpack, WebSocket, pixel, import),
+ * so that the same input is accepted or rejected — with the same code — whichever way it came.
+ */
+import { AffstreamError } from './errors.ts';
+import { parseMoney, toDecimalText } from './money.ts';
+import { isClickId } from './clickId.ts';
+
+/** Event types. */
+export const EVENT_TYPES = ['registration', 'kyc', 'deposit', 'withdrawal', 'bet', 'bonus', 'chargeback'] as const;
+/** An event type. */
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** How an event reached us. */
+export type EventSource = 'postback' | 'json' | 'msgpack' | 'stream' | 'pixel' | 'import';
+
+/**
+ * A validated event, as it travels to the player's partition. Money is decimal text with 4
+ * places (exact); absent optional fields are ''.
+ */
+export interface PlayerEvent {
+  eventId: string;
+  type: EventType;
+  brandId: string;
+  playerId: string;
+  /** Event time, ms since epoch. */
+  ts: number;
+  ip: string;
+  country: string;
+  deviceId: string;
+  source: EventSource;
+  /** registration: the click id our redirect gave out ('' = none, organic). */
+  clickId: string;
+  /** kyc: approved | rejected | pending. */
+  kycStatus: string;
+  /** deposit, withdrawal, bonus, chargeback: amount; bet: stake. */
+  amount: string;
+  /** bet: win. */
+  win: string;
+  currency: string;
+  /** deposit: the platform says it is the first. */
+  first: boolean;
+  /** bet */
+  game: string;
+  category: string;
+  /** bonus */
+  bonusAction: string;
+  bonusId: string;
+  maxBonus: boolean;
+  /** chargeback: the deposit's event id. */
+  depositId: string;
+}
+
+/** Codes of rejected events (SPEC §13); stable. */
+export type EventErrorCode = 'missing_field' | 'invalid_field' | 'unknown_type' | 'brand_mismatch';
+
+const TEXT = /^[\x21-\x7e]{1,128}$/;
+const CATEGORIES = new Set(['slots', 'live', 'table', 'sports', 'other']);
+const KYC = new Set(['approved', 'rejected', 'pending']);
+const BONUS_ACTIONS = new Set(['granted', 'wagered', 'forfeited', 'converted']);
+
+function reject(code: EventErrorCode, message: string): AffstreamError {
+  return new AffstreamError(code, message);
+}
+
+function text(raw: Record<string, unknown>, name: string, required: boolean, max = 128): string {
+  const v = raw[name];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw reject('missing_field', `${name} is required`);
+    return '';
+  }
+  const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
+  if (typeof s !== 'string') throw reject('invalid_field', `${name} must be a string`);
+  if (s.length > max) throw reject('invalid_field', `${name} must be at most ${max} characters`);
+  return s;
+}
+
+function id(raw: Record<string, unknown>, name: string): string {
+  const s = text(raw, name, true);
+  if (!TEXT.test(s)) throw reject('invalid_field', `${name} must be 1–128 printable ASCII characters without spaces`);
+  return s;
+}
+
+function money(raw: Record<string, unknown>, name: string, required: boolean, allowNegative = false): string {
+  const v = raw[name];
+  if (v === undefined || v === null || v === '') {
+    if (required) throw reject('missing_field', `${name} is required`);
+    return '0.0000';
+  }
+  const m = parseMoney(v);
+  if (m === undefined) throw reject('invalid_field', `${name} must be a decimal with at most 4 places`);
+  if (m < 0n && !allowNegative) throw reject('invalid_field', `${name} must not be negative`);
+  return toDecimalText(m);
+}
+
+function bool(raw: Record<string, unknown>, name: string): boolean {
+  const v = raw[name];
+  if (v === undefined || v === null || v === '') return false;
+  if (v === true || v === 'true' || v === '1' || v === 1) return true;
+  if (v === false || v === 'false' || v === '0' || v === 0) return false;
+  throw reject('invalid_field', `${name} must be a boolean`);
+}
+
+/** Parse `ts`: ms since epoch (number or digits) or ISO-8601. Absent → `now`. */
+function timestamp(raw: Record<string, unknown>, now: number): number {
+  const v = raw.ts;
+  if (v === undefined || v === null || v === '') return now;
+  let ms: number;
+  if (typeof v === 'number') ms = v;
+  else if (typeof v === 'string' && /^\d{10,16}$/.test(v)) ms = Number(v);
+  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) ms = Date.parse(v);
+  else throw reject('invalid_field', 'ts must be milliseconds since epoch or an ISO-8601 time');
+  if (!Number.isInteger(ms) || ms < Date.UTC(2000, 0, 1) || ms > now + 86_400_000) {
+    throw reject('invalid_field', 'ts is out of range (2000-01-01 to one day ahead)');
+  }
+  return ms;
+}
+
+/**
+ * Validate one raw event (field names of SPEC §5, already de-aliased) for `brandId`. Throws an
+ * {@link AffstreamError} whose code is one of {@link EventErrorCode}.
+ */
+export function parseEvent(raw: Record<string, unknown>, brandId: string, source: EventSource, now = Date.now()): PlayerEvent {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw reject('invalid_field', 'an event must be an object');
+  const type = text(raw, 'type', true, 32);
+  if (!(EVENT_TYPES as readonly string[]).includes(type)) throw reject('unknown_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
+  const t = type as EventType;
+  if (raw.brand !== undefined && raw.brand !== brandId) throw reject('brand_mismatch', `brand ${String(raw.brand)} does not match ${brandId}`);
+  const ev: PlayerEvent = {
+    eventId: id(raw, 'event_id'),
+    type: t,
+    brandId,
+    playerId: id(raw, 'player_id'),
+    ts: timestamp(raw, now),
+    ip: text(raw, 'ip', false, 45),
+    country: text(raw, 'country', false, 2).toUpperCase(),
+    deviceId: text(raw, 'device_id', false),
+    source,
+    clickId: '',
+    kycStatus: '',
+    amount: '0.0000',
+    win: '0.0000',
+    currency: '',
+    first: false,
+    game: '',
+    category: '',
+    bonusAction: '',
+    bonusId: '',
+    maxBonus: false,
+    depositId: '',
+  };
+  if (ev.country && !/^[A-Z]{2}$/.test(ev.country)) throw reject('invalid_field', 'country must be ISO 3166 alpha-2');
+  switch (t) {
+    case 'registration': {
+      const c = text(raw, 'click_id', false, 64).toLowerCase();
+      // An unknown or malformed click id is not an error: the player is organic (SPEC §6).
+      ev.clickId = isClickId(c) ? c : '';
+      break;
+    }
+    case 'kyc':
+      ev.kycStatus = text(raw, 'status', true, 16);
+      if (!KYC.has(ev.kycStatus)) throw reject('invalid_field', 'status must be approved, rejected or pending');
+      break;
+    case 'deposit':
+    case 'withdrawal':
+      ev.amount = money(raw, 'amount', true);
+      ev.currency = currency(raw);
+      ev.first = t === 'deposit' && bool(raw, 'first');
+      break;
+    case 'bet':
+      ev.amount = money(raw, 'stake', true);
+      ev.win = money(raw, 'win', false);
+      ev.currency = currency(raw);
+      ev.game = text(raw, 'game', false);
+      ev.category = text(raw, 'category', false, 16) || 'other';
+      if (!CATEGORIES.has(ev.category)) throw reject('invalid_field', `category must be one of ${[...CATEGORIES].join(', ')}`);
+      break;
+    case 'bonus':
+      ev.bonusAction = text(raw, 'action', true, 16);
+      if (!BONUS_ACTIONS.has(ev.bonusAction)) throw reject('invalid_field', `action must be one of ${[...BONUS_ACTIONS].join(', ')}`);
+      ev.amount = money(raw, 'amount', true);
+      ev.currency = currency(raw);
+      ev.bonusId = text(raw, 'bonus_id', false);
+      ev.maxBonus = bool(raw, 'max');
+      break;
+    case 'chargeback':
+      ev.amount = money(raw, 'amount', true);
+      ev.currency = currency(raw);
+      ev.depositId = text(raw, 'deposit_id', false);
+      break;
+  }
+  return ev;
+}
+
+function currency(raw: Record<string, unknown>): string {
+  const c = text(raw, 'currency', true, 3).toUpperCase();
+  if (!/^[A-Z]{3}$/.test(c)) throw reject('invalid_field', 'currency must be an ISO 4217 code');
+  return c;
+}

@@ -1,0 +1,57 @@
+/**
+ * Exact money (SPEC §5): amounts are decimals with up to 4 places, carried as integer counts of
+ * 1/10,000 of a currency unit in a bigint. Sums, differences and percentages never touch binary
+ * floating point; text goes in and out. ClickHouse stores them as Decimal64(4), written as
+ * unquoted decimal text (see {@link toDecimalText}) so no float ever sits in between.
+ */
+
+/** An amount in 1/10,000 units. */
+export type Money = bigint;
+
+/** 1 currency unit. */
+export const UNIT = 10_000n;
+
+const DECIMAL = /^(-)?(\d{1,15})(?:\.(\d{1,4}))?$/;
+
+/**
+ * Parse an amount given as a string (`"50"`, `"50.1"`, `"-0.0001"`) or a JSON number. A number
+ * is taken through its shortest decimal text (`50.1` → `"50.1"`), which is what the sender wrote.
+ * Returns undefined for anything else: more than 4 decimals, exponents, NaN, over 15 digits.
+ */
+export function parseMoney(v: unknown): Money | undefined {
+  let s: string;
+  if (typeof v === 'string') s = v.trim();
+  else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
+  else return undefined;
+  const m = DECIMAL.exec(s);
+  if (!m) return undefined;
+  const units = BigInt(m[2] as string) * UNIT + BigInt(((m[3] ?? '') + '0000').slice(0, 4));
+  return m[1] ? -units : units;
+}
+
+/** The decimal text of an amount, always with 4 places (`"50.0000"`). */
+export function toDecimalText(a: Money): string {
+  const neg = a < 0n;
+  const abs = neg ? -a : a;
+  return `${neg ? '-' : ''}${abs / UNIT}.${(abs % UNIT).toString().padStart(4, '0')}`;
+}
+
+/** The amount with 2 decimals for display (`"50.00"`), rounded half away from zero. */
+export function toCents(a: Money): string {
+  const neg = a < 0n;
+  const abs = neg ? -a : a;
+  const cents = (abs + 50n) / 100n;
+  return `${neg && cents > 0n ? '-' : ''}${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`;
+}
+
+/**
+ * `a × rate`, rate itself an exact decimal (a currency rate or a percentage / 100), rounded half
+ * away from zero to 4 places. The only rounding in the system, and always explicit.
+ */
+export function multiply(a: Money, rate: Money): Money {
+  const p = a * rate;
+  const neg = p < 0n;
+  const abs = neg ? -p : p;
+  const q = (abs + UNIT / 2n) / UNIT;
+  return neg ? -q : q;
+}

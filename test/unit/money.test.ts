@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { multiply, parseMoney, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
+
+describe('money', () => {
+  it('parses decimal text and JSON numbers exactly', () => {
+    expect(parseMoney('50')).toBe(500_000n);
+    expect(parseMoney('50.1')).toBe(501_000n);
+    expect(parseMoney(' 0.0001 ')).toBe(1n);
+    expect(parseMoney('-12.3456')).toBe(-123_456n);
+    expect(parseMoney(50.1)).toBe(501_000n);
+    expect(parseMoney(0.3)).toBe(3_000n);
+    expect(parseMoney('999999999999999.9999')).toBe(9_999_999_999_999_999_999n);
+  });
+
+  it('rejects what is not an exact amount of at most 4 decimals', () => {
+    for (const bad of ['', '1.23456', '1e3', '1,5', 'abc', '--1', '.5', '1.', 1e21, Number.NaN, Infinity, null, undefined, {}, '1234567890123456']) {
+      expect(parseMoney(bad)).toBeUndefined();
+    }
+  });
+
+  it('sums without drift: 0.1 ten thousand times is 1000', () => {
+    let total = 0n;
+    for (let i = 0; i < 10_000; i++) total += parseMoney('0.1') as bigint;
+    expect(toDecimalText(total)).toBe('1000.0000');
+    let float = 0;
+    for (let i = 0; i < 10_000; i++) float += 0.1;
+    expect(float).not.toBe(1000);
+  });
+
+  it('formats and rounds explicitly', () => {
+    expect(toDecimalText(-1n)).toBe('-0.0001');
+    expect(toDecimalText(123n * UNIT)).toBe('123.0000');
+    expect(toCents(parseMoney('10.005') as bigint)).toBe('10.01');
+    expect(toCents(parseMoney('-10.005') as bigint)).toBe('-10.01');
+    expect(toCents(parseMoney('-0.0040') as bigint)).toBe('0.00');
+    expect(toDecimalText(multiply(parseMoney('100') as bigint, parseMoney('1.0837') as bigint))).toBe('108.3700');
+    expect(toDecimalText(multiply(parseMoney('0.0003') as bigint, parseMoney('0.5') as bigint))).toBe('0.0002');
+    expect(toDecimalText(multiply(parseMoney('-0.0003') as bigint, parseMoney('0.5') as bigint))).toBe('-0.0002');
+  });
+});
