@@ -5,12 +5,12 @@
  * a brand or affiliate still used by a link cannot be deleted.
  */
 import { AffstreamError } from '../schema/errors.ts';
-import { checkId, parseAffiliate, parseBrand, parseLink, type CatalogKind } from '../schema/catalog.ts';
+import { CATALOG_KINDS, checkId, parseAffiliate, parseBrand, parseLink, parseRate, type CatalogKind } from '../schema/catalog.ts';
 import type { Catalog, CatalogRecords } from '../schema/catalogStore.ts';
 import { json, type Reply, type Request } from './http.ts';
 import { requireBearer } from './auth.ts';
 
-const KINDS: readonly CatalogKind[] = ['brands', 'affiliates', 'links'];
+const KINDS = CATALOG_KINDS;
 
 function kindOf(s: string | undefined): CatalogKind {
   if (!KINDS.includes(s as CatalogKind)) throw new AffstreamError('not_found', `no collection ${s}; collections: ${KINDS.join(', ')}`);
@@ -33,6 +33,7 @@ export function adminApi(catalog: Catalog, adminToken: string) {
   const validate = {
     brands: parseBrand,
     affiliates: parseAffiliate,
+    rates: parseRate,
     links: (code: string, body: Record<string, unknown>) => {
       const link = parseLink(code, body);
       if (!catalog.brands.has(link.brandId)) throw new AffstreamError('invalid_field', `brandId: no brand ${link.brandId}`);

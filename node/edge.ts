@@ -15,6 +15,12 @@ import { ClickPublisher } from './clickPublisher.ts';
 import { edgeMetrics } from './metrics.ts';
 import { listen } from './server.ts';
 import { Spool } from './spool.ts';
+import { Redis } from 'ioredis';
+import { jetstream } from '@nats-io/jetstream';
+import { redisUrl } from '../schema/config.ts';
+import { natsNames } from '../schema/subjects.ts';
+import { EventDedupe } from './ingest/dedupe.ts';
+import { Ingest } from './ingest/ingest.ts';
 
 /** A running edge. */
 export interface Edge {
@@ -37,10 +43,22 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   const spool = new Spool(join(resolve(opts.root ?? process.cwd(), cfg.dataDir), 'spool', cfg.namespace), instance);
   const publisher = new ClickPublisher(nc, cfg, instance, spool, metrics, log);
   const ch = clickhouse(cfg);
+  // Redis only answers "duplicate?"; the edge must start and ingest without it.
+  const redis = new Redis(redisUrl(cfg), { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+  redis.on('error', (err) => log.debug({ err: String(err) }, 'redis'));
+  const ingest = new Ingest({
+    js: jetstream(nc, { timeout: cfg.edge.publishTimeoutMs }),
+    names: natsNames(cfg),
+    partitions: cfg.partitions,
+    catalog,
+    dedupe: new EventDedupe(redis, cfg.namespace, log),
+    instance,
+    count: (type, n) => metrics.events.labels(type).inc(n),
+  });
   let stopping = false;
   const server = await listen(
     {
-      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, log,
+      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, ingest, log,
       ready: () => ({ ready: !stopping, detail: { edge: instance, nats: nc.isClosed() ? 'closed' : 'connected-or-reconnecting', spoolDepth: spool.depth } }),
     },
     opts.port,
@@ -56,6 +74,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
       await publisher.close(timeoutMs);
       spool.close();
       catalog.close();
+      redis.disconnect();
       await Promise.allSettled([nc.drain(), ch.close()]);
       log.info('edge stopped');
     },

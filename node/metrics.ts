@@ -10,6 +10,7 @@ export interface EdgeMetrics {
   clicks: Counter<'status'>;
   publishLatency: Histogram;
   spoolDepth: Gauge;
+  events: Counter<'type'>;
 }
 
 /** Create the edge's registry; `labels` (edge instance) are added to every series. */
@@ -27,5 +28,6 @@ export function edgeMetrics(labels: Record<string, string>): EdgeMetrics {
       registers: [registry],
     }),
     spoolDepth: new Gauge({ name: 'spool_depth', help: 'Click batches waiting in the disk spool', registers: [registry] }),
+    events: new Counter({ name: 'events_total', help: 'Player events accepted (durable in JetStream), by type', labelNames: ['type'], registers: [registry] }),
   };
 }

@@ -15,6 +15,9 @@ import type { EdgeMetrics } from './metrics.ts';
 import { redirectHandler } from './redirect.ts';
 import { reportsApi } from './reports.ts';
 import { TrustedProxies } from './visitor.ts';
+import type { Ingest } from './ingest/ingest.ts';
+import { postbackHandler } from './ingest/postback.ts';
+import { webhookHandler } from './ingest/webhook.ts';
 
 /** Everything the edge's routes need. */
 export interface EdgeDeps {
@@ -24,6 +27,7 @@ export interface EdgeDeps {
   publisher: ClickPublisher;
   metrics: EdgeMetrics;
   clickhouse: ClickHouseClient;
+  ingest: Ingest;
   log: Logger;
   /** Whether this edge can take traffic (catalog loaded, not shutting down). */
   ready(): { ready: boolean; detail: Record<string, unknown> };
@@ -40,6 +44,8 @@ function build(d: EdgeDeps): TemplatedApp {
   const small = { maxBody: d.cfg.edge.maxAdminBodyBytes, log: logErr };
   const one = { ...small, params: 1 };
   const two = { ...small, params: 2 };
+  const events = { maxBody: d.cfg.edge.maxEventBodyBytes, log: logErr, params: 1 };
+  const postback = route(postbackHandler(d.ingest), events);
   const admin = adminApi(d.catalog, d.adminToken);
   const redirectDeps = { cfg: d.cfg, catalog: d.catalog, publisher: d.publisher, proxies: new TrustedProxies(d.cfg.edge.trustedProxies), metrics: d.metrics };
   const notFound = (_: unknown) => {
@@ -53,6 +59,9 @@ function build(d: EdgeDeps): TemplatedApp {
       const r = d.ready();
       send(res, json(r.ready ? 200 : 503, { ok: r.ready, ...r.detail }));
     })
+    .get('/pb/:brand', postback)
+    .post('/pb/:brand', postback)
+    .post('/v1/events', route(webhookHandler(d.ingest, d.cfg.edge.maxEventsPerBatch), { ...events, params: 0 }))
     .get('/metrics', route(async () => ({ status: 200, headers: { 'Content-Type': d.metrics.registry.contentType }, body: await d.metrics.registry.metrics() }), small))
     .get('/api/v1/reports/:name', route(reportsApi(d.clickhouse, d.catalog, d.adminToken), one))
     .get('/api/v1/:kind', route(admin.list, one))

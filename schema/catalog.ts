@@ -5,6 +5,7 @@
 import { AffstreamError } from './errors.ts';
 import { isId } from './config.ts';
 import type { TrafficStatus } from './wire.ts';
+import { parseMoney, toDecimalText } from './money.ts';
 
 /** Fields every stored record carries. */
 export interface Stamped {
@@ -55,8 +56,18 @@ export interface Link extends Stamped {
   landingUrl: string;
 }
 
+/** A currency rate (SPEC §5): `amount in FROM × rate = amount in TO`, id `FROM-TO`. */
+export interface Rate extends Stamped {
+  id: string;
+  /** Exact decimal text, at most 4 places. */
+  rate: string;
+}
+
 /** The kinds of catalog record, by their admin-API collection name. */
-export type CatalogKind = 'brands' | 'affiliates' | 'links';
+export type CatalogKind = 'brands' | 'affiliates' | 'links' | 'rates';
+
+/** Every catalog kind. */
+export const CATALOG_KINDS: readonly CatalogKind[] = ['brands', 'affiliates', 'links', 'rates'];
 
 /** Macros a landing URL may hold. */
 export const LANDING_MACROS = ['click_id', 'affiliate_id', 'brand_id', 'campaign', ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`)] as const;
@@ -186,4 +197,13 @@ export function parseLink(code: string, body: Json): Omit<Link, keyof Stamped> {
     campaign: str(body, 'campaign', { optional: true, max: 256 }) ?? '',
     landingUrl,
   };
+}
+
+/** Validate a rate body for `id` (`FROM-TO`, two ISO 4217 codes). */
+export function parseRate(id: string, body: Json): Omit<Rate, keyof Stamped> {
+  onlyKnown(body, ['id', 'rate', 'createdAt', 'updatedAt']);
+  if (!/^[A-Z]{3}-[A-Z]{3}$/.test(id)) throw new AffstreamError('invalid_id', 'a rate id is FROM-TO in ISO 4217 codes, e.g. USD-EUR');
+  const r = parseMoney(body.rate);
+  if (r === undefined || r <= 0n) throw field('invalid_field', 'rate', 'must be a positive decimal with at most 4 places');
+  return { id, rate: toDecimalText(r) };
 }

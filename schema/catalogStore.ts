@@ -7,22 +7,24 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { ClusterConfig } from './config.ts';
 import { openCatalogBucket } from './natsSetup.ts';
-import type { Affiliate, Brand, CatalogKind, Link } from './catalog.ts';
+import { CATALOG_KINDS, type Affiliate, type Brand, type CatalogKind, type Link, type Rate } from './catalog.ts';
 
 /** Record type of each catalog kind. */
 export interface CatalogRecords {
   brands: Brand;
   affiliates: Affiliate;
   links: Link;
+  rates: Rate;
 }
 
-const KINDS: readonly CatalogKind[] = ['brands', 'affiliates', 'links'];
+const KINDS = CATALOG_KINDS;
 
 /** An in-memory mirror of the catalog bucket, kept current by a KV watch. */
 export class Catalog {
   readonly brands = new Map<string, Brand>();
   readonly affiliates = new Map<string, Affiliate>();
   readonly links = new Map<string, Link>();
+  readonly rates = new Map<string, Rate>();
   private stopped = false;
 
   private constructor(private readonly kv: KV, private readonly onError: (err: unknown) => void) {}

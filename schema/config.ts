@@ -28,6 +28,10 @@ export interface EdgeConfig {
   restrictedStatus: 451 | 302;
   /** Largest admin-API JSON body accepted, bytes. Default 65536. */
   maxAdminBodyBytes: number;
+  /** Largest event body (JSON or msgpack) or WebSocket frame, bytes (SPEC §5.3). Default 1048576. */
+  maxEventBodyBytes: number;
+  /** Most events in one batch or frame (SPEC §5.3). Default 10000. */
+  maxEventsPerBatch: number;
 }
 
 /** Worker processes: partition loops, actors, ClickHouse flushes. */
@@ -136,6 +140,8 @@ export function defaultConfig(): ClusterConfig {
       publishTimeoutMs: 3000,
       restrictedStatus: 451,
       maxAdminBodyBytes: 65536,
+      maxEventBodyBytes: 1024 * 1024,
+      maxEventsPerBatch: 10_000,
     },
     worker: { count: 1, flushIntervalMs: 500, flushMaxRows: 100_000, maxAckPending: 20_000, uniqueDays: 2, maxQueuedRows: 500_000, metricsPort: 9464 },
     nats: { url: undefined, port: 14222, duplicateWindowMs: 900_000, streamMaxAgeDays: 7, replicas: 1 },
@@ -159,6 +165,8 @@ export const ENV_OVERRIDES: ReadonlyArray<[string, string]> = [
   ['AFFSTREAM_TRUSTED_PROXIES', 'edge.trustedProxies'],
   ['AFFSTREAM_BATCH_MAX_EVENTS', 'edge.batchMaxEvents'],
   ['AFFSTREAM_BATCH_MAX_DELAY_MS', 'edge.batchMaxDelayMs'],
+  ['AFFSTREAM_MAX_EVENT_BODY_BYTES', 'edge.maxEventBodyBytes'],
+  ['AFFSTREAM_MAX_EVENTS_PER_BATCH', 'edge.maxEventsPerBatch'],
   ['AFFSTREAM_WORKERS', 'worker.count'],
   ['AFFSTREAM_FLUSH_INTERVAL_MS', 'worker.flushIntervalMs'],
   ['AFFSTREAM_WORKER_METRICS_PORT', 'worker.metricsPort'],
@@ -273,6 +281,8 @@ export function validate(c: ClusterConfig): void {
   int('edge.publishTimeoutMs', c.edge.publishTimeoutMs, 100, 120_000);
   if (c.edge.restrictedStatus !== 451 && c.edge.restrictedStatus !== 302) throw new ConfigError('edge.restrictedStatus', c.edge.restrictedStatus, '451 or 302');
   int('edge.maxAdminBodyBytes', c.edge.maxAdminBodyBytes, 1024, 16 * 1024 * 1024);
+  int('edge.maxEventBodyBytes', c.edge.maxEventBodyBytes, 1024, 64 * 1024 * 1024);
+  int('edge.maxEventsPerBatch', c.edge.maxEventsPerBatch, 1, 1_000_000);
   if (c.worker.count !== 1) throw new ConfigError('worker.count', c.worker.count, '1: one worker owns every partition until partition leases are built');
   int('worker.flushIntervalMs', c.worker.flushIntervalMs, 10, 60_000);
   int('worker.flushMaxRows', c.worker.flushMaxRows, 100, 1_000_000);

@@ -38,7 +38,11 @@ export interface PlayerEvent {
   amount: string;
   /** bet: win. */
   win: string;
+  /** Brand currency; `amount` and `win` are in it. */
   currency: string;
+  /** The amount as sent, and its currency, when a rate converted it ('' otherwise). */
+  originalAmount: string;
+  originalCurrency: string;
   /** deposit: the platform says it is the first. */
   first: boolean;
   /** bet */
@@ -142,6 +146,8 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
     amount: '0.0000',
     win: '0.0000',
     currency: '',
+    originalAmount: '',
+    originalCurrency: '',
     first: false,
     game: '',
     category: '',

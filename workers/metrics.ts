@@ -11,6 +11,7 @@ export interface WorkerMetrics {
   flushFailures: Counter;
   consumerLag: Gauge<'partition'>;
   queuedRows: Gauge;
+  duplicates: Counter;
 }
 
 /** Create the worker's registry. */
@@ -30,5 +31,6 @@ export function workerMetrics(labels: Record<string, string>): WorkerMetrics {
     flushFailures: new Counter({ name: 'clickhouse_flush_failures_total', help: 'Inserts that failed and will be retried', registers: [registry] }),
     consumerLag: new Gauge({ name: 'consumer_lag', help: 'Messages of the partition not yet delivered to its worker', labelNames: ['partition'], registers: [registry] }),
     queuedRows: new Gauge({ name: 'worker_queued_rows', help: 'Rows consumed and not yet in ClickHouse', registers: [registry] }),
+    duplicates: new Counter({ name: 'events_duplicate_total', help: 'Events dropped by a partition as already applied', registers: [registry] }),
   };
 }

@@ -14,13 +14,33 @@ import { connectNats, ensureStream } from '../schema/natsSetup.ts';
 import { natsNames, type NatsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
-import type { ClickRow } from './sink/clickRow.ts';
-import { ClickHouseSink } from './sink/clickhouseSink.ts';
-import { PartitionLoop } from './runtime/partition.ts';
+import { Catalog } from '../schema/catalogStore.ts';
+import { decodeEventBatch, decodeResolutions, KIND_HEADER } from '../schema/eventWire.ts';
+import type { BrandSettings } from './actors/player.ts';
+import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
+import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
 import { recoverPartitions } from './runtime/recovery.ts';
+import { ClickResolver } from './runtime/clickResolver.ts';
 import { workerMetrics } from './metrics.ts';
 
-const TABLE = 'clicks';
+/** Brand settings the player actors read, from the catalog (defaults for a brand that is gone). */
+function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
+  const b = catalog.brands.get(brandId);
+  return {
+    attributionWindowDays: b?.attributionWindowDays ?? 30,
+    paymentFeePct: String(b?.ngr.paymentFeePct ?? 0),
+    gamingTaxPct: String(b?.ngr.gamingTaxPct ?? 0),
+  };
+}
+
+/** Decode a partition message by its kind header (click batches carry none). */
+function decodeInput(m: JsMsg): PartitionInput {
+  const kind = m.headers?.get(KIND_HEADER) || 'clicks';
+  if (kind === 'events') return { kind, batch: decodeEventBatch(m.data) };
+  if (kind === 'resolved') return { kind, items: decodeResolutions(m.data) };
+  if (kind === 'clicks') return { kind, batch: decodeBatch(m.data) };
+  throw new WireError(`unknown message kind ${kind}`);
+}
 
 /** A running worker. */
 export interface Worker {
@@ -88,13 +108,21 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
 
   const nc: NatsConnection = await connectNats(cfg, `worker-${process.pid}`);
   await retrying('JetStream setup', log, () => ensureStream(nc, cfg), isStopping);
+  const catalog = await Catalog.open(nc, cfg, (err) => log.error({ err }, 'catalog watch failed'));
   const ch = clickhouse(cfg);
-  const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, settings)]));
-  await retrying('recovery from ClickHouse', log, () => recoverPartitions(ch, TABLE, loops, settings), isStopping);
+  const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, settings, (brandId) => brandSettings(catalog, brandId))]));
+  const landed = await retrying('recovery from ClickHouse', log, () => recoverPartitions(ch, loops, settings), isStopping);
   log.info({ partitions: partitions.length, resume: Object.fromEntries([...loops].filter(([, l]) => l.lastSeq > 0).map(([p, l]) => [p, l.lastSeq])) }, 'partitions recovered');
 
+  const js = jetstream(nc);
+  const resolver = new ClickResolver(ch, js, names, log);
+  // Registrations that were waiting for their click when the previous worker stopped ask again.
+  for (const [p, loop] of loops) {
+    resolver.request(p, [...loop.players.values()].filter((s) => s.awaiting).map((s) => ({ clickId: s.awaiting as string, playerKey: s.key, brandId: s.brandId })));
+  }
+
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
-  const sink = new ClickHouseSink(ch, TABLE, cfg.worker.flushMaxRows, {
+  const sink = new ClickHouseSink(ch, () => [...loops.values()].flatMap((l) => l.takeSnapshots()), {
     durable(p, seq) {
       const list = unacked.get(p) as JsMsg[];
       let last: JsMsg | undefined;
@@ -114,7 +142,6 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   });
 
   const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
   const consumers: ConsumerMessages[] = [];
   const loopsDone: Promise<void>[] = [];
 
@@ -134,15 +161,22 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     loopsDone.push(
       (async () => {
         for await (const m of messages) {
-          let rows: ClickRow[] = [];
+          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [] };
           try {
-            rows = loop.apply(m.seq, decodeBatch(m.data)) ?? [];
+            const out = loop.apply(m.seq, decodeInput(m));
+            if (out) {
+              // While replaying after a restart, rows a table already holds are not written again.
+              if (m.seq > (landed.clicks.get(p) ?? 0)) queued.clicks = out.clicks;
+              if (m.seq > (landed.events.get(p) ?? 0)) queued.events = out.events;
+              resolver.request(p, out.resolve);
+              if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
+            }
           } catch (err) {
             if (!(err instanceof WireError)) throw err;
             log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
           }
           (unacked.get(p) as JsMsg[]).push(m);
-          sink.push({ partition: p, seq: m.seq, rows });
+          sink.push(queued);
           metrics.consumerLag.labels(String(p)).set(m.info.pending);
           if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
           // Backpressure: stop pulling while ClickHouse is behind, so memory stays bounded.
@@ -176,6 +210,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     async stop() {
       stopping = true;
       clearInterval(timer);
+      resolver.stop();
+      catalog.close();
       for (const m of consumers) m.stop();
       await Promise.allSettled(loopsDone);
       for (let attempt = 0; sink.messages > 0 && attempt < 5; attempt++) {

@@ -3,7 +3,7 @@
  * current releases: no compression negotiation, keep-alive sockets retired before the server's
  * own keep-alive timeout (DESIGN.md pitfalls).
  */
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { clickhouseUrl, type ClusterConfig } from '../config.ts';
 
 /** A client on the cluster's database (or on the server's default database with `database: null`). */
@@ -16,6 +16,8 @@ export function clickhouse(cfg: ClusterConfig, opts: { database?: string | null;
     compression: { request: false, response: false },
     request_timeout: opts.timeoutMs ?? 30_000,
     keep_alive: { enabled: true, idle_socket_ttl: 2_000 },
+    // Its own logger prints multi-line text to stderr; every failure is reported by our pino logs.
+    log: { level: ClickHouseLogLevel.OFF },
   });
 }
 

@@ -13,6 +13,9 @@
  */
 import { multiply, parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
+import type { ClickInfo } from '../../schema/eventWire.ts';
+
+export type { ClickInfo };
 
 const DAY_MS = 86_400_000;
 
@@ -31,20 +34,6 @@ export interface Attribution {
   clickCountry: string;
   /** Attribution model and rules version used. */
   rulesVersion: string;
-}
-
-/** What the host found for a click id (null: no such click). */
-export interface ClickInfo {
-  clickId: string;
-  ts: number;
-  brandId: string;
-  affiliateId: string;
-  code: string;
-  campaign: string;
-  sub1: string;
-  country: string;
-  bot: boolean;
-  geoBlocked: boolean;
 }
 
 /** State of one player actor. */

@@ -1,25 +1,41 @@
 /**
- * Writes the partitions' rows to ClickHouse, idempotently (DESIGN.md principle 4).
+ * Writes the partitions' output to ClickHouse, idempotently (DESIGN.md principle 4).
  *
- * Every message a partition consumes enters the queue in stream order, with the rows it produced
- * (maybe none). A flush inserts a prefix of the queue, cut at message boundaries, as ONE insert
- * (one block: at most `flushMaxRows` rows), so for every partition ClickHouse holds exactly the
- * messages up to some sequence — which is the resume point a restarted worker reads back
- * (`max(seq)` per partition). Only then are the messages acknowledged to JetStream.
+ * Every message a partition consumes enters the queue in stream order with the rows it produced
+ * (maybe none). A flush takes the whole queue plus the snapshots of the players those messages
+ * changed, and writes, in this order: `clicks`, `events`, `player_state`, `checkpoints`. Each
+ * table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
+ * so for every partition a table holds exactly the rows of the messages up to some sequence. The
+ * order matters for recovery (workers/runtime/recovery.ts): a player snapshot never lands before
+ * the event rows it accounts for, and the checkpoint lands last. Only then are the messages
+ * acknowledged to JetStream.
  *
  * An insert whose outcome is unknown (timeout, connection reset, server stopped mid-request) may
- * or may not have landed. Before trying again the sink asks ClickHouse how far each partition got
- * and drops what is already there, so a retry never writes a row twice.
+ * or may not have landed. The sink retries the same flush, and before re-inserting `clicks` or
+ * `events` asks ClickHouse how far each partition got in that table and drops what is there, so a
+ * retry never writes a row twice. Snapshots and checkpoints are ReplacingMergeTree rows keyed by
+ * version: writing one twice changes nothing.
  */
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
-import { resumePoints } from '../runtime/recovery.ts';
+import { toJsonLine, type EventRow } from './eventRow.ts';
+import { landedSeqs } from '../runtime/recovery.ts';
 
 /** A consumed message and the rows it produced. */
 export interface QueuedMessage {
   partition: number;
   seq: number;
-  rows: ClickRow[];
+  clicks: ClickRow[];
+  events: EventRow[];
+}
+
+/** A player snapshot row. */
+export interface SnapshotRow {
+  partition: number;
+  player_key: string;
+  seq: number;
+  state: string;
 }
 
 /** What the sink reports back. */
@@ -32,94 +48,109 @@ export interface SinkEvents {
   failed(err: unknown): void;
 }
 
-/** Queue and flusher of the raw click log. */
+type Table = 'clicks' | 'events' | 'player_state' | 'checkpoints';
+
+/** One flush: what it writes, and which tables already have it. */
+interface Flush {
+  messages: QueuedMessage[];
+  snapshots: SnapshotRow[];
+  done: Set<Table>;
+  uncertain: Set<Table>;
+}
+
+/** Insert pre-serialized JSONEachRow lines (the client's own serializer would quote decimals). */
+async function insertLines(ch: ClickHouseClient, table: string, lines: string[]): Promise<void> {
+  const r = await ch.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([`${lines.join('\n')}\n`]) });
+  // A dangling response stream would poison the socket (DESIGN.md pitfalls).
+  r.stream.resume();
+  await new Promise<void>((resolve, reject) => r.stream.once('end', resolve).once('error', reject));
+}
+
+/** Queue and flusher of everything the partitions write. */
 export class ClickHouseSink {
   private queue: QueuedMessage[] = [];
   private queuedRows = 0;
-  private uncertain = false;
+  private pending: Flush | undefined;
   private running: Promise<void> | undefined;
 
   constructor(
     private readonly ch: ClickHouseClient,
-    private readonly table: string,
-    private readonly maxRows: number,
+    private readonly snapshots: () => SnapshotRow[],
     private readonly events: SinkEvents,
   ) {}
 
-  /** Rows waiting. */
+  /** Rows waiting (queued or in a flush not yet written). */
   get depth(): number {
-    return this.queuedRows;
+    return this.queuedRows + (this.pending ? this.pending.messages.reduce((n, m) => n + m.clicks.length + m.events.length, 0) : 0);
   }
 
-  /** Messages waiting (with or without rows). */
+  /** Messages waiting. */
   get messages(): number {
-    return this.queue.length;
+    return this.queue.length + (this.pending?.messages.length ?? 0);
   }
 
   /** Queue a consumed message. */
   push(m: QueuedMessage): void {
     this.queue.push(m);
-    this.queuedRows += m.rows.length;
+    this.queuedRows += m.clicks.length + m.events.length;
   }
 
-  /** Flush everything queued now (one flush at a time); rejects when ClickHouse refuses, leaving the queue intact. */
+  /** Write what is queued (one flush at a time); rejects when ClickHouse refuses, keeping everything for the retry. */
   flush(): Promise<void> {
-    this.running ??= this.flushAll().finally(() => (this.running = undefined));
+    this.running ??= this.run().finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async flushAll(): Promise<void> {
-    while (this.queue.length > 0) {
-      if (this.uncertain) await this.dropLanded();
-      const chunk = this.takeChunk();
-      const rows = chunk.flatMap((m) => m.rows);
-      if (rows.length > 0) {
-        const t0 = performance.now();
+  private async run(): Promise<void> {
+    if (!this.pending && this.queue.length > 0) {
+      this.pending = { messages: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set() };
+      this.queue = [];
+      this.queuedRows = 0;
+    }
+    const f = this.pending;
+    if (!f) return;
+    const t0 = performance.now();
+    const rows = await this.write(f);
+    this.pending = undefined;
+    this.events.flushed(rows, performance.now() - t0);
+    const last = new Map<number, number>();
+    for (const m of f.messages) last.set(m.partition, Math.max(last.get(m.partition) ?? 0, m.seq));
+    for (const [p, seq] of last) this.events.durable(p, seq);
+    // Messages that arrived during the insert go out now rather than a flush interval later.
+    if (this.queue.length > 0) await this.run();
+  }
+
+  private async write(f: Flush): Promise<number> {
+    let rows = 0;
+    const steps: Array<[Table, () => string[]]> = [
+      ['clicks', () => f.messages.flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
+      ['events', () => f.messages.flatMap((m) => m.events.map(toJsonLine))],
+      ['player_state', () => f.snapshots.map((s) => JSON.stringify(s))],
+      ['checkpoints', () => [...new Set(f.messages.map((m) => m.partition))].map((p) => JSON.stringify({ partition: p, seq: Math.max(...f.messages.filter((m) => m.partition === p).map((m) => m.seq)) }))],
+    ];
+    for (const [table, lines] of steps) {
+      if (f.done.has(table)) continue;
+      if (f.uncertain.has(table) && (table === 'clicks' || table === 'events')) await this.dropLanded(f, table);
+      const l = lines();
+      if (l.length > 0) {
         try {
-          await this.ch.insert({ table: this.table, values: rows, format: 'JSONEachRow' });
+          await insertLines(this.ch, table, l);
         } catch (err) {
-          this.uncertain = true;
-          this.queue = [...chunk, ...this.queue];
-          this.queuedRows += rows.length;
+          f.uncertain.add(table);
           this.events.failed(err);
           throw err;
         }
-        this.events.flushed(rows.length, performance.now() - t0);
       }
-      this.reportDurable(chunk);
+      rows += table === 'clicks' || table === 'events' ? l.length : 0;
+      f.done.add(table);
     }
+    return rows;
   }
 
-  /** The longest queue prefix of whole messages within `maxRows` (at least one message). */
-  private takeChunk(): QueuedMessage[] {
-    let n = 0;
-    let rows = 0;
-    while (n < this.queue.length) {
-      const r = (this.queue[n] as QueuedMessage).rows.length;
-      if (n > 0 && rows + r > this.maxRows) break;
-      rows += r;
-      n++;
-    }
-    this.queuedRows -= rows;
-    return this.queue.splice(0, n);
-  }
-
-  /** After an insert of unknown outcome: drop queued messages ClickHouse already holds. */
-  private async dropLanded(): Promise<void> {
-    const partitions = [...new Set(this.queue.map((m) => m.partition))];
-    const landed = await resumePoints(this.ch, this.table, partitions);
-    const kept: QueuedMessage[] = [];
-    const dropped: QueuedMessage[] = [];
-    for (const m of this.queue) ((landed.get(m.partition) ?? 0) >= m.seq ? dropped : kept).push(m);
-    this.queue = kept;
-    this.queuedRows = kept.reduce((n, m) => n + m.rows.length, 0);
-    this.uncertain = false;
-    this.reportDurable(dropped);
-  }
-
-  private reportDurable(chunk: QueuedMessage[]): void {
-    const last = new Map<number, number>();
-    for (const m of chunk) last.set(m.partition, m.seq);
-    for (const [p, seq] of last) this.events.durable(p, seq);
+  /** After an insert of unknown outcome: drop the rows `table` already holds. */
+  private async dropLanded(f: Flush, table: 'clicks' | 'events'): Promise<void> {
+    const landed = await landedSeqs(this.ch, table, [...new Set(f.messages.map((m) => m.partition))]);
+    for (const m of f.messages) if ((landed.get(m.partition) ?? 0) >= m.seq) m[table] = [];
+    f.uncertain.delete(table);
   }
 }

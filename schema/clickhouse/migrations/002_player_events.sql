@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS {db}.events (
 ) ENGINE = MergeTree() PARTITION BY toYYYYMM(ts) ORDER BY (partition, seq, idx);
 
 -- Per-minute conversion and revenue aggregates per brand, affiliate, sub1, campaign and country
--- (the click's country for attributed players, the event's otherwise).
+-- (the click's country for attributed players, the event's otherwise). Sums of Decimal64 are
+-- Decimal128; cast back (a minute of one key never nears 10^14).
 CREATE TABLE IF NOT EXISTS {db}.events_minute (
   minute DateTime,
   brand_id String,
@@ -75,14 +76,14 @@ SELECT
   if(click_country != '', click_country, country) AS country,
   countIf(type = 'registration') AS registrations,
   sum(is_ftd) AS ftds,
-  sumIf(amount, is_ftd = 1) AS ftd_amount,
+  toDecimal64(sumIf(amount, is_ftd = 1), 4) AS ftd_amount,
   countIf(type = 'deposit') AS deposits,
-  sumIf(amount, type = 'deposit') AS deposit_amount,
-  sumIf(amount, type = 'withdrawal') AS withdrawal_amount,
-  sum(ggr) AS ggr,
-  sum(bonus_cost) AS bonus_amount,
-  sum(chargeback) AS chargeback_amount,
-  sum(ngr) AS ngr
+  toDecimal64(sumIf(amount, type = 'deposit'), 4) AS deposit_amount,
+  toDecimal64(sumIf(amount, type = 'withdrawal'), 4) AS withdrawal_amount,
+  toDecimal64(sum(ggr), 4) AS ggr,
+  toDecimal64(sum(bonus_cost), 4) AS bonus_amount,
+  toDecimal64(sum(chargeback), 4) AS chargeback_amount,
+  toDecimal64(sum(ngr), 4) AS ngr
 FROM {db}.events
 GROUP BY minute, brand_id, affiliate_id, sub1, campaign, country;
 

@@ -1,0 +1,125 @@
+/**
+ * The one ingestion path every transport calls (postback, JSON, msgpack, WebSocket, pixel):
+ * validate each event, convert foreign currencies, drop duplicates, publish the rest to their
+ * players' partitions and answer only once JetStream has them (SPEC §5: acknowledged only when
+ * durable). Valid events of a batch are accepted even when others are rejected.
+ */
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { AffstreamError, type ErrorCode } from '../../schema/errors.ts';
+import { parseEvent, type EventSource, type PlayerEvent } from '../../schema/events.ts';
+import { encodeEventBatch, KIND_HEADER } from '../../schema/eventWire.ts';
+import { multiply, parseMoney, toDecimalText } from '../../schema/money.ts';
+import { partitionOf } from '../../schema/shard.ts';
+import type { NatsNames } from '../../schema/subjects.ts';
+import type { Brand } from '../../schema/catalog.ts';
+import type { Catalog } from '../../schema/catalogStore.ts';
+import type { EventDedupe } from './dedupe.ts';
+
+/** One rejected event of a batch (SPEC §5.2). */
+export interface Rejection {
+  index: number;
+  code: ErrorCode;
+  message: string;
+}
+
+/** The answer to a batch (SPEC §5.2). */
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: Rejection[];
+}
+
+/** Dependencies of {@link Ingest}. */
+export interface IngestDeps {
+  js: JetStreamClient;
+  names: NatsNames;
+  partitions: number;
+  catalog: Catalog;
+  dedupe: EventDedupe;
+  instance: string;
+  /** Count accepted events by type. */
+  count(type: string, n: number): void;
+}
+
+/** Converts an event's money to the brand's currency, keeping the original (SPEC §5). */
+function convert(e: PlayerEvent, brand: Brand, catalog: Catalog): void {
+  if (!e.currency || e.currency === brand.currency) return;
+  const rate = catalog.rates.get(`${e.currency}-${brand.currency}`);
+  if (!rate) throw new AffstreamError('invalid_field', `currency ${e.currency}: no rate to ${brand.currency} (PUT /api/v1/rates/${e.currency}-${brand.currency})`);
+  const r = parseMoney(rate.rate) as bigint;
+  e.originalAmount = e.amount;
+  e.originalCurrency = e.currency;
+  e.amount = toDecimalText(multiply(parseMoney(e.amount) as bigint, r));
+  e.win = toDecimalText(multiply(parseMoney(e.win) as bigint, r));
+  e.currency = brand.currency;
+}
+
+/** Validates, deduplicates and publishes events. */
+export class Ingest {
+  private seq = 0;
+
+  constructor(private readonly d: IngestDeps) {}
+
+  /** The brand, or 404 `unknown_brand`. */
+  brand(brandId: string): Brand {
+    const b = this.d.catalog.brands.get(brandId);
+    if (!b) throw new AffstreamError('unknown_brand', `no brand ${brandId}`);
+    return b;
+  }
+
+  /** Ingest raw events (SPEC §5 field names) for `brand`; resolves once the accepted ones are durable. */
+  async ingest(brand: Brand, raws: unknown[], source: EventSource): Promise<IngestResult> {
+    const now = Date.now();
+    const rejected: Rejection[] = [];
+    const valid: PlayerEvent[] = [];
+    const inBatch = new Set<string>();
+    let duplicates = 0;
+    raws.forEach((raw, index) => {
+      try {
+        const e = parseEvent(raw as Record<string, unknown>, brand.id, source, now);
+        convert(e, brand, this.d.catalog);
+        if (inBatch.has(e.eventId)) duplicates++;
+        else {
+          inBatch.add(e.eventId);
+          valid.push(e);
+        }
+      } catch (err) {
+        if (!(err instanceof AffstreamError)) throw err;
+        rejected.push({ index, code: err.code, message: err.message });
+      }
+    });
+    const claims = await this.d.dedupe.claim(brand.id, valid.map((e) => e.eventId));
+    const fresh = valid.filter((_, i) => claims[i] === 'new');
+    duplicates += valid.length - fresh.length;
+    await this.publish(fresh, now);
+    await this.d.dedupe.published(brand.id, fresh.map((e) => e.eventId));
+    const byType = new Map<string, number>();
+    for (const e of fresh) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
+    for (const [t, n] of byType) this.d.count(t, n);
+    return { accepted: fresh.length, duplicates, rejected };
+  }
+
+  /** One JetStream message per partition; resolves when all are acknowledged, else 503 `unavailable`. */
+  private async publish(events: PlayerEvent[], receivedAt: number): Promise<void> {
+    const groups = new Map<number, PlayerEvent[]>();
+    for (const e of events) {
+      const p = partitionOf(`${e.brandId}:${e.playerId}`, this.d.partitions);
+      const g = groups.get(p);
+      if (g) g.push(e);
+      else groups.set(p, [e]);
+    }
+    try {
+      await Promise.all(
+        [...groups].map(([p, list]) => {
+          const seq = ++this.seq;
+          const h = natsHeaders();
+          h.set(KIND_HEADER, 'events');
+          return this.d.js.publish(this.d.names.partitionSubject(p), encodeEventBatch(this.d.instance, seq, receivedAt, list), { msgID: `${this.d.instance}.e${seq}`, headers: h });
+        }),
+      );
+    } catch (err) {
+      throw new AffstreamError('unavailable', 'events could not be made durable; retry', { cause: err });
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * Player-side messages on the partition subjects, msgpack-encoded: event batches from edges and
+ * click resolutions from workers. The message kind travels in the `Affstream-Kind` header so a
+ * worker knows how to decode without trying; click batches (schema/wire.ts) carry none.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { EVENT_TYPES, type PlayerEvent } from './events.ts';
+import { WireError } from './wire.ts';
+
+/** Header naming a partition message's kind. */
+export const KIND_HEADER = 'Affstream-Kind';
+
+/** Kinds of partition messages. */
+export type MessageKind = 'clicks' | 'events' | 'resolved';
+
+/** A batch of events from one edge request or frame. */
+export interface EventBatch {
+  edge: string;
+  seq: number;
+  /** When the edge accepted them (ms): the clock of the deduplication window, which event times are not. */
+  receivedAt: number;
+  events: PlayerEvent[];
+}
+
+/** What the host found for a click id (null: no such click). */
+export interface ClickInfo {
+  clickId: string;
+  ts: number;
+  brandId: string;
+  affiliateId: string;
+  code: string;
+  campaign: string;
+  sub1: string;
+  country: string;
+  bot: boolean;
+  geoBlocked: boolean;
+}
+
+/** A click resolution for a waiting player. */
+export interface ClickResolution {
+  playerKey: string;
+  brandId: string;
+  clickId: string;
+  click: ClickInfo | null;
+}
+
+const FIELDS = [
+  'eventId', 'type', 'brandId', 'playerId', 'ts', 'ip', 'country', 'deviceId', 'source', 'clickId', 'kycStatus', 'amount', 'win',
+  'currency', 'originalAmount', 'originalCurrency', 'first', 'game', 'category', 'bonusAction', 'bonusId', 'maxBonus', 'depositId',
+] as const satisfies ReadonlyArray<keyof PlayerEvent>;
+
+const CLICK_FIELDS = ['clickId', 'ts', 'brandId', 'affiliateId', 'code', 'campaign', 'sub1', 'country', 'bot', 'geoBlocked'] as const satisfies ReadonlyArray<keyof ClickInfo>;
+
+const encoder = new Encoder({ initialBufferSize: 64 * 1024 });
+const decoder = new Decoder();
+
+/** Encode an event batch. */
+export function encodeEventBatch(edge: string, seq: number, receivedAt: number, events: readonly PlayerEvent[]): Uint8Array {
+  return encoder.encode(['events', edge, seq, receivedAt, events.map((e) => FIELDS.map((f) => e[f]))]);
+}
+
+/** Encode click resolutions (`id` identifies the batch for deduplication). */
+export function encodeResolutions(id: string, items: readonly ClickResolution[]): Uint8Array {
+  return encoder.encode(['resolved', id, items.map((r) => [r.playerKey, r.brandId, r.clickId, r.click && CLICK_FIELDS.map((f) => r.click?.[f])])]);
+}
+
+function decodeArray(data: Uint8Array, kind: string): unknown[] {
+  let v: unknown;
+  try {
+    v = decoder.decode(data);
+  } catch (err) {
+    throw new WireError('message is not msgpack', { cause: err });
+  }
+  if (!Array.isArray(v) || v[0] !== kind || typeof v[1] !== 'string' || !Array.isArray(v[v.length - 1])) throw new WireError(`message is not a ${kind} message`);
+  return v;
+}
+
+const BOOLEAN_FIELDS = new Set<string>(['first', 'maxBonus']);
+
+/** Decode an event batch; throws {@link WireError}. */
+export function decodeEventBatch(data: Uint8Array): EventBatch {
+  const v = decodeArray(data, 'events');
+  if (typeof v[2] !== 'number' || typeof v[3] !== 'number') throw new WireError('event batch has no sequence or time');
+  const events = (v[4] as unknown[]).map((t) => {
+    if (!Array.isArray(t) || t.length !== FIELDS.length) throw new WireError('malformed event in batch');
+    const e = Object.fromEntries(FIELDS.map((f, i) => [f, t[i]])) as Record<string, unknown>;
+    for (const f of FIELDS) {
+      const want = f === 'ts' ? 'number' : BOOLEAN_FIELDS.has(f) ? 'boolean' : 'string';
+      if (typeof e[f] !== want) throw new WireError(`event field ${f} is not a ${want}`);
+    }
+    if (!(EVENT_TYPES as readonly string[]).includes(e.type as string)) throw new WireError('event of unknown type');
+    return e as unknown as PlayerEvent;
+  });
+  return { edge: v[1] as string, seq: v[2], receivedAt: v[3], events };
+}
+
+/** Decode click resolutions; throws {@link WireError}. */
+export function decodeResolutions(data: Uint8Array): ClickResolution[] {
+  const v = decodeArray(data, 'resolved');
+  return (v[2] as unknown[]).map((t) => {
+    if (!Array.isArray(t) || t.length !== 4 || typeof t[0] !== 'string' || typeof t[1] !== 'string' || typeof t[2] !== 'string') throw new WireError('malformed resolution');
+    const c = t[3];
+    if (c !== null && (!Array.isArray(c) || c.length !== CLICK_FIELDS.length)) throw new WireError('malformed resolved click');
+    const click = c === null ? null : (Object.fromEntries(CLICK_FIELDS.map((f, i) => [f, c[i]])) as unknown as ClickInfo);
+    return { playerKey: t[0], brandId: t[1], clickId: t[2], click };
+  });
+}

@@ -1,0 +1,125 @@
+/**
+ * Resolves the click a registration quotes (SPEC §6) and feeds the answer back into the player's
+ * partition as a `resolved` message, so the player actor sees it in its ordered input and a
+ * replay sees it at the same place.
+ *
+ * Clicks are looked up by id in ClickHouse (`click_lookup`, sorted by click id), batched: one
+ * query per tick for every waiting registration. A click not found may simply not be flushed yet
+ * (it is at most a second behind, or longer if its edge was spooling during a NATS outage), so a
+ * miss is retried until the click id's own timestamp is `GIVE_UP_MS` old; then the click is
+ * unknown and the player organic.
+ */
+import { createHash } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import { timeOfClickId } from '../../schema/clickId.ts';
+import { encodeResolutions, KIND_HEADER, type ClickInfo, type ClickResolution } from '../../schema/eventWire.ts';
+import type { NatsNames } from '../../schema/subjects.ts';
+import type { ResolveRequest } from './partition.ts';
+
+/** A click id still unknown this long after its own timestamp is unknown for good. */
+export const GIVE_UP_MS = 10 * 60_000;
+
+interface Waiting extends ResolveRequest {
+  partition: number;
+}
+
+interface LookupRow {
+  click_id: string;
+  ts: number;
+  ts_ms: number;
+  brand_id: string;
+  affiliate_id: string;
+  code: string;
+  campaign: string;
+  sub1: string;
+  country: string;
+  bot: number;
+  geo_blocked: number;
+}
+
+/** Batches click lookups and publishes the answers. */
+export class ClickResolver {
+  private waiting: Waiting[] = [];
+  private busy = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly ch: ClickHouseClient,
+    private readonly js: JetStreamClient,
+    private readonly names: NatsNames,
+    private readonly log: Logger,
+    everyMs = 100,
+  ) {
+    this.timer = setInterval(() => void this.tick(), everyMs);
+  }
+
+  /** Ask for the clicks of `requests`, made by players of `partition`. */
+  request(partition: number, requests: ResolveRequest[]): void {
+    for (const r of requests) this.waiting.push({ ...r, partition });
+  }
+
+  /** Registrations waiting for their click. */
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy || this.waiting.length === 0) return;
+    this.busy = true;
+    const batch = this.waiting;
+    this.waiting = [];
+    try {
+      const found = await this.lookup([...new Set(batch.map((w) => w.clickId))]);
+      const answers = new Map<number, ClickResolution[]>();
+      const now = Date.now();
+      for (const w of batch) {
+        const click = found.get(w.clickId);
+        if (!click && now - timeOfClickId(w.clickId) < GIVE_UP_MS) {
+          this.waiting.push(w);
+          continue;
+        }
+        const list = answers.get(w.partition) ?? [];
+        list.push({ playerKey: w.playerKey, brandId: w.brandId, clickId: w.clickId, click: click ?? null });
+        answers.set(w.partition, list);
+      }
+      await Promise.all([...answers].map(([p, items]) => this.publish(p, items)));
+    } catch (err) {
+      this.log.warn({ err: String(err), waiting: batch.length }, 'click resolution failed; retrying');
+      this.waiting.push(...batch);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async lookup(ids: string[]): Promise<Map<string, ClickInfo>> {
+    const rs = await this.ch.query({
+      query: `SELECT click_id, toUInt32(ts) AS ts, ts_ms, brand_id, affiliate_id, code, campaign, sub1, country, bot, geo_blocked
+              FROM click_lookup WHERE click_id IN (${ids.map((id) => `'${id}'`).join(',')})`,
+      format: 'JSONEachRow',
+    });
+    const out = new Map<string, ClickInfo>();
+    for (const r of await rs.json<LookupRow>()) {
+      out.set(r.click_id, {
+        clickId: r.click_id, ts: Number(r.ts) * 1000 + Number(r.ts_ms), brandId: r.brand_id, affiliateId: r.affiliate_id, code: r.code,
+        campaign: r.campaign, sub1: r.sub1, country: r.country, bot: Number(r.bot) === 1, geoBlocked: Number(r.geo_blocked) === 1,
+      });
+    }
+    return out;
+  }
+
+  private async publish(partition: number, items: ClickResolution[]): Promise<void> {
+    // The same answers give the same id, so a repeat within the duplicate window is stored once.
+    const id = createHash('sha256').update(items.map((i) => `${i.playerKey}\u0000${i.clickId}\u0000${i.click ? 1 : 0}`).join('\n')).digest('hex').slice(0, 32);
+    const h = natsHeaders();
+    h.set(KIND_HEADER, 'resolved');
+    await this.js.publish(this.names.partitionSubject(partition), encodeResolutions(id, items), { msgID: `res.${id}`, headers: h });
+  }
+
+  /** Stop resolving. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

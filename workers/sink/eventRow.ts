@@ -1,0 +1,45 @@
+/**
+ * The raw event log's row (migrations/002_player_events.sql) for an applied event: the event, the
+ * player's binding at that moment, the FTD flag and the revenue components. Money fields are
+ * decimal text written unquoted (see {@link toJsonLine}) so ClickHouse parses them exactly.
+ */
+import { v5 as uuidv5 } from 'uuid';
+import type { PlayerEffect } from '../actors/player.ts';
+import type { StreamPosition } from './clickRow.ts';
+
+/** Namespace of global player UUIDs (SPEC §6): UUIDv5 of `brand:player_id` under it, stable forever. */
+export const PLAYER_UUID_NAMESPACE = '5b0f3a52-6f0e-4c55-9d6c-1f3c2a7e9b41';
+
+/** The global UUID of `brand:player_id`. */
+export function playerUuid(playerKey: string): string {
+  return uuidv5(playerKey, PLAYER_UUID_NAMESPACE);
+}
+
+/** One row of `events`. */
+export type EventRow = Record<string, string | number>;
+
+const DECIMAL_COLUMNS = ['amount', 'win', 'original_amount', 'ggr', 'bonus_cost', 'chargeback', 'fees', 'tax', 'ngr'];
+const DECIMAL_JSON = new RegExp(`"(${DECIMAL_COLUMNS.join('|')})":"(-?\\d+\\.\\d{4})"`, 'g');
+
+/** A JSONEachRow line with the decimal columns unquoted (ClickHouse 18.16 rejects quoted decimals). */
+export function toJsonLine(row: EventRow): string {
+  return JSON.stringify(row).replace(DECIMAL_JSON, '"$1":$2');
+}
+
+/** The row for an applied event. */
+export function eventRow(e: Extract<PlayerEffect, { type: 'EventApplied' }>, playerKey: string, at: Omit<StreamPosition, 'edge' | 'batchSeq'>): EventRow {
+  const ev = e.event;
+  const a = e.attribution;
+  return {
+    partition: at.partition, seq: at.seq, idx: at.idx,
+    event_id: ev.eventId, type: ev.type, ts: Math.floor(ev.ts / 1000), ts_ms: ev.ts % 1000,
+    brand_id: ev.brandId, player_id: ev.playerId, player_uuid: playerUuid(playerKey), source: ev.source,
+    ip: ev.ip, country: ev.country, device_id: ev.deviceId,
+    affiliate_id: a.affiliateId, click_id: a.clickId, code: a.code, campaign: a.campaign, sub1: a.sub1, click_country: a.clickCountry,
+    attribution: a.reason, rules_version: a.rulesVersion,
+    kyc_status: ev.kycStatus, is_ftd: e.isFtd ? 1 : 0,
+    amount: ev.amount, win: ev.win, currency: ev.currency, original_amount: ev.originalAmount || '0.0000', original_currency: ev.originalCurrency,
+    ggr: e.revenue.ggr, bonus_cost: e.revenue.bonusCost, chargeback: e.revenue.chargeback, fees: e.revenue.fees, tax: e.revenue.tax, ngr: e.revenue.ngr,
+    game: ev.game, category: ev.category, bonus_action: ev.bonusAction, bonus_id: ev.bonusId, max_bonus: ev.maxBonus ? 1 : 0, deposit_id: ev.depositId,
+  };
+}
