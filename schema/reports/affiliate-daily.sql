@@ -1,18 +1,49 @@
 -- affiliate-daily: one row per day (in the report's time zone), brand and affiliate.
 -- Parameters: from, to (inclusive days in tz), tz (IANA), brand and affiliate ('' = all).
--- Reads the per-minute aggregates, so every figure equals the sum of the raw click log's rows.
+-- Clicks come from clicks_minute, conversions and money from events_minute; both are sums of the
+-- raw logs' rows, so every figure can be recomputed from `clicks` and `events`. Money is exact
+-- decimal text; organic players appear under affiliate_id ''. Aliases name the sums (ClickHouse
+-- aliases are global), so conversion_rate reads them directly.
 SELECT
-  toString(toDate(minute, {tz:String})) AS day,
+  day,
   brand_id,
   affiliate_id,
   sum(clicks) AS clicks,
   sum(unique_clicks) AS unique_clicks,
   sum(bot_clicks) AS bot_clicks,
-  sum(geo_blocked_clicks) AS geo_blocked_clicks
-FROM clicks_minute
-WHERE minute >= toDateTime({from:Date}, {tz:String})
-  AND minute < toDateTime({to:Date} + 1, {tz:String})
-  AND ({brand:String} = '' OR brand_id = {brand:String})
-  AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})
+  sum(geo_blocked_clicks) AS geo_blocked_clicks,
+  sum(registrations) AS registrations,
+  sum(ftds) AS ftds,
+  toString(sum(ftd_amount)) AS ftd_amount,
+  sum(deposits) AS deposits,
+  toString(sum(deposit_amount)) AS deposit_amount,
+  toString(sum(withdrawal_amount)) AS withdrawal_amount,
+  toString(sum(ggr)) AS ggr,
+  toString(sum(bonus_amount)) AS bonus_amount,
+  toString(sum(chargeback_amount)) AS chargeback_amount,
+  toString(sum(ngr)) AS ngr,
+  if(unique_clicks = 0, 0, round(registrations / unique_clicks, 4)) AS conversion_rate
+FROM
+(
+  SELECT
+    toString(toDate(minute, {tz:String})) AS day, brand_id, affiliate_id,
+    clicks, unique_clicks, bot_clicks, geo_blocked_clicks,
+    toUInt64(0) AS registrations, toUInt64(0) AS ftds, toDecimal64(0, 4) AS ftd_amount, toUInt64(0) AS deposits,
+    toDecimal64(0, 4) AS deposit_amount, toDecimal64(0, 4) AS withdrawal_amount, toDecimal64(0, 4) AS ggr,
+    toDecimal64(0, 4) AS bonus_amount, toDecimal64(0, 4) AS chargeback_amount, toDecimal64(0, 4) AS ngr
+  FROM clicks_minute
+  WHERE minute >= toDateTime({from:Date}, {tz:String}) AND minute < toDateTime({to:Date} + 1, {tz:String})
+    AND ({brand:String} = '' OR brand_id = {brand:String})
+    AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})
+  UNION ALL
+  SELECT
+    toString(toDate(minute, {tz:String})) AS day, brand_id, affiliate_id,
+    toUInt64(0) AS clicks, toUInt64(0) AS unique_clicks, toUInt64(0) AS bot_clicks, toUInt64(0) AS geo_blocked_clicks,
+    registrations, ftds, ftd_amount, deposits, deposit_amount, withdrawal_amount, ggr, bonus_amount, chargeback_amount, ngr
+  FROM events_minute
+  WHERE minute >= toDateTime({from:Date}, {tz:String}) AND minute < toDateTime({to:Date} + 1, {tz:String})
+    AND ({brand:String} = '' OR brand_id = {brand:String})
+    AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})
+)
 GROUP BY day, brand_id, affiliate_id
 ORDER BY day, brand_id, affiliate_id

@@ -173,11 +173,11 @@ export class TestCluster {
 export const BROWSER_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
 
 /** One click: GET /c/{code} with the given headers, not following the redirect. */
-export async function click(port: number, code: string, query: string, headers: Record<string, string>): Promise<{ status: number; location: string | null; ms: number }> {
+export async function click(port: number, code: string, query: string, headers: Record<string, string>): Promise<{ status: number; location: string | null; setCookie: string | null; ms: number }> {
   const t0 = performance.now();
   const r = await fetch(`http://127.0.0.1:${port}/c/${code}${query ? `?${query}` : ''}`, { redirect: 'manual', headers });
   await r.arrayBuffer();
-  return { status: r.status, location: r.headers.get('location'), ms: performance.now() - t0 };
+  return { status: r.status, location: r.headers.get('location'), setCookie: r.headers.get('set-cookie'), ms: performance.now() - t0 };
 }
 
 /**

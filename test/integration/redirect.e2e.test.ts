@@ -79,9 +79,13 @@ describe('click → JetStream → affiliate actor → ClickHouse → affiliate-d
     const auth = { Authorization: `Bearer ${cluster.token}` };
     const rows = (await (await fetch(url, { headers: auth })).json()) as Array<Record<string, unknown>>;
     expect(rows.length).toBeGreaterThan(0);
-    expect(Object.keys(rows[0] as object)).toEqual(['day', 'brand_id', 'affiliate_id', 'clicks', 'unique_clicks', 'bot_clicks', 'geo_blocked_clicks']);
+    const columns = [
+      'day', 'brand_id', 'affiliate_id', 'clicks', 'unique_clicks', 'bot_clicks', 'geo_blocked_clicks', 'registrations', 'ftds', 'ftd_amount',
+      'deposits', 'deposit_amount', 'withdrawal_amount', 'ggr', 'bonus_amount', 'chargeback_amount', 'ngr', 'conversion_rate',
+    ];
+    expect(Object.keys(rows[0] as object)).toEqual(columns);
     const csv = await (await fetch(`${url}&format=csv`, { headers: auth })).text();
-    expect(csv.split('\n')[0]).toBe('day,brand_id,affiliate_id,clicks,unique_clicks,bot_clicks,geo_blocked_clicks');
+    expect(csv.split('\n')[0]).toBe(columns.join(','));
     const denied = await fetch(url, { headers: { Authorization: 'Bearer wrong-token-0000000000' } });
     expect(denied.status).toBe(401);
     expect(((await denied.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
