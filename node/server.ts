@@ -18,6 +18,7 @@ import { TrustedProxies } from './visitor.ts';
 import type { Ingest } from './ingest/ingest.ts';
 import { postbackHandler } from './ingest/postback.ts';
 import { webhookHandler } from './ingest/webhook.ts';
+import { streamRoute } from './ingest/stream.ts';
 
 /** Everything the edge's routes need. */
 export interface EdgeDeps {
@@ -51,7 +52,9 @@ function build(d: EdgeDeps): TemplatedApp {
   const notFound = (_: unknown) => {
     throw new AffstreamError('not_found', 'no such endpoint');
   };
-  return App()
+  const app = App();
+  streamRoute(app, d.ingest, { maxBytes: d.cfg.edge.maxEventBodyBytes, maxEvents: d.cfg.edge.maxEventsPerBatch }, d.log);
+  return app
     .get('/c/:code', redirectHandler(redirectDeps, false))
     .head('/c/:code', redirectHandler(redirectDeps, true))
     .get('/healthz', (res) => send(res, json(200, { ok: true })))

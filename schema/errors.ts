@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'invalid_msgpack'
   | 'unsupported_media_type'
   | 'too_many_events'
+  | 'invalid_frame'
   | 'body_too_large'
   | 'unknown_report'
   | 'invalid_parameter'
@@ -42,6 +43,7 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_msgpack: 400,
   unsupported_media_type: 415,
   too_many_events: 413,
+  invalid_frame: 400,
   body_too_large: 413,
   unknown_report: 404,
   invalid_parameter: 400,

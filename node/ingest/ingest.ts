@@ -63,9 +63,14 @@ export class Ingest {
 
   /** The brand, or 404 `unknown_brand`. */
   brand(brandId: string): Brand {
-    const b = this.d.catalog.brands.get(brandId);
+    const b = this.brandOrUndefined(brandId);
     if (!b) throw new AffstreamError('unknown_brand', `no brand ${brandId}`);
     return b;
+  }
+
+  /** The brand, if it exists. */
+  brandOrUndefined(brandId: string): Brand | undefined {
+    return this.d.catalog.brands.get(brandId);
   }
 
   /** Ingest raw events (SPEC §5 field names) for `brand`; resolves once the accepted ones are durable. */

@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_UA, click, freePort, TestCluster, waitFor } from './cluster.ts';
 
@@ -27,7 +28,7 @@ async function json(events: unknown[], brand = 'casino'): Promise<{ status: numb
 
 async function msgpack(events: unknown[]): Promise<{ accepted: number; duplicates: number; rejected: unknown[] }> {
   const body = encode({ brand: 'casino', events });
-  const r = await fetch(`${base()}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/msgpack', accept: 'application/msgpack', 'x-signature': sign(body) }, body });
+  const r = await fetch(`${base()}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/msgpack', accept: 'application/msgpack', 'x-signature': sign(body) }, body: Buffer.from(body) });
   expect(r.headers.get('content-type')).toBe('application/msgpack');
   return decode(new Uint8Array(await r.arrayBuffer())) as never;
 }
@@ -156,7 +157,7 @@ describe('player events → attribution → reports', () => {
     expect(mixed.body.rejected.map((r) => [r.index, r.code])).toEqual([[1, 'invalid_field'], [2, 'missing_field'], [3, 'unknown_type'], [4, 'invalid_field'], [5, 'brand_mismatch']]);
 
     const raw = async (body: string | Uint8Array, headers: Record<string, string>) => {
-      const r = await fetch(`${base()}/v1/events`, { method: 'POST', headers, body });
+      const r = await fetch(`${base()}/v1/events`, { method: 'POST', headers, body: typeof body === 'string' ? body : Buffer.from(body) });
       return [r.status, ((await r.json()) as { error: { code: string } }).error.code];
     };
     const ok = JSON.stringify({ brand: 'casino', events: [] });
@@ -188,5 +189,63 @@ describe('player events → attribution → reports', () => {
     expect(await good.json()).toEqual({ ok: true, duplicate: false });
     const post = await fetch(`${base()}/pb/casino`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `type=kyc&txid=z4&player_id=p9&status=approved&token=${SECRET}` });
     expect(await post.json()).toEqual({ ok: true, duplicate: false });
+  });
+});
+
+describe('binary event stream (WebSocket)', () => {
+  const open = (headers: Record<string, string>, query = 'brand=casino') =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/stream?${query}`, { headers });
+      ws.once('open', () => resolve(ws));
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+  const frames = (ws: WebSocket, n: number) =>
+    new Promise<Array<Record<string, unknown>>>((resolve) => {
+      const got: Array<Record<string, unknown>> = [];
+      const on = (data: Buffer) => {
+        got.push(decode(data) as Record<string, unknown>);
+        if (got.length === n) {
+          ws.off('message', on);
+          resolve(got);
+        }
+      };
+      ws.on('message', on);
+    });
+
+  it('acks pipelined frames in order once durable; duplicates and bad frames answered, connection kept', async () => {
+    // Events of players who never registered wait for their registration; these players have one.
+    expect((await json(Array.from({ length: 7 }, (_, i) => ({ type: 'registration', event_id: `wreg-${i}`, player_id: `wp${i}` })))).body.accepted).toBe(7);
+    const ws = await open({ Authorization: `Bearer ${SECRET}` });
+    const first = frames(ws, 20);
+    for (let f = 0; f < 20; f++) {
+      const events = Array.from({ length: 100 }, (_, i) => ({ type: 'bet', event_id: `ws-${f}-${i}`, player_id: `wp${i % 7}`, stake: '1.25', win: '0.5', currency: 'EUR' }));
+      ws.send(encode({ seq: f, events }));
+    }
+    const acked = await first;
+    // Once acknowledged, a resent event is a duplicate (while still in flight it may count as accepted; the partition drops it either way).
+    const replies = frames(ws, 5);
+    ws.send(encode({ seq: 20, events: [{ type: 'bet', event_id: 'ws-0-0', player_id: 'wp0', stake: '1.25', win: '0.5', currency: 'EUR' }, { type: 'nope', event_id: 'x', player_id: 'y' }] }));
+    ws.send(Buffer.from([0xc1, 0x00]));
+    ws.send('text is not allowed');
+    ws.send(encode({ seq: 'x', events: [] }));
+    ws.send(encode({ seq: 21, events: [{ type: 'kyc', event_id: 'ws-k', player_id: 'wp0', status: 'approved' }] }));
+    const got = await replies;
+    expect(acked).toEqual(Array.from({ length: 20 }, (_, f) => ({ ack: f, accepted: 100, duplicates: 0, rejected: [] })));
+    expect(got[0]).toEqual({ ack: 20, accepted: 0, duplicates: 1, rejected: [{ index: 1, code: 'unknown_type', message: expect.any(String) }] });
+    expect(got.slice(1, 4).map((g) => (g.error as { code: string }).code)).toEqual(['invalid_msgpack', 'invalid_frame', 'invalid_field']);
+    expect(got[4]).toEqual({ ack: 21, accepted: 1, duplicates: 0, rejected: [] });
+    ws.close();
+    await waitFor('stream events in ClickHouse', async () => {
+      const [r] = await cluster.query<{ n: number; ggr: string }>("SELECT count() AS n, toString(sum(ggr)) AS ggr FROM events WHERE event_id LIKE 'ws-%'");
+      return r?.n === 2001 ? r : undefined;
+    }).then((r) => expect(r).toEqual({ n: 2001, ggr: '1500.0000' }));
+  });
+
+  it('refuses a wrong secret or brand at the upgrade', async () => {
+    await expect(open({ Authorization: 'Bearer wrong' })).rejects.toThrow('401');
+    await expect(open({}, `brand=casino&token=${SECRET}x`)).rejects.toThrow('401');
+    await expect(open({}, `brand=nobrand&token=${SECRET}`)).rejects.toThrow('404');
+    (await open({}, `brand=casino&token=${SECRET}`)).close();
   });
 });
