@@ -16,7 +16,7 @@ export interface HttpAnswer {
 export function httpCall(
   method: string,
   url: URL | string,
-  opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
+  opts: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number } = {},
 ): Promise<HttpAnswer> {
   const target = new URL(url);
   const timeoutMs = opts.timeoutMs ?? 2000;

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   servers: () => import('./commands/servers.ts'),
   report: () => import('./commands/report.ts'),
   bench: () => import('./commands/bench.ts'),
+  import: () => import('./commands/import.ts'),
 };
 
 async function overview(): Promise<string> {

@@ -6,26 +6,118 @@
  * or a publish fails, batches go to the disk spool; while the spool holds anything, new batches
  * queue behind it so partitions keep their order, and a drain loop replays it once NATS answers.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../schema/config.ts';
 import { natsNames, type NatsNames } from '../schema/subjects.ts';
-import { encodeClickBatch, type ClickRecorded } from '../schema/wire.ts';
+import { ClickBatchWriter, type ClickRecorded } from '../schema/wire.ts';
 import type { Spool, SpooledBatch } from './spool.ts';
 import type { EdgeMetrics } from './metrics.ts';
 
 /** Spooled batches replayed per ack round trip. */
 const DRAIN_WINDOW = 128;
 
+type Done = (err: Error | undefined) => void;
+
+/** Why a JetStream ack message is not a success, or undefined when it is one. */
+function ackError(msg: Msg): Error | undefined {
+  if (msg.data.length === 0) {
+    const code = msg.headers?.code ?? 0;
+    return new Error(code === 503 ? 'no JetStream stream listens on the subject' : `JetStream answered status ${code}`);
+  }
+  try {
+    const ack = msg.json<{ stream?: string; error?: { description?: string } }>();
+    if (ack.error) return new Error(`JetStream rejected the batch: ${ack.error.description ?? 'no reason given'}`);
+    return ack.stream ? undefined : new Error('invalid JetStream ack');
+  } catch {
+    return new Error('JetStream ack is not JSON');
+  }
+}
+
+/**
+ * JetStream publishes whose acks all come back on one wildcard subscription, matched by the last
+ * token of the reply subject, with one timer for all timeouts. The client's `js.publish` is a
+ * request per batch: a promise chain, a timer, a mux entry and an `Error` built (with its stack)
+ * on every success — ~60 CPU-µs per publish here against ~20 µs this way, and with 64 partitions
+ * the edge publishes about once per ten clicks.
+ */
+class AckedPublisher {
+  private readonly prefix = `${createInbox()}.`;
+  private readonly sub: Subscription;
+  private readonly waiting = new Map<number, { done: Done; deadline: number }>();
+  private next = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {
+    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => (err ? this.log.warn({ err: String(err) }, 'JetStream ack subscription failed') : this.onAck(msg)) });
+  }
+
+  /** Publish and call `done` once with the outcome: acked, rejected, timed out, or not sent. */
+  publish(subject: string, payload: Uint8Array, msgId: string, done: Done): void {
+    const id = ++this.next;
+    const h = headers();
+    h.set('Nats-Msg-Id', msgId);
+    try {
+      this.nc.publish(subject, payload, { reply: this.prefix + id, headers: h });
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    this.waiting.set(id, { done, deadline: Date.now() + this.timeoutMs });
+    this.sweeper ??= setInterval(() => this.sweep(), Math.min(1000, this.timeoutMs / 4));
+  }
+
+  private onAck(msg: Msg): void {
+    const id = Number(msg.subject.slice(this.prefix.length));
+    const w = this.waiting.get(id);
+    // An ack after the timeout: the batch has been spooled meanwhile, its msg id makes the replay a no-op.
+    if (!w) return;
+    this.waiting.delete(id);
+    this.settle(w.done, ackError(msg));
+  }
+
+  private settle(done: Done, err: Error | undefined): void {
+    try {
+      done(err);
+    } catch (e) {
+      // An exception escaping a nats.js callback would stall the subscription.
+      this.log.error({ err: e }, 'click publish completion failed');
+    }
+  }
+
+  /** Deadlines are in publish order (one timeout for all), so the first one not due ends the sweep. */
+  private sweep(now = Date.now()): void {
+    for (const [id, w] of this.waiting) {
+      if (w.deadline > now) break;
+      this.waiting.delete(id);
+      this.settle(w.done, new Error(`no JetStream ack within ${this.timeoutMs} ms`));
+    }
+    if (this.waiting.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Fail every publish still waiting for its ack, and stop listening. */
+  close(): void {
+    this.sweep(Infinity);
+    this.sub.unsubscribe();
+  }
+}
+
 /** Batches clicks per partition into JetStream, spooling when it cannot. */
 export class ClickPublisher {
-  private readonly js: JetStreamClient;
+  private readonly acks: AckedPublisher;
   private readonly names: NatsNames;
-  private readonly pending: ClickRecorded[][];
+  private readonly pending: ClickBatchWriter[];
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private inFlight = 0;
+  private inFlightClicks = 0;
   private connected = true;
   private draining: Promise<void> | undefined;
   private closed = false;
@@ -39,9 +131,9 @@ export class ClickPublisher {
     private readonly metrics: EdgeMetrics,
     private readonly log: Logger,
   ) {
-    this.js = jetstream(nc, { timeout: cfg.edge.publishTimeoutMs });
+    this.acks = new AckedPublisher(nc, cfg.edge.publishTimeoutMs, log);
     this.names = natsNames(cfg);
-    this.pending = Array.from({ length: cfg.partitions }, () => []);
+    this.pending = Array.from({ length: cfg.partitions }, () => new ClickBatchWriter());
     this.metrics.spoolDepth.set(spool.depth);
     void this.watchStatus();
     if (spool.depth > 0) void this.drain();
@@ -49,51 +141,54 @@ export class ClickPublisher {
 
   /** Queue a click for its partition. Never blocks, never throws for I/O. */
   add(partition: number, click: ClickRecorded): void {
-    const batch = this.pending[partition] as ClickRecorded[];
-    batch.push(click);
-    if (batch.length >= this.cfg.edge.batchMaxEvents) this.flushPartition(partition);
+    const batch = this.pending[partition] as ClickBatchWriter;
+    batch.add(click);
+    if (batch.count >= this.cfg.edge.batchMaxEvents) this.flushPartition(partition);
     else if (!this.timer) this.timer = setTimeout(() => this.flushAll(), this.cfg.edge.batchMaxDelayMs);
   }
 
   /** Clicks accepted and not yet acknowledged by JetStream nor spooled. */
   get unconfirmed(): number {
-    return this.pending.reduce((n, b) => n + b.length, 0) + this.inFlight;
+    return this.pending.reduce((n, b) => n + b.count, 0) + this.inFlightClicks;
   }
 
   private flushAll(): void {
     this.timer = undefined;
-    for (let p = 0; p < this.pending.length; p++) if ((this.pending[p] as ClickRecorded[]).length > 0) this.flushPartition(p);
+    for (let p = 0; p < this.pending.length; p++) if ((this.pending[p] as ClickBatchWriter).count > 0) this.flushPartition(p);
   }
 
   private flushPartition(p: number): void {
-    const clicks = this.pending[p] as ClickRecorded[];
-    this.pending[p] = [];
+    const writer = this.pending[p] as ClickBatchWriter;
+    const clicks = writer.count;
     const seq = ++this.seq;
     const batch: SpooledBatch = {
       subject: this.names.partitionSubject(p),
       msgId: `${this.instance}.${seq}`,
-      payload: encodeClickBatch(this.instance, seq, clicks),
+      payload: writer.finish(this.instance, seq),
     };
     if (!this.connected || this.spool.depth > 0 || this.inFlight >= this.cfg.edge.maxInFlightBatches) this.toSpool(batch);
-    else this.publish(batch);
+    else this.publish(batch, clicks);
   }
 
-  private publish(b: SpooledBatch): void {
+  private publish(b: SpooledBatch, clicks: number): void {
     this.inFlight++;
+    this.inFlightClicks += clicks;
     const t0 = performance.now();
-    this.js
-      .publish(b.subject, b.payload, { msgID: b.msgId })
-      .then(
-        () => this.metrics.publishLatency.observe(performance.now() - t0),
-        (err) => {
-          this.log.warn({ err: String(err), msgId: b.msgId }, 'publish failed; batch spooled');
-          this.toSpool(b);
-        },
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.settle();
-      });
+    this.acks.publish(b.subject, b.payload, b.msgId, (err) => {
+      this.inFlight--;
+      this.inFlightClicks -= clicks;
+      if (err) {
+        this.log.warn({ err: err.message, msgId: b.msgId }, 'publish failed; batch spooled');
+        this.toSpool(b);
+      } else {
+        this.metrics.publishLatency.observe(performance.now() - t0);
+      }
+      this.settle();
+    });
+  }
+
+  private send(b: SpooledBatch): Promise<void> {
+    return new Promise((resolve, reject) => this.acks.publish(b.subject, b.payload, b.msgId, (err) => (err ? reject(err) : resolve())));
   }
 
   private toSpool(b: SpooledBatch): void {
@@ -123,7 +218,7 @@ export class ClickPublisher {
     for (let next = this.spool.oldest(DRAIN_WINDOW); next && this.connected && !this.closed; next = this.spool.oldest(DRAIN_WINDOW)) {
       const t0 = performance.now();
       try {
-        await Promise.all(next.batches.map((b) => this.js.publish(b.subject, b.payload, { msgID: b.msgId })));
+        await Promise.all(next.batches.map((b) => this.send(b)));
       } catch (err) {
         this.log.warn({ err: String(err), depth: this.spool.depth }, 'spool replay paused');
         await new Promise((r) => setTimeout(r, 500));
@@ -156,8 +251,9 @@ export class ClickPublisher {
 
   /**
    * Flush what is pending and wait (up to `timeoutMs`) for publishes and the drain to finish.
-   * Whatever is still unpublished then stays in the spool file for the next edge to replay; the
-   * caller closes the spool after this resolves.
+   * Batches still unacknowledged then go to the spool file, for the next edge to replay (their
+   * msg ids make that a no-op for any JetStream did store); the caller closes the spool after
+   * this resolves.
    */
   async close(timeoutMs: number): Promise<void> {
     clearTimeout(this.timer);
@@ -168,6 +264,7 @@ export class ClickPublisher {
     });
     await Promise.race([done, new Promise((r) => setTimeout(r, timeoutMs))]);
     this.closed = true;
+    this.acks.close();
     // The replay stops after its current window; the spool file must stay open until then.
     await this.draining;
   }

@@ -58,7 +58,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   let stopping = false;
   const server = await listen(
     {
-      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, ingest, log,
+      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, ingest, redis, log,
       ready: () => ({ ready: !stopping, detail: { edge: instance, nats: nc.isClosed() ? 'closed' : 'connected-or-reconnecting', spoolDepth: spool.depth } }),
     },
     opts.port,

@@ -41,14 +41,29 @@ export function statusLine(code: number): string {
 }
 
 /**
- * The peer address of a response, IPv4 (also IPv4-mapped IPv6) as dotted quad. Read in binary:
- * IPv4 is by far the common case and is formatted here; only real IPv6 peers pay for uWS's text form.
+ * The IPv4 address in a binary peer address (`res.getRemoteAddress()`), also when IPv4-mapped
+ * IPv6, as an unsigned 32-bit number; -1 for a real IPv6 peer.
  */
-export function peerAddress(res: HttpResponse): string {
-  const b = new Uint8Array(res.getRemoteAddress());
-  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  if (b.length === 16 && b[10] === 0xff && b[11] === 0xff && b.subarray(0, 10).every((x) => x === 0)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+export function peerIpv4(b: Uint8Array): number {
+  if (b.length === 4) return ((b[0] as number) * 0x100_0000 + (((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)));
+  if (b.length === 16 && b[10] === 0xff && b[11] === 0xff && b.subarray(0, 10).every((x) => x === 0)) return peerIpv4(b.subarray(12));
+  return -1;
+}
+
+/** An IPv4 address as dotted quad. */
+export function formatIpv4(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+}
+
+/** The text form of a peer that is not IPv4: only real IPv6 peers pay for uWS's text form. */
+export function peerIpv6(res: HttpResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+}
+
+/** The peer address of a response, IPv4 (also IPv4-mapped IPv6) as dotted quad. */
+export function peerAddress(res: HttpResponse): string {
+  const v4 = peerIpv4(new Uint8Array(res.getRemoteAddress()));
+  return v4 >= 0 ? formatIpv4(v4) : peerIpv6(res);
 }
 
 /** A JSON reply. */

@@ -1,7 +1,7 @@
 /**
- * Memoize a function of a string in a bounded map. The redirect sees the same few user agents,
- * proxy addresses and landing templates over and over, and the uncached work (isbot's patterns,
- * node's BlockList, template parsing) costs 3–6 µs each time — as much as a whole bare redirect.
+ * Memoize a function of a string in a bounded map. The redirect sees the same few user agents and
+ * proxy addresses over and over, and the uncached work (isbot's patterns, node's BlockList) costs
+ * 3–6 µs each time — as much as a whole bare redirect.
  * The map is emptied when full, which bounds memory against a flood of distinct values at the
  * price of recomputing.
  */

@@ -7,26 +7,12 @@ import { AffstreamError } from '../schema/errors.ts';
 import type { Catalog } from '../schema/catalogStore.ts';
 import { checkParams, formatRows, runReport } from '../schema/reports/index.ts';
 import { json, type Reply, type Request } from './http.ts';
-import { secretEquals } from './auth.ts';
-
-/** Who is asking: everything, or one affiliate. */
-type Scope = { all: true } | { all: false; affiliateId: string };
-
-function scopeOf(authorization: string | undefined, adminToken: string, catalog: Catalog): Scope {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-  if (token !== undefined) {
-    if (secretEquals(token, adminToken)) return { all: true };
-    for (const a of catalog.affiliates.values()) {
-      if (a.apiKey && secretEquals(token, a.apiKey)) return { all: false, affiliateId: a.id };
-    }
-  }
-  throw new AffstreamError('unauthorized', 'missing or wrong bearer token (admin token or affiliate API key)');
-}
+import { requestScope } from './auth.ts';
 
 /** The report handler. */
 export function reportsApi(ch: ClickHouseClient, catalog: Catalog, adminToken: string) {
   return async (req: Request): Promise<Reply> => {
-    const scope = scopeOf(req.headers.authorization, adminToken, catalog);
+    const scope = requestScope(req.headers.authorization, adminToken, catalog);
     const q = new URLSearchParams(req.query);
     const format = q.get('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new AffstreamError('invalid_parameter', 'format: expected json or csv');

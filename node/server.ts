@@ -17,8 +17,11 @@ import { reportsApi } from './reports.ts';
 import { TrustedProxies } from './visitor.ts';
 import type { Ingest } from './ingest/ingest.ts';
 import { postbackHandler } from './ingest/postback.ts';
+import { pixelHandler } from './ingest/pixel.ts';
 import { webhookHandler } from './ingest/webhook.ts';
 import { streamRoute } from './ingest/stream.ts';
+import { liveApi } from './live.ts';
+import type { Redis } from 'ioredis';
 
 /** Everything the edge's routes need. */
 export interface EdgeDeps {
@@ -29,6 +32,7 @@ export interface EdgeDeps {
   metrics: EdgeMetrics;
   clickhouse: ClickHouseClient;
   ingest: Ingest;
+  redis: Redis;
   log: Logger;
   /** Whether this edge can take traffic (catalog loaded, not shutting down). */
   ready(): { ready: boolean; detail: Record<string, unknown> };
@@ -64,8 +68,10 @@ function build(d: EdgeDeps): TemplatedApp {
     })
     .get('/pb/:brand', postback)
     .post('/pb/:brand', postback)
+    .get('/px/:brand', route(pixelHandler({ ingest: d.ingest, proxies: redirectDeps.proxies, registry: d.metrics.registry, log: d.log }), one))
     .post('/v1/events', route(webhookHandler(d.ingest, d.cfg.edge.maxEventsPerBatch), { ...events, params: 0 }))
     .get('/metrics', route(async () => ({ status: 200, headers: { 'Content-Type': d.metrics.registry.contentType }, body: await d.metrics.registry.metrics() }), small))
+    .get('/api/v1/live/affiliates/:id', route(liveApi(d.redis, d.cfg.namespace, d.catalog, d.adminToken), one))
     .get('/api/v1/reports/:name', route(reportsApi(d.clickhouse, d.catalog, d.adminToken), one))
     .get('/api/v1/:kind', route(admin.list, one))
     .get('/api/v1/:kind/:id', route(admin.get, two))

@@ -74,7 +74,9 @@ function text(raw: Record<string, unknown>, name: string, required: boolean, max
     if (required) throw reject('missing_field', `${name} is required`);
     return '';
   }
-  const s = typeof v === 'number' && Number.isFinite(v) ? String(v) : v;
+  // A number beyond 2^53 has already lost digits in the JSON or msgpack decoder: refuse it rather than store a wrong id.
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw reject('invalid_field', `${name} must be a string (numbers above 2^53 lose digits)`);
+  const s = typeof v === 'number' ? String(v) : v;
   if (typeof s !== 'string') throw reject('invalid_field', `${name} must be a string`);
   if (s.length > max) throw reject('invalid_field', `${name} must be at most ${max} characters`);
   return s;
@@ -113,8 +115,9 @@ function timestamp(raw: Record<string, unknown>, now: number): number {
   let ms: number;
   if (typeof v === 'number') ms = v;
   else if (typeof v === 'string' && /^\d{10,16}$/.test(v)) ms = Number(v);
-  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v)) ms = Date.parse(v);
-  else throw reject('invalid_field', 'ts must be milliseconds since epoch or an ISO-8601 time');
+  // An ISO time must say its zone: without one, Date.parse would read it in the server's zone.
+  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) ms = Date.parse(v);
+  else throw reject('invalid_field', 'ts must be milliseconds since epoch or an ISO-8601 time with a zone (Z or ±hh:mm)');
   if (!Number.isInteger(ms) || ms < Date.UTC(2000, 0, 1) || ms > now + 86_400_000) {
     throw reject('invalid_field', 'ts is out of range (2000-01-01 to one day ahead)');
   }

@@ -137,12 +137,20 @@ class Output {
     }
   }
 
-  /** Short ASCII strings are copied in JS; longer ones by Buffer's native UTF-8 writer, which costs a fixed ~150 ns per call. */
   string(s: string): void {
+    this.reserve(3 * s.length + 5);
+    this.put(s);
+  }
+
+  /**
+   * A string, into room already reserved (3 bytes per UTF-16 unit and 5 for the header). Short
+   * ASCII strings — addresses, countries, most sub-IDs — are copied in JS; the rest by Buffer's
+   * native UTF-8 writer, whose call costs about as much as copying two dozen characters in JS.
+   */
+  put(s: string): void {
     const n = s.length;
+    const b = this.buf;
     if (n < 24) {
-      this.reserve(n + 1);
-      const b = this.buf;
       const p = this.pos + 1;
       let i = 0;
       for (; i < n; i++) {
@@ -156,13 +164,11 @@ class Output {
         return;
       }
     }
-    // UTF-8 takes at most 3 bytes per UTF-16 unit. Written behind the header an ASCII string would
-    // need; any other string is moved when its byte length needs another header size.
-    this.reserve(3 * n + 5);
+    // Written behind the header an ASCII string would need; moved when its byte length needs another.
     const guess = headerSize(n);
-    const len = this.buf.write(s, this.pos + guess);
+    const len = b.write(s, this.pos + guess);
     const size = headerSize(len);
-    if (size !== guess) this.buf.copyWithin(this.pos + size, this.pos + guess, this.pos + guess + len);
+    if (size !== guess) b.copyWithin(this.pos + size, this.pos + guess, this.pos + guess + len);
     this.stringHeader(len);
     this.pos += len;
   }
@@ -178,6 +184,9 @@ const head = new Output();
 /**
  * The clicks of one partition, encoded as they arrive: a pending batch is bytes and a string
  * table, not objects that outlive a young-generation GC while they wait for their batch to go.
+ * The link's values, user agent, referer and status go to the table; sub-IDs are often unique
+ * per click (affiliates pass their own click ids in them) and go inline, like the click id,
+ * address and country, where a table entry would cost a map insert and save nothing.
  */
 export class ClickBatchWriter {
   private readonly body = new Output();
@@ -200,33 +209,28 @@ export class ClickBatchWriter {
     this.body.number(i);
   }
 
-  /** Values that repeat within a batch go to the string table; per-click ones (id, address, country) and '' inline. */
+  /** Append a click. */
   add(c: ClickRecorded): void {
     const o = this.body;
-    o.reserve(3 + 9);
-    o.buf[o.pos++] = 0x90 | TUPLE_LENGTH;
-    o.string(c.clickId);
+    const subs = c.subs;
+    let chars = c.clickId.length + c.ip.length + c.country.length;
+    for (let i = 0; i < subs.length; i++) chars += (subs[i] as string).length;
+    // Room for everything but the table references, which take 5 bytes at most: one check per click.
+    o.reserve(3 * chars + 5 * (subs.length + 3) + 5 * 7 + 9 + 9 + 10);
+    o.arrayHeader(TUPLE_LENGTH);
+    o.put(c.clickId);
     o.number(c.ts);
     this.ref(c.code);
     this.ref(c.brandId);
     this.ref(c.affiliateId);
     this.ref(c.campaign);
-    const subs = c.subs;
     o.arrayHeader(subs.length);
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i] as string;
-      if (s === '') {
-        o.reserve(1);
-        o.buf[o.pos++] = 0xa0;
-      } else this.ref(s);
-    }
-    o.string(c.ip);
-    o.string(c.country);
+    for (let i = 0; i < subs.length; i++) o.put(subs[i] as string);
+    o.put(c.ip);
+    o.put(c.country);
     this.ref(c.userAgent);
-    if (c.referer === '') {
-      o.reserve(1);
-      o.buf[o.pos++] = 0xa0;
-    } else this.ref(c.referer);
+    if (c.referer === '') o.put('');
+    else this.ref(c.referer);
     o.number(c.flags);
     this.ref(c.affiliateStatus);
     this.n++;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes a fresh Debian/Ubuntu checkout runnable: installs the servers the project starts itself
-# (unless the matching *_URL points at an external one) and the npm dependencies.
+# (unless the matching *_URL points at an external one), python3-msgpack for the Python client
+# test, and the npm dependencies.
 # Called by `npm start` and `npm test` before anything else, so it must stay idempotent and
 # silent (well under a second) when everything is already in place.
 set -eu
@@ -31,6 +32,10 @@ packages=""
 have nats-server || [ -n "${NATS_URL:-}" ] || packages="$packages nats-server"
 have clickhouse-server || [ -n "${CLICKHOUSE_URL:-}" ] || packages="$packages clickhouse-server clickhouse-client"
 have redis-server || [ -n "${REDIS_URL:-}" ] || packages="$packages redis-server"
+# The Python client test (test/clients/) runs Debian's interpreter, where python3-msgpack installs,
+# even when another python3 comes first on PATH.
+py_msgpack() { for py in /usr/bin/python3 python3; do "$py" -c 'import msgpack' >/dev/null 2>&1 && return 0; done; return 1; }
+py_msgpack || packages="$packages python3-msgpack"
 
 if [ -n "$packages" ]; then
   command -v apt-get >/dev/null 2>&1 ||

@@ -19,9 +19,16 @@ import { decodeEventBatch, decodeResolutions, KIND_HEADER } from '../schema/even
 import type { BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
 import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
-import { recoverPartitions } from './runtime/recovery.ts';
+import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
+import { LiveCounters } from './runtime/liveCounters.ts';
+import { Redis } from 'ioredis';
+import { redisUrl } from '../schema/config.ts';
 import { ClickResolver } from './runtime/clickResolver.ts';
+import { RecentClicks } from './runtime/recentClicks.ts';
 import { workerMetrics } from './metrics.ts';
+
+/** How often changed live counters are written to Redis. */
+const LIVE_PUBLISH_MS = 100;
 
 /** Brand settings the player actors read, from the catalog (defaults for a brand that is gone). */
 function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
@@ -112,10 +119,20 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const ch = clickhouse(cfg);
   const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, settings, (brandId) => brandSettings(catalog, brandId))]));
   const landed = await retrying('recovery from ClickHouse', log, () => recoverPartitions(ch, loops, settings), isStopping);
+  const live = new Map(partitions.map((p) => [p, new LiveCounters(p)]));
+  await retrying('live counters from ClickHouse', log, () => recoverLive(ch, live), isStopping);
+  // Live counters are a convenience: the worker runs (and stays exact) without Redis.
+  const redis = new Redis(redisUrl(cfg), { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+  redis.on('error', (err) => log.debug({ err: String(err) }, 'redis'));
+  const publishLive = () => {
+    const today = new Date().toISOString().slice(0, 10);
+    Promise.all([...live.values()].map((l) => (l.prune(today), l.publish(redis, cfg.namespace)))).catch((err) => log.warn({ err: String(err) }, 'live counters not published'));
+  };
   log.info({ partitions: partitions.length, resume: Object.fromEntries([...loops].filter(([, l]) => l.lastSeq > 0).map(([p, l]) => [p, l.lastSeq])) }, 'partitions recovered');
 
   const js = jetstream(nc);
-  const resolver = new ClickResolver(ch, js, names, log);
+  const recent = new RecentClicks();
+  const resolver = new ClickResolver(ch, js, names, recent, log);
   // Registrations that were waiting for their click when the previous worker stopped ask again.
   for (const [p, loop] of loops) {
     resolver.request(p, [...loop.players.values()].filter((s) => s.awaiting).map((s) => ({ clickId: s.awaiting as string, playerKey: s.key, brandId: s.brandId })));
@@ -168,6 +185,10 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
               // While replaying after a restart, rows a table already holds are not written again.
               if (m.seq > (landed.clicks.get(p) ?? 0)) queued.clicks = out.clicks;
               if (m.seq > (landed.events.get(p) ?? 0)) queued.events = out.events;
+              const counters = live.get(p) as LiveCounters;
+              for (const r of out.clicks) recent.add(r);
+              for (const r of queued.clicks) counters.click(r);
+              for (const r of queued.events) counters.event(r);
               resolver.request(p, out.resolve);
               if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
             }
@@ -190,6 +211,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     metrics.queuedRows.set(sink.depth);
     if (sink.messages > 0) flushSoon();
   }, cfg.worker.flushIntervalMs);
+  // Live counters go out far more often than flushes: they are the "at most 1 s old" view.
+  const liveTimer = setInterval(publishLive, LIVE_PUBLISH_MS);
 
   const port = opts.metricsPort ?? cfg.worker.metricsPort;
   let server: Server | undefined;
@@ -210,6 +233,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     async stop() {
       stopping = true;
       clearInterval(timer);
+      clearInterval(liveTimer);
       resolver.stop();
       catalog.close();
       for (const m of consumers) m.stop();
@@ -218,6 +242,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
         await sink.flush().catch(() => new Promise((r) => setTimeout(r, 500)));
       }
       server?.close();
+      redis.disconnect();
       await Promise.allSettled([nc.drain(), ch.close()]);
       log.info({ unflushed: sink.messages }, 'worker stopped');
     },

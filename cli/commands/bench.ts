@@ -7,35 +7,64 @@ import { parseArgs } from 'node:util';
 import { say } from '../command.ts';
 import { PROJECT_ROOT } from '../servers.ts';
 import { ProcessSet } from '../../loadtest/lib/proc.ts';
-import { renderMarkdown, writeResults } from '../../loadtest/lib/results.ts';
-import { REDIRECT_DEFAULTS, runRedirect, type RedirectOptions } from '../../loadtest/scenarios/redirect.ts';
+import { renderRedirect, writeResults } from '../../loadtest/lib/results.ts';
+import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from '../../loadtest/scenarios/attribution.ts';
+import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from '../../loadtest/scenarios/ingest.ts';
+import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
 
 /** Full usage text. */
 export const help = `Usage: affstream bench redirect [--duration S] [--connections N] [--links N] [--keep]
+       affstream bench ingest [--duration S] [--frame N] [--window W] [--keep]
+       affstream bench attribution [--rate R] [--duration S] [--keep]
 
-Measures click redirects side by side on a bare uWebSockets.js 302 server (the ceiling) and on a
-real edge + worker in a fresh namespace (bench_<timestamp>), with wrk (when installed) and
-autocannon: req/s, latency p50/p99, non-3xx answers and CPU-µs per request of the target
-process. Then checks that every click the edge answered is in ClickHouse, exactly once.
+Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
+loadtest/results/<date>-<scenario>.json and .md, with a verdict against the issue's targets.
 
-Uses the servers of NATS_URL, CLICKHOUSE_URL and REDIS_URL when set, else starts (or reuses) the
-project's own. Writes loadtest/results/<date>-redirect.json and .md.
-
-Options:
+redirect     click redirects side by side on a bare uWebSockets.js 302 server (the ceiling) and
+             on the edge, with wrk (when installed) and autocannon: req/s, latency p50/p99,
+             non-3xx answers and CPU-µs per request; then every click the edge answered must be
+             in ClickHouse, exactly once.
   --duration S      seconds of load per target and tool (default ${REDIRECT_DEFAULTS.durationS})
   --connections N   connections per load tool (default ${REDIRECT_DEFAULTS.connections})
   --links N         links in the benchmark catalog (default ${REDIRECT_DEFAULTS.links})
-  --keep            keep the bench namespace (stream, catalog, ClickHouse database) afterwards
+
+ingest       player events over the binary WebSocket stream from ONE client process: events/s
+             acknowledged (durable in JetStream), ack latency p50/p99, CPU-µs per event of the
+             edge, the worker and the servers; then every acknowledged event must be in
+             ClickHouse exactly once, with the exact money sums.
+  --duration S      seconds the client sends (default ${INGEST_DEFAULTS.durationS})
+  --frame N         events per frame, at most 10000 and 1 MiB (default ${INGEST_DEFAULTS.frameEvents})
+  --window W        frames kept unacknowledged, 1-64 (default ${INGEST_DEFAULTS.window}, the protocol's window)
+
+attribution  under a steady load of postbacks and JSON batches (registrations quoting clicks
+             from real redirects, deposits), a probe registration every 200 ms on an affiliate
+             of its own: time from its acceptance until the live API counts it (p50/p99/max),
+             and until the ClickHouse aggregates do; then every event must be stored and
+             attributed.
+  --rate R          background events per second (default ${ATTRIBUTION_DEFAULTS.rate})
+  --duration S      seconds of load (default ${ATTRIBUTION_DEFAULTS.durationS}, at least 3)
+
+Every scenario:
+  --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
   -h, --help        show this text
 
-Exit code: 0 when every target is met, 1 when one is not or the run failed, 2 on bad usage,
-130 when interrupted. How to read the figures: loadtest/README.md.
+Uses the servers of NATS_URL, CLICKHOUSE_URL and REDIS_URL when set, else starts (or reuses) the
+project's own. Exit code: 0 when every target is met, 1 when one is not or the run failed, 2 on
+bad usage, 130 when interrupted. How to read the figures: loadtest/README.md.
 `;
 
 /** Bounds of the flags: a benchmark must stay a bounded amount of load. */
-const LIMITS = { duration: [1, 300], connections: [1, 10_000], links: [1, 100_000] } as const;
+const LIMITS = {
+  duration: [1, 300],
+  connections: [1, 10_000],
+  links: [1, 100_000],
+  frame: [1, 10_000],
+  window: [1, 64],
+  rate: [1, 100_000],
+} as const;
+type Flag = keyof typeof LIMITS;
 
-function intFlag(name: keyof typeof LIMITS, raw: string | undefined, dflt: number): number {
+function intFlag(name: Flag, raw: string | undefined, dflt: number): number {
   if (raw === undefined) return dflt;
   const [min, max] = LIMITS[name];
   const n = Number(raw);
@@ -43,31 +72,100 @@ function intFlag(name: keyof typeof LIMITS, raw: string | undefined, dflt: numbe
   return n;
 }
 
+/** What a scenario returns to the command: its results (the JSON file), their Markdown, and the verdict. */
+interface Outcome {
+  results: { scenario: string; date: string };
+  markdown: string;
+  pass: boolean;
+}
+
+/** A scenario: the flags it takes, and how it runs once they are parsed. */
+interface Scenario {
+  flags: readonly Flag[];
+  /** Checks the flags (throwing is a usage error) and returns the run. */
+  prepare(values: Partial<Record<Flag, string>>, keep: boolean): (procs: ProcessSet) => Promise<Outcome>;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
+  redirect: {
+    flags: ['duration', 'connections', 'links'],
+    prepare(values, keep) {
+      const options = {
+        durationS: intFlag('duration', values.duration, REDIRECT_DEFAULTS.durationS),
+        connections: intFlag('connections', values.connections, REDIRECT_DEFAULTS.connections),
+        links: intFlag('links', values.links, REDIRECT_DEFAULTS.links),
+        wrkThreads: REDIRECT_DEFAULTS.wrkThreads,
+        keep,
+        log: say,
+      };
+      return async (procs) => {
+        const results = await runRedirect(options, procs);
+        return { results, markdown: renderRedirect(results), pass: results.pass };
+      };
+    },
+  },
+  ingest: {
+    flags: ['duration', 'frame', 'window'],
+    prepare(values, keep) {
+      const options = {
+        durationS: intFlag('duration', values.duration, INGEST_DEFAULTS.durationS),
+        frameEvents: intFlag('frame', values.frame, INGEST_DEFAULTS.frameEvents),
+        window: intFlag('window', values.window, INGEST_DEFAULTS.window),
+        keep,
+        log: say,
+      };
+      const bytes = frameBytes(options.frameEvents);
+      if (bytes > 1024 * 1024) throw new Error(`--frame ${options.frameEvents}: a frame would be ${bytes} bytes, over the edge's 1 MiB limit`);
+      return async (procs) => {
+        const results = await runIngest(options, procs);
+        return { results, markdown: renderIngest(results), pass: results.pass };
+      };
+    },
+  },
+  attribution: {
+    flags: ['rate', 'duration'],
+    prepare(values, keep) {
+      const options = {
+        rate: intFlag('rate', values.rate, ATTRIBUTION_DEFAULTS.rate),
+        durationS: intFlag('duration', values.duration, ATTRIBUTION_DEFAULTS.durationS),
+        keep,
+        log: say,
+      };
+      // The probes start 2 s into the load (their clicks are made 2 s before they register).
+      if (options.durationS < 3) throw new Error('--duration must be at least 3 for bench attribution');
+      return async (procs) => {
+        const results = await runAttribution(options, procs);
+        return { results, markdown: renderAttribution(results), pass: results.pass };
+      };
+    },
+  },
+};
+
 /** The command word. */
 export const name = 'bench';
 
 /** One line for the command list. */
-export const summary = 'benchmark the click redirect against a bare uWS server (results in loadtest/results/)';
+export const summary = 'benchmark redirects and event ingestion against their targets (results in loadtest/results/)';
 
 /** Runs `bench` with the arguments after the command name; resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
-  let options: RedirectOptions;
+  let start: (procs: ProcessSet) => Promise<Outcome>;
   // Everything thrown here is a usage error: an unknown flag (parseArgs) or a bad value.
   try {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { duration: { type: 'string' }, connections: { type: 'string' }, links: { type: 'string' }, keep: { type: 'boolean' } },
+      options: {
+        ...Object.fromEntries(Object.keys(LIMITS).map((flag) => [flag, { type: 'string' as const }])),
+        keep: { type: 'boolean' },
+      },
     });
-    if (positionals.length !== 1 || positionals[0] !== 'redirect') throw new Error('name the scenario: affstream bench redirect');
-    options = {
-      durationS: intFlag('duration', values.duration, REDIRECT_DEFAULTS.durationS),
-      connections: intFlag('connections', values.connections, REDIRECT_DEFAULTS.connections),
-      links: intFlag('links', values.links, REDIRECT_DEFAULTS.links),
-      wrkThreads: REDIRECT_DEFAULTS.wrkThreads,
-      keep: values.keep ?? false,
-      log: say,
-    };
+    const scenario = positionals.length === 1 ? SCENARIOS[positionals[0] as string] : undefined;
+    if (!scenario) throw new Error(`name one scenario: affstream bench ${Object.keys(SCENARIOS).join('|')}`);
+    const { keep, ...flags } = values as Partial<Record<Flag, string>> & { keep?: boolean };
+    const foreign = Object.keys(flags).filter((flag) => !scenario.flags.includes(flag as Flag));
+    if (foreign.length > 0) throw new Error(`bench ${positionals[0]} does not take ${foreign.map((f) => `--${f}`).join(', ')}`);
+    start = scenario.prepare(flags, keep ?? false);
   } catch (err) {
     say(`${err instanceof Error ? err.message : String(err)} (see affstream bench --help)`);
     return 2;
@@ -84,12 +182,12 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const results = await runRedirect(options, procs);
-    const files = writeResults(results);
-    process.stdout.write(`\n${renderMarkdown(results)}\n`);
+    const { results, markdown, pass } = await start(procs);
+    const files = writeResults(results, markdown);
+    process.stdout.write(`\n${markdown}\n`);
     say(`results: ${files.json}, ${files.md}`);
-    if (!results.pass) say('at least one target was not met (see the verdict above)');
-    return results.pass ? 0 : 1;
+    if (!pass) say('at least one target was not met (see the verdict above)');
+    return pass ? 0 : 1;
   } catch (err) {
     if (interrupted) return 130;
     say(`bench failed: ${err instanceof Error ? err.message : String(err)}`);

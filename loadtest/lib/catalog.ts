@@ -2,8 +2,8 @@
  * The benchmark catalog, created the way an operator would: through the edge's admin API.
  *
  * Brands restrict `US` and send those visitors to a `restrictedUrl`, so geo-blocked clicks still
- * answer 302 and every answer of the benchmark is a redirect. One affiliate in ten is paused:
- * its clicks take the edge's "inactive" path, still redirected.
+ * answer 302 and every answer of the benchmark is a redirect. In the redirect benchmark one
+ * affiliate in ten is paused: its clicks take the edge's "inactive" path, still redirected.
  */
 import { httpCall } from '../../cli/http.ts';
 
@@ -11,8 +11,12 @@ import { httpCall } from '../../cli/http.ts';
 export interface BenchCatalog {
   brands: string[];
   affiliates: string[];
-  /** Link codes, the ones the traffic uses. */
+  /** Link codes, the ones the traffic uses; link i belongs to brand i mod brands, affiliate i mod affiliates. */
   codes: string[];
+  /** Affiliates created `paused` (their clicks take the edge's "inactive" path). */
+  paused: string[];
+  /** Every brand's `postbackSecret`: without one a brand refuses every event. */
+  postbackSecret?: string;
 }
 
 /** PUTs in flight at once: enough to hide the round trip, few enough not to queue in NATS KV. */
@@ -20,10 +24,12 @@ const CONCURRENCY = 16;
 
 /** The ids of a catalog of `links` links: 4 brands, one affiliate per 10 links (1 to 100). */
 export function planCatalog(links: number): BenchCatalog {
+  const affiliates = Array.from({ length: Math.max(1, Math.min(100, Math.ceil(links / 10))) }, (_, i) => `bench-aff-${i}`);
   return {
     brands: ['bench-casino-a', 'bench-casino-b', 'bench-sports', 'bench-poker'],
-    affiliates: Array.from({ length: Math.max(1, Math.min(100, Math.ceil(links / 10))) }, (_, i) => `bench-aff-${i}`),
+    affiliates,
     codes: Array.from({ length: links }, (_, i) => `bench-${i}`),
+    paused: affiliates.filter((_, i) => i % 10 === 9),
   };
 }
 
@@ -45,9 +51,12 @@ export async function createCatalog(baseUrl: string, adminToken: string, plan: B
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, lane));
   };
 
-  const { brands, affiliates, codes } = plan;
-  await all(brands, (id) => put('brands', id, { name: id, currency: 'EUR', restrictedCountries: ['US'], restrictedUrl: `https://${id}.example/not-available` }));
-  await all(affiliates, (id, i) => put('affiliates', id, { name: id, status: i % 10 === 9 ? 'paused' : 'active' }));
+  const { brands, affiliates, codes, postbackSecret } = plan;
+  const paused = new Set(plan.paused);
+  await all(brands, (id) =>
+    put('brands', id, { name: id, currency: 'EUR', restrictedCountries: ['US'], restrictedUrl: `https://${id}.example/not-available`, ...(postbackSecret ? { postbackSecret } : {}) }),
+  );
+  await all(affiliates, (id) => put('affiliates', id, { name: id, status: paused.has(id) ? 'paused' : 'active' }));
   await all(codes, (code, i) => {
     const brandId = brands[i % brands.length] as string;
     return put('links', code, {

@@ -1,13 +1,16 @@
 /**
- * A benchmark runs in a namespace of its own (`bench_<timestamp>`) so its clicks never mix with a
- * real cluster's, and removes it afterwards: at 50k clicks/s a ten-second run leaves hundreds of
- * megabytes in JetStream and ClickHouse.
+ * A benchmark runs in a namespace of its own (`bench_<timestamp>`) so its clicks and events never
+ * mix with a real cluster's, and removes it afterwards: at 50k clicks/s a ten-second run leaves
+ * hundreds of megabytes in JetStream and ClickHouse, and every ingested event leaves a Redis key
+ * (the edge's duplicate check) that would otherwise live for 8 days.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { ClusterConfig } from '../../schema/config.ts';
+import { Redis } from 'ioredis';
+import { redisUrl, type ClusterConfig } from '../../schema/config.ts';
 import { connectNats } from '../../schema/natsSetup.ts';
 import { natsNames } from '../../schema/subjects.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
+import { sleep } from '../../cli/proc.ts';
 
 /** Prefix of every benchmark namespace; {@link dropNamespace} refuses any other. */
 export const BENCH_PREFIX = 'bench_';
@@ -29,7 +32,82 @@ export async function countClicks(cfg: ClusterConfig): Promise<{ rows: number; d
   }
 }
 
-/** Deletes the namespace's ClickHouse database, JetStream stream and catalog bucket. */
+/** Rows of the namespace's `events` table: cheap enough to poll while the worker writes. */
+export async function countEventRows(cfg: ClusterConfig): Promise<number> {
+  const ch = clickhouse(cfg, { timeoutMs: 10_000 });
+  try {
+    const rs = await ch.query({ query: 'SELECT count() AS rows FROM events', format: 'JSONEachRow' });
+    const [row] = await rs.json<{ rows: string | number }>();
+    return Number(row?.rows ?? 0);
+  } finally {
+    await ch.close();
+  }
+}
+
+/**
+ * Waits until the `events` table holds `expected` rows, or its count has not moved for
+ * `quietMs`, or `timeoutMs` passed; logs progress every 5 s. Returns how long it waited, ms.
+ */
+export async function waitForEventRows(cfg: ClusterConfig, expected: number, limits: { timeoutMs: number; quietMs: number }, log: (line: string) => void): Promise<number> {
+  const start = Date.now();
+  let rows = await countEventRows(cfg);
+  let changedAt = start;
+  let reportedAt = start;
+  while (rows < expected) {
+    const now = Date.now();
+    if (now - start > limits.timeoutMs || now - changedAt > limits.quietMs) break;
+    if (now - reportedAt >= 5_000) {
+      reportedAt = now;
+      log(`  ${rows.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} events in ClickHouse`);
+    }
+    await sleep(250);
+    const next = await countEventRows(cfg);
+    if (next !== rows) changedAt = Date.now();
+    rows = next;
+  }
+  return Date.now() - start;
+}
+
+/** What the namespace's `events` table holds: counts and exact decimal sums (text). */
+export interface EventCounts {
+  rows: number;
+  distinctIds: number;
+  byType: Record<string, number>;
+  depositAmount: string;
+  betStake: string;
+  betWin: string;
+}
+
+/** Rows of the namespace's `events` table: how many, how many distinct (brand, event id), by type, and the money. */
+export async function countEvents(cfg: ClusterConfig): Promise<EventCounts> {
+  const ch = clickhouse(cfg, { timeoutMs: 30_000 });
+  try {
+    // Sums of Decimal64 are Decimal128 in ClickHouse: toString keeps them exact.
+    const perType = await ch.query({
+      query: 'SELECT toString(type) AS type, count() AS n, toString(sum(amount)) AS amount, toString(sum(win)) AS win FROM events GROUP BY type',
+      format: 'JSONEachRow',
+    });
+    const types = await perType.json<{ type: string; n: string | number; amount: string; win: string }>();
+    const distinct = await ch.query({ query: 'SELECT uniqExact(brand_id, event_id) AS ids FROM events', format: 'JSONEachRow' });
+    const [ids] = await distinct.json<{ ids: string | number }>();
+    const of = (type: string) => types.find((t) => t.type === type);
+    return {
+      rows: types.reduce((n, t) => n + Number(t.n), 0),
+      distinctIds: Number(ids?.ids ?? 0),
+      byType: Object.fromEntries(types.map((t) => [t.type, Number(t.n)])),
+      depositAmount: of('deposit')?.amount ?? '0',
+      betStake: of('bet')?.amount ?? '0',
+      betWin: of('bet')?.win ?? '0',
+    };
+  } finally {
+    await ch.close();
+  }
+}
+
+/**
+ * Deletes the namespace's ClickHouse database, JetStream stream and catalog bucket, and its Redis
+ * keys (event-id claims, live counters, all prefixed `<namespace>:`).
+ */
 export async function dropNamespace(cfg: ClusterConfig): Promise<void> {
   if (!cfg.namespace.startsWith(BENCH_PREFIX)) throw new Error(`refusing to drop namespace ${cfg.namespace}: not a benchmark namespace`);
   const ch = clickhouse(cfg, { database: null });
@@ -50,5 +128,15 @@ export async function dropNamespace(cfg: ClusterConfig): Promise<void> {
     }
   } finally {
     await nc.close();
+  }
+  const redis = new Redis(redisUrl(cfg), { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    // SCAN in steps rather than KEYS: a run leaves millions of keys, and KEYS would block Redis.
+    for await (const keys of redis.scanStream({ match: `${cfg.namespace}:*`, count: 10_000 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await redis.unlink(...keys);
+    }
+  } finally {
+    redis.disconnect();
   }
 }

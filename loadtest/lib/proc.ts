@@ -8,7 +8,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { terminate } from '../../cli/proc.ts';
+import { isAliveAs, readPidFile, terminate } from '../../cli/proc.ts';
+import { SERVER_NAMES, serverPaths, type ServerName } from '../../cli/servers.ts';
+import type { ClusterConfig } from '../../schema/config.ts';
 
 /** How a child ended. */
 export interface ExitStatus {
@@ -191,9 +193,41 @@ export function cpuMicros(pid: number): number {
   return ((utime + stime) * 1_000_000) / ticksPerSecond();
 }
 
-/** Runs `work` and returns its result with the CPU µs each of `pids` used meanwhile, in the same order. */
-export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; cpuMicros: number[] }> {
+/**
+ * CPU time the whole machine has used so far, all cores and processes, in µs: the first line of
+ * `/proc/stat`, every state but idle and iowait (guest time is already inside user).
+ */
+export function machineCpuMicros(): number {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return ((user + nice + system + irq + softirq + steal) * 1_000_000) / ticksPerSecond();
+}
+
+/**
+ * Runs `work` and returns its result with the CPU µs each of `pids` used meanwhile, in the same
+ * order, and what the whole machine used: on a shared machine the difference is other people's
+ * work, which slows the processes under test as surely as their own.
+ */
+export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; cpuMicros: number[]; machineMicros: number }> {
   const before = pids.map(cpuMicros);
+  const machineBefore = machineCpuMicros();
   const result = await work();
-  return { result, cpuMicros: pids.map((pid, i) => cpuMicros(pid) - (before[i] as number)) };
+  return { result, cpuMicros: pids.map((pid, i) => cpuMicros(pid) - (before[i] as number)), machineMicros: machineCpuMicros() - machineBefore };
+}
+
+/** The program each server's pid file must still name (pids are reused). */
+const SERVER_BINARIES: Record<ServerName, string> = { nats: 'nats-server', clickhouse: 'clickhouse-server', redis: 'redis-server' };
+
+/**
+ * Pids of the servers `affstream up` (or a benchmark) started for `cfg`, from their pid files:
+ * their CPU is part of what an event costs. A server given by URL, or started by someone else
+ * without a pid file here, is missing from the result and its CPU goes unmeasured.
+ */
+export function serverPids(cfg: ClusterConfig): Partial<Record<ServerName, number>> {
+  const pids: Partial<Record<ServerName, number>> = {};
+  for (const name of SERVER_NAMES) {
+    const pid = readPidFile(serverPaths(cfg, name).pidFile);
+    if (pid !== undefined && isAliveAs(pid, SERVER_BINARIES[name])) pids[name] = pid;
+  }
+  return pids;
 }

@@ -84,6 +84,38 @@ export interface LogSummary {
   samples: string[];
 }
 
+/** CPU time one process used during one window of a run. */
+export interface ProcessCpu {
+  /** "edge", "worker", "nats", "stream client"… */
+  process: string;
+  /** CPU time (user + system, all threads), s. */
+  cpuS: number;
+  /** {@link cpuS} over the window's wall time: 1 = one core busy the whole window. */
+  cores: number;
+  /** {@link cpuS} per event of the run, µs (the events the figure is about: acknowledged, or sent). */
+  microsPerEvent: number;
+}
+
+/** The CPU of every process measured over one window (the load, the drain after it). */
+export interface CpuWindow {
+  window: string;
+  wallS: number;
+  processes: ProcessCpu[];
+  /** The machine's CPU outside {@link processes} (other programs, the harness, the kernel), in cores. */
+  otherCores: number;
+}
+
+/** A {@link CpuWindow}: `otherCores` is what the machine used beyond the processes listed. */
+export function cpuWindow(window: string, wallS: number, processes: ProcessCpu[], machineMicros: number): CpuWindow {
+  const ours = processes.reduce((n, p) => n + p.cpuS, 0);
+  return { window, wallS, processes, otherCores: wallS > 0 ? Math.max(0, machineMicros / 1e6 - ours) / wallS : 0 };
+}
+
+/** {@link ProcessCpu} of `micros` µs used over `wallS` seconds, for `events` events. */
+export function processCpu(process: string, micros: number, wallS: number, events: number): ProcessCpu {
+  return { process, cpuS: micros / 1e6, cores: wallS > 0 ? micros / 1e6 / wallS : 0, microsPerEvent: events > 0 ? micros / events : 0 };
+}
+
 /** The machine a run was measured on. */
 export interface Machine {
   cpus: number;
@@ -135,12 +167,51 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => n.toFixed(2);
 const micros = (n: number | undefined): string => (n === undefined ? '–' : n.toFixed(1));
 
-/** The run as a Markdown report. */
-export function renderMarkdown(r: RedirectResults): string {
+/** The line naming the machine, its load and the commit, under every report's title. */
+export function machineLine(r: { machine: Machine; git: { commit: string; dirty: boolean } }): string {
+  return `${r.machine.cpus} × ${r.machine.model}, ${r.machine.memory}, Node ${r.machine.node}, load average ${r.machine.loadAverage} at start; commit ${r.git.commit.slice(0, 12)}${r.git.dirty ? ' (uncommitted changes)' : ''}.`;
+}
+
+/** `## CPU` tables, one per window. */
+export function cpuSection(windows: readonly CpuWindow[], perEvent: string): string[] {
+  const lines: string[] = [];
+  for (const w of windows) {
+    lines.push(
+      `### CPU, ${w.window} (${w.wallS.toFixed(1)} s)`,
+      '',
+      `| process | CPU s | cores busy | CPU µs ${perEvent} |`,
+      '| --- | ---: | ---: | ---: |',
+      ...w.processes.map((p) => `| ${p.process} | ${p.cpuS.toFixed(2)} | ${p.cores.toFixed(2)} | ${micros(p.microsPerEvent)} |`),
+      `| **all of the above** | ${w.processes.reduce((n, p) => n + p.cpuS, 0).toFixed(2)} | ${w.processes.reduce((n, p) => n + p.cores, 0).toFixed(2)} | ${micros(w.processes.reduce((n, p) => n + p.microsPerEvent, 0))} |`,
+      `| everything else on the machine | ${(w.otherCores * w.wallS).toFixed(2)} | ${w.otherCores.toFixed(2)} | – |`,
+      '',
+    );
+  }
+  return lines;
+}
+
+/** `## Verdict` and, when the processes logged problems, `## Logged problems`. */
+export function verdictSection(verdict: readonly Verdict[], logs: readonly LogSummary[]): string[] {
+  const lines = ['## Verdict', '', '| target | required | measured | result |', '| --- | --- | --- | --- |'];
+  for (const v of verdict) lines.push(`| ${v.target} | ${v.required} | ${v.measured} | ${v.pass === null ? 'not measured' : v.pass ? 'pass' : '**FAIL**'} |`);
+  const noisy = logs.filter((l) => l.warnings + l.errors > 0);
+  if (noisy.length > 0) {
+    lines.push('', '## Logged problems', '');
+    for (const l of noisy) {
+      lines.push(`- \`${l.file}\`: ${l.errors} error(s), ${l.warnings} warning(s)`);
+      for (const sample of l.samples) lines.push(`  - ${sample.replace(/\|/g, '\\|')}`);
+    }
+  }
+  lines.push('');
+  return lines;
+}
+
+/** The redirect run as a Markdown report. */
+export function renderRedirect(r: RedirectResults): string {
   const lines = [
     `# Redirect benchmark — ${r.date}`,
     '',
-    `${r.machine.cpus} × ${r.machine.model}, ${r.machine.memory}, Node ${r.machine.node}, load average ${r.machine.loadAverage} at start; commit ${r.git.commit.slice(0, 12)}${r.git.dirty ? ' (uncommitted changes)' : ''}.`,
+    machineLine(r),
     `${r.options.durationS} s per target and tool, ${r.options.connections} connections, wrk with ${r.options.wrkThreads} thread(s), ` +
       `${r.options.links} links, ${int(r.options.requestSet)} distinct requests replayed in a loop; namespace \`${r.options.namespace}\`.`,
     '',
@@ -166,26 +237,16 @@ export function renderMarkdown(r: RedirectResults): string {
       '',
     );
   }
-  lines.push('## Verdict', '', '| target | required | measured | result |', '| --- | --- | --- | --- |');
-  for (const v of r.verdict) lines.push(`| ${v.target} | ${v.required} | ${v.measured} | ${v.pass === null ? 'not measured' : v.pass ? 'pass' : '**FAIL**'} |`);
-  const noisy = r.logs.filter((l) => l.warnings + l.errors > 0);
-  if (noisy.length > 0) {
-    lines.push('', '## Logged problems', '');
-    for (const l of noisy) {
-      lines.push(`- \`${l.file}\`: ${l.errors} error(s), ${l.warnings} warning(s)`);
-      for (const s of l.samples) lines.push(`  - ${s.replace(/\|/g, '\\|')}`);
-    }
-  }
-  lines.push('');
+  lines.push(...verdictSection(r.verdict, r.logs));
   return lines.join('\n');
 }
 
-/** Writes `<dir>/<YYYY-MM-DD>-redirect.json` and `.md`; returns their paths. */
-export function writeResults(r: RedirectResults, dir = RESULTS_DIR): { json: string; md: string } {
+/** Writes `<dir>/<YYYY-MM-DD>-<scenario>.json` (the results) and `.md` (`markdown`); returns their paths. */
+export function writeResults(r: { scenario: string; date: string }, markdown: string, dir = RESULTS_DIR): { json: string; md: string } {
   mkdirSync(dir, { recursive: true });
   const base = path.join(dir, `${r.date.slice(0, 10)}-${r.scenario}`);
   const files = { json: `${base}.json`, md: `${base}.md` };
   writeFileSync(files.json, `${JSON.stringify(r, null, 2)}\n`);
-  writeFileSync(files.md, renderMarkdown(r));
+  writeFileSync(files.md, markdown);
   return files;
 }

@@ -56,7 +56,7 @@ const BOT_SHARE = 0.1;
 const COUNTRY_SHARE = 0.2;
 
 /** mulberry32: tiny, fast, and good enough to spread requests; the point is reproducibility. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -10,20 +10,16 @@
  * Per request, CPU time is read from /proc for the target process: on a small machine the load
  * tool saturates first, and req/s alone would measure the tool (DESIGN.md, "Measured here").
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { httpCall, httpOk } from '../../cli/http.ts';
+import { httpCall } from '../../cli/http.ts';
 import { sleep } from '../../cli/proc.ts';
-import { dataDir, PROJECT_ROOT, startServers } from '../../cli/servers.ts';
-import { bootConfig } from '../../schema/bootConfig.ts';
+import { PROJECT_ROOT } from '../../cli/servers.ts';
 import type { ClusterConfig } from '../../schema/config.ts';
-import { migrate } from '../../schema/clickhouse/migrate.ts';
-import { ensureNats } from '../../schema/natsSetup.ts';
 import { createCatalog, planCatalog } from '../lib/catalog.ts';
+import { BenchCluster, nodeScript } from '../lib/cluster.ts';
 import { summarizeLog } from '../lib/logs.ts';
-import { benchNamespace, countClicks, dropNamespace } from '../lib/namespace.ts';
-import { freePorts, promSum, waitFor } from '../lib/net.ts';
+import { countClicks } from '../lib/namespace.ts';
+import { freePorts, promSum } from '../lib/net.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
 import { gitState, machine, type ClickAccounting, type LoadRun, type RedirectResults, type ToolResult, type Verdict } from '../lib/results.ts';
 import { trafficRequests } from '../lib/traffic.ts';
@@ -62,8 +58,6 @@ export const TARGETS = {
 
 /** Distinct requests the tools replay: enough that no link, sub-ID or address repeats often. */
 const REQUEST_SET = 4096;
-/** How long a started process may take to answer. */
-const READY_TIMEOUT_MS = 30_000;
 /** How long the clicks may take to reach ClickHouse after the load stops: 15× SPEC §10's 2 s freshness. */
 const SETTLE_TIMEOUT_MS = 30_000;
 /** ClickHouse rows unchanged this long, with an empty spool, means nothing more is coming. */
@@ -77,26 +71,9 @@ export async function runRedirect(opts: RedirectOptions, procs: ProcessSet): Pro
   const started = new Date();
   // Before our own processes add to the load average it records.
   const host = machine();
-  const namespace = benchNamespace(started);
-  // The deployment's own config, for the servers: they live where `affstream up` keeps them.
-  const serverCfg = await bootConfig();
-  const workDir = path.join(dataDir(serverCfg), 'bench', namespace);
-  mkdirSync(workDir, { recursive: true });
-  const [edgePort, barePort, workerMetricsPort] = (await freePorts(3)) as [number, number, number];
-  const adminToken = randomBytes(24).toString('base64url');
-  // The harness and its children derive their config from the same environment, so they agree.
-  const env = {
-    AFFSTREAM_NAMESPACE: namespace,
-    AFFSTREAM_ADMIN_TOKEN: adminToken,
-    // The edge spools under <dataDir>/spool and adopts spools of dead edges it finds there: a
-    // directory of its own keeps the benchmark from replaying another cluster's clicks.
-    AFFSTREAM_DATA_DIR: workDir,
-    AFFSTREAM_EDGE_HOST: '127.0.0.1',
-    AFFSTREAM_EDGE_PORT: String(edgePort),
-    AFFSTREAM_WORKER_METRICS_PORT: String(workerMetricsPort),
-    AFFSTREAM_LOG_LEVEL: 'warn',
-  };
-  const cfg = await bootConfig({}, { ...process.env, ...env });
+  const cluster = await BenchCluster.prepare(started);
+  const { namespace, cfg, workDir } = cluster;
+  const [barePort] = (await freePorts(1)) as [number];
 
   const plan = planCatalog(opts.links);
   const requests = trafficRequests({ codes: plan.codes, size: REQUEST_SET, tag: namespace });
@@ -134,32 +111,24 @@ export async function runRedirect(opts: RedirectOptions, procs: ProcessSet): Pro
     return runs;
   };
 
-  const node = (script: string, ...args: string[]) => [process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, script), ...args]] as const;
-  const ready = (what: string, url: string) => procs.guard(waitFor(what, async () => ((await httpOk(url)) ? true : undefined), READY_TIMEOUT_MS));
-
   const runs: LoadRun[] = [];
   let clicks: ClickAccounting | undefined;
-  const edgeLog = path.join(workDir, 'edge.log');
-  const workerLog = path.join(workDir, 'worker.log');
-  const servers = await startServers(serverCfg, { log });
+  await cluster.startServers(log);
   try {
-    const bare = procs.spawn('bare uWS server', ...node('loadtest/bare/uwsRedirect.ts', String(barePort)), {
+    const bare = procs.spawn('bare uWS server', ...nodeScript('loadtest/bare/uwsRedirect.ts', String(barePort)), {
       output: path.join(workDir, 'bare.log'),
       service: true,
     });
     const bareUrl = `http://127.0.0.1:${barePort}`;
-    await ready('the bare server', `${bareUrl}/readyz`);
+    await cluster.ready(procs, 'the bare server', `${bareUrl}/readyz`);
     runs.push(...(await measure('bare', bareUrl, bare.pid)));
     await procs.stop(bare);
 
     log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
-    await procs.guard(Promise.all([migrate(cfg), ensureNats(cfg)]));
-    const worker = procs.spawn('worker', ...node('workers/main.ts'), { env, output: workerLog, service: true });
-    const edge = procs.spawn('edge', ...node('node/main.ts'), { env, output: edgeLog, service: true });
-    const edgeUrl = `http://127.0.0.1:${edgePort}`;
-    await Promise.all([ready('the edge', `${edgeUrl}/readyz`), ready('the worker', `http://127.0.0.1:${workerMetricsPort}/healthz`)]);
+    const { edge, worker } = await cluster.startNodes(procs);
+    const edgeUrl = cluster.edgeUrl;
     log(`creating ${plan.codes.length} links for ${plan.affiliates.length} affiliates and ${plan.brands.length} brands through the admin API`);
-    await procs.guard(createCatalog(edgeUrl, adminToken, plan));
+    await procs.guard(createCatalog(edgeUrl, cluster.adminToken, plan));
 
     const edgeRuns = await measure('edge', edgeUrl, edge.pid, worker.pid);
     runs.push(...edgeRuns);
@@ -169,13 +138,8 @@ export async function runRedirect(opts: RedirectOptions, procs: ProcessSet): Pro
     clicks = await procs.guard(settleClicks(cfg, edgeUrl, toolRedirects, inFlightAllowance, log));
     log(`${clicks.ok ? 'clicks OK' : 'CLICKS DO NOT ADD UP'}: ${clicks.detail}`);
   } finally {
-    await procs.stopAll();
-    if (!opts.keep && clicks?.ok !== false) {
-      await dropNamespace(cfg).catch((err: unknown) => log(`could not drop namespace ${namespace}: ${err instanceof Error ? err.message : String(err)}`));
-    } else {
-      log(`kept namespace ${namespace} (stream, catalog bucket, ClickHouse database ${cfg.clickhouse.database}) for inspection`);
-    }
-    await servers.stop();
+    // A failed click check keeps the namespace for inspection.
+    await cluster.close(procs, opts.keep || clicks?.ok === false, log);
   }
 
   const verdict = judge(runs, clicks, wrk !== undefined);
@@ -187,7 +151,7 @@ export async function runRedirect(opts: RedirectOptions, procs: ProcessSet): Pro
     options: { durationS: opts.durationS, connections: opts.connections, links: opts.links, requestSet: REQUEST_SET, wrkThreads: opts.wrkThreads, namespace },
     runs,
     clicks,
-    logs: [summarizeLog(edgeLog), summarizeLog(workerLog)],
+    logs: [summarizeLog(cluster.edgeLog), summarizeLog(cluster.workerLog)],
     verdict,
     pass: verdict.every((v) => v.pass !== false),
   };

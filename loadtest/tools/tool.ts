@@ -26,9 +26,10 @@ const GRACE_MS = 20_000;
 /**
  * Runs a load tool to completion and returns the JSON of its result line. The tool is stopped
  * and the run fails when it outlives its duration by {@link GRACE_MS}, exits with an error, or
- * prints no result.
+ * prints no result. Only the duration of `spec` matters here, so tools that are not HTTP load
+ * generators (the event clients) go through the same limit.
  */
-export async function runTool(procs: ProcessSet, name: string, command: string, args: string[], spec: LoadSpec, stdin?: string): Promise<unknown> {
+export async function runTool(procs: ProcessSet, name: string, command: string, args: string[], spec: Pick<LoadSpec, 'durationS'>, stdin?: string): Promise<unknown> {
   const child = procs.spawn(name, command, args, { output: 'capture', stdin });
   const limitMs = spec.durationS * 1000 + GRACE_MS;
   let timer: NodeJS.Timeout | undefined;

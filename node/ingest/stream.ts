@@ -7,9 +7,11 @@
  * `seq` when it could be read), in its turn, and the connection stays open.
  *
  * Flow control: uWebSockets.js cannot stop reading one WebSocket, so the protocol has a window —
- * a client keeps at most {@link WINDOW} frames unacknowledged. Frames beyond it still wait their
- * turn (nothing is dropped) up to {@link HARD_LIMIT}; a client past that is closed with 1008 and
- * resends its unacknowledged frames on reconnect (event ids make that safe).
+ * a client keeps at most {@link WINDOW} frames unacknowledged. At most WINDOW frames are ingested
+ * at once; frames beyond it wait their turn (nothing is dropped) up to {@link HARD_LIMIT} frames or
+ * {@link HARD_LIMIT_BYTES}; a client past that is closed with 1008 and resends its unacknowledged
+ * frames on reconnect (event ids make that safe). An ack that cannot be sent because the client
+ * stopped reading (16 MiB of unread acks) closes the connection too, rather than being lost.
  */
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { encode } from '@msgpack/msgpack';
@@ -24,14 +26,23 @@ import { decodeMsgpack, eventsOf } from './webhook.ts';
 export const WINDOW = 64;
 /** Frames queued per connection before it is closed. */
 export const HARD_LIMIT = 1024;
+/** Bytes of frames queued per connection before it is closed. */
+export const HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 
 interface Pending {
   reply: Uint8Array | undefined;
+  /** Starts the frame's ingestion (frames beyond the window wait for a free slot). */
+  start?: () => void;
+  bytes: number;
 }
 
 interface Connection {
   brandId: string;
   queue: Pending[];
+  /** Frames being ingested now. */
+  running: number;
+  /** Bytes of the frames queued and not yet answered. */
+  bytes: number;
   closed: boolean;
 }
 
@@ -42,9 +53,29 @@ function errorFrame(code: string, message: string, seq?: number): Uint8Array {
 /** Register `/v1/stream` on `app`. */
 export function streamRoute(app: TemplatedApp, ingest: Ingest, limits: { maxBytes: number; maxEvents: number }, log: Logger): void {
   const flush = (ws: WebSocket<Connection>, c: Connection) => {
+    let dropped = false;
     ws.cork(() => {
-      while (c.queue.length > 0 && c.queue[0]?.reply) ws.send((c.queue.shift() as Pending).reply as Uint8Array, true);
+      while (!dropped && c.queue.length > 0 && c.queue[0]?.reply) {
+        const done = c.queue.shift() as Pending;
+        c.bytes -= done.bytes;
+        // 2 = dropped by backpressure: the client is not reading its acks.
+        dropped = ws.send(done.reply as Uint8Array, true) === 2;
+      }
     });
+    if (dropped) {
+      c.closed = true;
+      ws.end(1008, 'acknowledgements are not being read');
+      return;
+    }
+    // Start waiting frames as window slots free up, oldest first.
+    for (const p of c.queue) {
+      if (c.running >= WINDOW) break;
+      if (p.start) {
+        const start = p.start;
+        delete p.start;
+        start();
+      }
+    }
   };
 
   app.ws<Connection>('/v1/stream', {
@@ -68,17 +99,18 @@ export function streamRoute(app: TemplatedApp, ingest: Ingest, limits: { maxByte
       };
       if (!brand) return refuse(404, 'unknown_brand', `no brand ${brandId}`);
       if (!brand.postbackSecret || !token || !secretEquals(token, brand.postbackSecret)) return refuse(401, 'unauthorized', 'Authorization: Bearer <postbackSecret> (or token=) is required');
-      res.upgrade<Connection>({ brandId, queue: [], closed: false }, key, protocol, extensions, context);
+      res.upgrade<Connection>({ brandId, queue: [], running: 0, bytes: 0, closed: false }, key, protocol, extensions, context);
     },
     message: (ws, message, isBinary) => {
       const c = ws.getUserData();
-      if (c.queue.length >= HARD_LIMIT) {
-        ws.end(1008, `more than ${HARD_LIMIT} unacknowledged frames`);
+      if (c.queue.length >= HARD_LIMIT || c.bytes + message.byteLength > HARD_LIMIT_BYTES) {
+        c.closed = true;
+        ws.end(1008, `more than ${HARD_LIMIT} frames or ${HARD_LIMIT_BYTES} bytes unacknowledged`);
         return;
       }
       // Every frame gets its answer in its turn, errors included.
       const answerNow = (reply: Uint8Array) => {
-        c.queue.push({ reply });
+        c.queue.push({ reply, bytes: 0 });
         flush(ws, c);
       };
       if (!isBinary) return answerNow(errorFrame('invalid_frame', 'frames are binary msgpack {seq, events}'));
@@ -95,23 +127,29 @@ export function streamRoute(app: TemplatedApp, ingest: Ingest, limits: { maxByte
         const e = err instanceof AffstreamError ? err : new AffstreamError('invalid_msgpack', 'frame could not be read');
         return answerNow(errorFrame(e.code, e.message, seq));
       }
-      const brand = ingest.brandOrUndefined(c.brandId);
-      const slot: Pending = { reply: undefined };
+      const slot: Pending = { reply: undefined, bytes: message.byteLength };
+      c.bytes += slot.bytes;
       c.queue.push(slot);
-      const work = brand ? ingest.ingest(brand, events, 'stream') : Promise.reject(new AffstreamError('unknown_brand', `brand ${c.brandId} was deleted`));
-      work
-        .then(
-          (r) => encode({ ack: seq, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected }),
-          (err) => {
-            const e = err instanceof AffstreamError ? err : new AffstreamError('internal', 'internal error');
-            if (!(err instanceof AffstreamError)) log.error({ err }, 'stream frame failed');
-            return errorFrame(e.code, e.message, seq);
-          },
-        )
-        .then((reply) => {
-          slot.reply = reply;
-          if (!c.closed) flush(ws, c);
-        });
+      slot.start = () => {
+        c.running++;
+        const brand = ingest.brandOrUndefined(c.brandId);
+        const work = brand ? ingest.ingest(brand, events, 'stream') : Promise.reject(new AffstreamError('unknown_brand', `brand ${c.brandId} was deleted`));
+        work
+          .then(
+            (r) => encode({ ack: seq, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected }),
+            (err) => {
+              const e = err instanceof AffstreamError ? err : new AffstreamError('internal', 'internal error');
+              if (!(err instanceof AffstreamError)) log.error({ err }, 'stream frame failed');
+              return errorFrame(e.code, e.message, seq);
+            },
+          )
+          .then((reply) => {
+            c.running--;
+            slot.reply = reply;
+            if (!c.closed) flush(ws, c);
+          });
+      };
+      flush(ws, c);
     },
     close: (ws) => {
       ws.getUserData().closed = true;

@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { Brand } from '../../schema/catalog.ts';
+import type { EventSource } from '../../schema/events.ts';
 import { secretEquals } from '../auth.ts';
 import { json, type Reply, type Request } from '../http.ts';
 import type { Ingest, IngestResult } from './ingest.ts';
@@ -28,6 +29,21 @@ export function eventsOf(envelope: unknown, maxEvents: number): unknown[] {
   if (!Array.isArray(events)) throw new AffstreamError('invalid_field', 'events must be an array');
   if (events.length > maxEvents) throw new AffstreamError('too_many_events', `at most ${maxEvents} events per batch`);
   return events;
+}
+
+/**
+ * Request header with which `affstream import` marks its batches `source=import`. Only read once
+ * the body's signature checked out, so only holders of the brand's secret can set it; it is a
+ * label for reports, not a permission.
+ */
+export const SOURCE_HEADER = 'x-affstream-source';
+
+/** The source of a signed batch: the transport's, or `import` when {@link SOURCE_HEADER} says so. */
+function sourceOf(header: string | undefined, transport: EventSource): EventSource {
+  if (header === undefined) return transport;
+  // Any other value is refused rather than ignored: a mistyped label would otherwise be lost silently.
+  if (header.trim().toLowerCase() !== 'import') throw new AffstreamError('invalid_parameter', `${SOURCE_HEADER} may only be "import"`);
+  return 'import';
 }
 
 /** The handler for `POST /v1/events`. */
@@ -51,7 +67,8 @@ export function webhookHandler(ingest: Ingest, maxEvents: number) {
     if (typeof brandId !== 'string') throw new AffstreamError('missing_field', 'brand is required');
     const brand = ingest.brand(brandId);
     verifyBodySignature(brand, req.headers['x-signature'], req.body);
-    const result = await ingest.ingest(brand, eventsOf(envelope, maxEvents), type === 'application/json' ? 'json' : 'msgpack');
+    const source = sourceOf(req.headers[SOURCE_HEADER], type === 'application/json' ? 'json' : 'msgpack');
+    const result = await ingest.ingest(brand, eventsOf(envelope, maxEvents), source);
     return reply(result, req.headers.accept);
   };
 }

@@ -137,6 +137,22 @@ describe('player events → attribution → reports', () => {
     ]);
     const [counts] = await cluster.query<{ n: number; ids: number }>('SELECT count() AS n, uniqExact(event_id) AS ids FROM events');
     expect(counts).toEqual({ n: 18, ids: 18 });
+
+    // Live counters: today's, summed over partitions, for the admin or the affiliate's own key.
+    await cluster.put(port, 'affiliates/aff1', { name: 'Aff One', apiKey: 'aff1-key-0123456789' });
+    await cluster.put(port, 'affiliates/aff2', { name: 'Aff Two', apiKey: 'aff2-key-0123456789' });
+    const live = await waitFor('live counters', async () => {
+      const r = await fetch(`${base()}/api/v1/live/affiliates/aff1`, { headers: { Authorization: 'Bearer aff1-key-0123456789' } });
+      const body = (await r.json()) as Record<string, unknown>;
+      return body.ftds === 3 ? body : undefined;
+    });
+    expect(live).toEqual({
+      affiliate_id: 'aff1', day: new Date().toISOString().slice(0, 10), clicks: 5, unique_clicks: 2, bot_clicks: 1, geo_blocked_clicks: 1,
+      registrations: 3, ftds: 3, deposits: 4, ftd_amount: '139.0000', deposit_amount: '164.5000', ngr: '-28.2900',
+    });
+    const other = await fetch(`${base()}/api/v1/live/affiliates/aff1`, { headers: { Authorization: 'Bearer aff2-key-0123456789' } });
+    expect([other.status, ((await other.json()) as { error: { code: string } }).error.code]).toEqual([403, 'forbidden']);
+
     const [usd] = await cluster.query<{ amount: string; original_amount: string; original_currency: string }>(
       "SELECT toString(amount) AS amount, toString(original_amount) AS original_amount, original_currency FROM events WHERE event_id = 'd2'",
     );

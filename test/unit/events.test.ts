@@ -37,6 +37,9 @@ describe('event validation (every transport)', () => {
     expect(code({ ...base, type: 'kyc', status: 'approved', brand: 'b2' })).toBe('brand_mismatch');
     expect(code({ ...base, type: 'kyc', status: 'approved', ts: NOW + 2 * 86_400_000 })).toBe('invalid_field');
     expect(code({ ...base, type: 'kyc', status: 'approved', ts: 'yesterday' })).toBe('invalid_field');
+    expect(code({ ...base, type: 'kyc', status: 'approved', ts: '2026-11-20T10:00:00' })).toBe('invalid_field');
+    expect(code({ type: 'kyc', status: 'approved', event_id: 'e', player_id: 12345678901234567890 })).toBe('invalid_field');
+    expect(parseEvent({ type: 'kyc', status: 'approved', event_id: 'e', player_id: 1234567, ts: '2026-11-20T11:00:00+01:00' }, 'b1', 'json', NOW)).toMatchObject({ playerId: '1234567', ts: Date.UTC(2026, 10, 20, 10) });
     expect(code({ type: 'kyc', status: 'approved', event_id: 'has space', player_id: 'p' })).toBe('invalid_field');
     expect(code({ type: 'kyc', status: 'approved', event_id: 'x'.repeat(129), player_id: 'p' })).toBe('invalid_field');
     expect(code({ type: 'kyc', status: 'approved', event_id: { a: 1 }, player_id: 'p' })).toBe('invalid_field');

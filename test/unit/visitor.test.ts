@@ -1,25 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { isBotUserAgent, isPrefetch, TrustedProxies, visitorCountry } from '../../node/visitor.ts';
+import { isIPv4 } from 'node:net';
+import { isBotUserAgent, isPrefetch, parseIpv4, TrustedProxies, visitorCountry } from '../../node/visitor.ts';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
 
 describe('client IP', () => {
-  const proxies = new TrustedProxies(['127.0.0.0/8', '::1', '10.1.0.0/16']);
+  const proxies = new TrustedProxies(['127.0.0.0/8', '::1', '10.1.0.0/16', '192.0.2.7']);
 
-  it('believes X-Forwarded-For only from a trusted peer', () => {
-    expect(proxies.clientIp('127.0.0.1', '203.0.113.9')).toBe('203.0.113.9');
-    expect(proxies.clientIp('198.51.100.1', '203.0.113.9')).toBe('198.51.100.1');
-    expect(proxies.clientIp('::1', '2001:db8::1')).toBe('2001:db8::1');
+  it('knows its trusted proxies, IPv4 in arithmetic and IPv6 through the BlockList', () => {
+    for (const ip of ['127.0.0.1', '127.255.255.255', '10.1.0.0', '10.1.255.255', '192.0.2.7', '::1']) expect(proxies.has(ip)).toBe(true);
+    for (const ip of ['128.0.0.1', '10.2.0.1', '10.0.255.255', '192.0.2.8', '::2', 'not-an-ip', '']) expect(proxies.has(ip)).toBe(false);
+    expect(proxies.hasIpv4(parseIpv4('10.1.2.3'))).toBe(true);
+    expect(proxies.hasIpv4(parseIpv4('11.1.2.3'))).toBe(false);
+    expect(new TrustedProxies(['0.0.0.0/0']).has('203.0.113.9')).toBe(true);
   });
 
-  it('walks the chain from the right past trusted hops', () => {
-    expect(proxies.clientIp('127.0.0.1', '6.6.6.6, 203.0.113.9, 10.1.2.3')).toBe('203.0.113.9');
-    expect(proxies.clientIp('127.0.0.1', '10.1.0.5, 10.1.2.3')).toBe('10.1.0.5');
+  it('reads X-Forwarded-For, walking the chain from the right past trusted hops', () => {
+    expect(proxies.forwardedClient('203.0.113.9')).toBe('203.0.113.9');
+    expect(proxies.forwardedClient(' 203.0.113.9 ')).toBe('203.0.113.9');
+    expect(proxies.forwardedClient('2001:db8::1')).toBe('2001:db8::1');
+    expect(proxies.forwardedClient('6.6.6.6, 203.0.113.9, 10.1.2.3')).toBe('203.0.113.9');
+    expect(proxies.forwardedClient('10.1.0.5, 10.1.2.3')).toBe('10.1.0.5');
+    expect(proxies.forwardedClient('2001:db8::1, ::1')).toBe('2001:db8::1');
   });
 
-  it('falls back to the peer on garbage', () => {
-    expect(proxies.clientIp('127.0.0.1', 'not-an-ip')).toBe('127.0.0.1');
-    expect(proxies.clientIp('127.0.0.1', '')).toBe('127.0.0.1');
+  it('names no client on garbage, so the peer is the client', () => {
+    for (const xff of ['not-an-ip', '', undefined, '1.2.3.4, junk', '1.2.3', '01.2.3.4']) expect(proxies.forwardedClient(xff)).toBe('');
+  });
+
+  it('parses IPv4 exactly as net.isIPv4 accepts it', () => {
+    const cases = ['0.0.0.0', '255.255.255.255', '1.2.3.4', '10.0.0.1', '256.1.1.1', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.02.3.4', '1..3.4', '.1.2.3', '1.2.3.',
+      '1.2.3.4 ', ' 1.2.3.4', '1.2.3.a', '1000.1.1.1', '199.199.199.199', '249.250.251.252', '0.00.0.0', '::1', '::ffff:1.2.3.4', ''];
+    for (const c of cases) expect(parseIpv4(c) >= 0, c).toBe(isIPv4(c));
+    expect(parseIpv4('1.2.3.4')).toBe(0x01020304);
+    expect(parseIpv4('255.255.255.255')).toBe(0xffff_ffff);
   });
 });
 
@@ -31,6 +45,8 @@ describe('country', () => {
     expect(visitorCountry(true, 'XX', '')).toBe('');
     expect(visitorCountry(true, 'T1', '')).toBe('');
     expect(visitorCountry(true, 'DEU', '')).toBe('');
+    expect(visitorCountry(true, '', 'xx')).toBe('');
+    expect(visitorCountry(true, 'd1', '')).toBe('');
   });
 });
 
@@ -42,6 +58,8 @@ describe('bots', () => {
     }
     expect(isPrefetch('prefetch', undefined, undefined)).toBe(true);
     expect(isPrefetch(undefined, 'prefetch;prerender', undefined)).toBe(true);
+    expect(isPrefetch(undefined, undefined, 'PreRender')).toBe(true);
     expect(isPrefetch(undefined, undefined, undefined)).toBe(false);
+    expect(isPrefetch('', '', '')).toBe(false);
   });
 });

@@ -11,6 +11,7 @@
  *
  * Deterministic: reads only the state, the message and the brand settings given to it.
  */
+import { v5 as uuidv5 } from 'uuid';
 import { multiply, parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import type { ClickInfo } from '../../schema/eventWire.ts';
@@ -36,11 +37,16 @@ export interface Attribution {
   rulesVersion: string;
 }
 
+/** Namespace of global player UUIDs (SPEC §6): UUIDv5 of `brand:player_id` under it, stable forever. */
+export const PLAYER_UUID_NAMESPACE = '5b0f3a52-6f0e-4c55-9d6c-1f3c2a7e9b41';
+
 /** State of one player actor. */
 export interface PlayerState {
   key: string;
   brandId: string;
   playerId: string;
+  /** The global player UUID, derived from the key: the same on every node and every replay. */
+  uuid: string;
   registeredAt: number | null;
   /** Click id being resolved, while the binding is not known yet. */
   awaiting: string | null;
@@ -81,7 +87,8 @@ export const RULES_VERSION = 'last-click@1';
 
 /** A fresh actor for `brand:player`. */
 export function initialPlayerState(brandId: string, playerId: string): PlayerState {
-  return { key: `${brandId}:${playerId}`, brandId, playerId, registeredAt: null, awaiting: null, attribution: null, kyc: '', ftdEventId: null, pending: [] };
+  const key = `${brandId}:${playerId}`;
+  return { key, brandId, playerId, uuid: uuidv5(key, PLAYER_UUID_NAMESPACE), registeredAt: null, awaiting: null, attribution: null, kyc: '', ftdEventId: null, pending: [] };
 }
 
 function organic(reason: AttributionReason, clickId = ''): Attribution {

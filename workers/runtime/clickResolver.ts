@@ -3,11 +3,11 @@
  * partition as a `resolved` message, so the player actor sees it in its ordered input and a
  * replay sees it at the same place.
  *
- * Clicks are looked up by id in ClickHouse (`click_lookup`, sorted by click id), batched: one
- * query per tick for every waiting registration. A click not found may simply not be flushed yet
- * (it is at most a second behind, or longer if its edge was spooling during a NATS outage), so a
- * miss is retried until the click id's own timestamp is `GIVE_UP_MS` old; then the click is
- * unknown and the player organic.
+ * Recent clicks are answered from memory ({@link RecentClicks}) at once; older ones are looked up
+ * by id in ClickHouse (`click_lookup`, sorted by click id), batched: one query per tick for every
+ * waiting registration. A click found nowhere may simply not be applied yet (its partition is a
+ * moment behind, or its edge was spooling during a NATS outage), so a miss is retried until the
+ * click id's own timestamp is `GIVE_UP_MS` old; then the click is unknown and the player organic.
  */
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -18,6 +18,7 @@ import { timeOfClickId } from '../../schema/clickId.ts';
 import { encodeResolutions, KIND_HEADER, type ClickInfo, type ClickResolution } from '../../schema/eventWire.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import type { ResolveRequest } from './partition.ts';
+import type { RecentClicks } from './recentClicks.ts';
 
 /** A click id still unknown this long after its own timestamp is unknown for good. */
 export const GIVE_UP_MS = 10 * 60_000;
@@ -46,10 +47,14 @@ export class ClickResolver {
   private busy = false;
   private readonly timer: NodeJS.Timeout;
 
+  private readonly ready = new Map<number, ClickResolution[]>();
+  private publishing = false;
+
   constructor(
     private readonly ch: ClickHouseClient,
     private readonly js: JetStreamClient,
     private readonly names: NatsNames,
+    private readonly recent: RecentClicks,
     private readonly log: Logger,
     everyMs = 100,
   ) {
@@ -58,7 +63,36 @@ export class ClickResolver {
 
   /** Ask for the clicks of `requests`, made by players of `partition`. */
   request(partition: number, requests: ResolveRequest[]): void {
-    for (const r of requests) this.waiting.push({ ...r, partition });
+    for (const r of requests) {
+      const click = this.recent.get(r.clickId);
+      if (click) this.answer(partition, { playerKey: r.playerKey, brandId: r.brandId, clickId: r.clickId, click });
+      else this.waiting.push({ ...r, partition });
+    }
+  }
+
+  /** Queue an answer; answers found in one turn of the event loop go out together. */
+  private answer(partition: number, r: ClickResolution): void {
+    const list = this.ready.get(partition);
+    if (list) list.push(r);
+    else this.ready.set(partition, [r]);
+    if (!this.publishing) {
+      this.publishing = true;
+      setImmediate(() => void this.publishReady());
+    }
+  }
+
+  private async publishReady(): Promise<void> {
+    const batch = [...this.ready];
+    this.ready.clear();
+    this.publishing = false;
+    await Promise.all(
+      batch.map(([p, items]) =>
+        this.publish(p, items).catch((err) => {
+          this.log.warn({ err: String(err) }, 'click resolution not published; retrying');
+          this.waiting.push(...items.map((i) => ({ partition: p, clickId: i.clickId, playerKey: i.playerKey, brandId: i.brandId })));
+        }),
+      ),
+    );
   }
 
   /** Registrations waiting for their click. */
@@ -72,20 +106,14 @@ export class ClickResolver {
     const batch = this.waiting;
     this.waiting = [];
     try {
-      const found = await this.lookup([...new Set(batch.map((w) => w.clickId))]);
-      const answers = new Map<number, ClickResolution[]>();
+      const missing = batch.filter((w) => !this.recent.get(w.clickId));
+      const found = missing.length > 0 ? await this.lookup([...new Set(missing.map((w) => w.clickId))]) : new Map<string, ClickInfo>();
       const now = Date.now();
       for (const w of batch) {
-        const click = found.get(w.clickId);
-        if (!click && now - timeOfClickId(w.clickId) < GIVE_UP_MS) {
-          this.waiting.push(w);
-          continue;
-        }
-        const list = answers.get(w.partition) ?? [];
-        list.push({ playerKey: w.playerKey, brandId: w.brandId, clickId: w.clickId, click: click ?? null });
-        answers.set(w.partition, list);
+        const click = this.recent.get(w.clickId) ?? found.get(w.clickId);
+        if (!click && now - timeOfClickId(w.clickId) < GIVE_UP_MS) this.waiting.push(w);
+        else this.answer(w.partition, { playerKey: w.playerKey, brandId: w.brandId, clickId: w.clickId, click: click ?? null });
       }
-      await Promise.all([...answers].map(([p, items]) => this.publish(p, items)));
     } catch (err) {
       this.log.warn({ err: String(err), waiting: batch.length }, 'click resolution failed; retrying');
       this.waiting.push(...batch);

@@ -129,7 +129,7 @@ export class PartitionLoop {
     this.playerSeq.set(p.key, seq);
     for (const e of effects) {
       if (e.type === 'ResolveClick') out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId });
-      else out.events.push(eventRow(e, p.key, { partition: this.partition, seq, idx: out.events.length }));
+      else out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
     }
   }
 

@@ -17,6 +17,7 @@ import type { PartitionLoop } from './partition.ts';
 import { DEDUPE_WINDOW_MS } from './partition.ts';
 import { rememberClick, type AffiliateSettings } from '../actors/affiliate.ts';
 import type { PlayerState } from '../actors/player.ts';
+import type { LiveCounters } from './liveCounters.ts';
 
 async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -92,4 +93,26 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
     }
   }
   return { clicks, events };
+}
+
+/** Rebuild today's live counters (UTC) of each partition from the rows ClickHouse holds. */
+export async function recoverLive(ch: ClickHouseClient, live: Map<number, LiveCounters>): Promise<void> {
+  const list = [...live.keys()].join(',');
+  if (list === '') return;
+  const counter = (p: number) => live.get(Number(p)) as LiveCounters;
+  for (const r of await rows<{ partition: number; affiliate_id: string; day: string; clicks: number; u: number; b: number; g: number }>(
+    ch,
+    `SELECT partition, affiliate_id, toString(toDate(ts)) AS day, count() AS clicks, sum(is_unique) AS u, sum(bot) AS b, sum(geo_blocked) AS g
+     FROM clicks WHERE partition IN (${list}) AND ts >= toDateTime(today()) GROUP BY partition, affiliate_id, day`,
+  )) {
+    counter(r.partition).restore(r.affiliate_id, r.day, { clicks: Number(r.clicks), unique_clicks: Number(r.u), bot_clicks: Number(r.b), geo_blocked_clicks: Number(r.g) }, {});
+  }
+  for (const r of await rows<{ partition: number; affiliate_id: string; day: string; reg: number; ftds: number; deps: number; fa: string; da: string; ngr: string }>(
+    ch,
+    `SELECT partition, affiliate_id, toString(toDate(ts)) AS day, countIf(type = 'registration') AS reg, sum(is_ftd) AS ftds, countIf(type = 'deposit') AS deps,
+            toString(sumIf(amount, is_ftd = 1)) AS fa, toString(sumIf(amount, type = 'deposit')) AS da, toString(sum(ngr)) AS ngr
+     FROM events WHERE partition IN (${list}) AND affiliate_id != '' AND ts >= toDateTime(today()) GROUP BY partition, affiliate_id, day`,
+  )) {
+    counter(r.partition).restore(r.affiliate_id, r.day, { registrations: Number(r.reg), ftds: Number(r.ftds), deposits: Number(r.deps) }, { ftd_amount: r.fa, deposit_amount: r.da, ngr: r.ngr });
+  }
 }

@@ -3,17 +3,8 @@
  * player's binding at that moment, the FTD flag and the revenue components. Money fields are
  * decimal text written unquoted (see {@link toJsonLine}) so ClickHouse parses them exactly.
  */
-import { v5 as uuidv5 } from 'uuid';
-import type { PlayerEffect } from '../actors/player.ts';
+import type { PlayerEffect, PlayerState } from '../actors/player.ts';
 import type { StreamPosition } from './clickRow.ts';
-
-/** Namespace of global player UUIDs (SPEC §6): UUIDv5 of `brand:player_id` under it, stable forever. */
-export const PLAYER_UUID_NAMESPACE = '5b0f3a52-6f0e-4c55-9d6c-1f3c2a7e9b41';
-
-/** The global UUID of `brand:player_id`. */
-export function playerUuid(playerKey: string): string {
-  return uuidv5(playerKey, PLAYER_UUID_NAMESPACE);
-}
 
 /** One row of `events`. */
 export type EventRow = Record<string, string | number>;
@@ -27,13 +18,13 @@ export function toJsonLine(row: EventRow): string {
 }
 
 /** The row for an applied event. */
-export function eventRow(e: Extract<PlayerEffect, { type: 'EventApplied' }>, playerKey: string, at: Omit<StreamPosition, 'edge' | 'batchSeq'>): EventRow {
+export function eventRow(e: Extract<PlayerEffect, { type: 'EventApplied' }>, player: PlayerState, at: Omit<StreamPosition, 'edge' | 'batchSeq'>): EventRow {
   const ev = e.event;
   const a = e.attribution;
   return {
     partition: at.partition, seq: at.seq, idx: at.idx,
     event_id: ev.eventId, type: ev.type, ts: Math.floor(ev.ts / 1000), ts_ms: ev.ts % 1000,
-    brand_id: ev.brandId, player_id: ev.playerId, player_uuid: playerUuid(playerKey), source: ev.source,
+    brand_id: ev.brandId, player_id: ev.playerId, player_uuid: player.uuid, source: ev.source,
     ip: ev.ip, country: ev.country, device_id: ev.deviceId,
     affiliate_id: a.affiliateId, click_id: a.clickId, code: a.code, campaign: a.campaign, sub1: a.sub1, click_country: a.clickCountry,
     attribution: a.reason, rules_version: a.rulesVersion,

@@ -1,0 +1,13 @@
+/**
+ * Latency summaries of the event benchmarks, computed from every sample rather than a histogram:
+ * the samples are few (one per frame or per probe), and a p99 over a hundred probes should be the
+ * measured value, not a bucket boundary.
+ */
+
+/** p50, p99 and max of `samples` (ms), nearest-rank; zeros when there are none. */
+export function latencySummary(samples: readonly number[]): { p50: number; p99: number; max: number } {
+  if (samples.length === 0) return { p50: 0, p99: 0, max: 0 };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+  return { p50: rank(0.5), p99: rank(0.99), max: sorted[sorted.length - 1] as number };
+}

@@ -1,0 +1,391 @@
+/**
+ * Scenario `ingest`: how many player events per second ONE client gets acknowledged — that is,
+ * durable in JetStream (docs/protocol.md §6) — over the binary WebSocket stream, at what CPU cost
+ * per event in each process, with what ack latency; and whether every acknowledged event then
+ * reaches ClickHouse exactly once.
+ *
+ * One run: a worker and an edge in a fresh namespace, one brand; a client process
+ * (tools/streamIngestChild.ts) pipelines frames of N mixed events with the protocol's window for
+ * the duration; then the harness waits for the worker to write everything and compares the
+ * `events` table with what the acks accepted: rows, distinct event ids, rows per type and the
+ * exact money sums. CPU time of the edge, the worker, the servers and the client is read for the
+ * load and for the drain after it, so the figures say where the cores went.
+ */
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { httpCall } from '../../cli/http.ts';
+import { PROJECT_ROOT } from '../../cli/servers.ts';
+import { parseMoney, toDecimalText } from '../../schema/money.ts';
+import { connectNats } from '../../schema/natsSetup.ts';
+import { natsNames } from '../../schema/subjects.ts';
+import { createCatalog } from '../lib/catalog.ts';
+import { BenchCluster } from '../lib/cluster.ts';
+import { waitForBrand } from '../lib/eventClient.ts';
+import { frameTemplate, type FrameSummary } from '../lib/frames.ts';
+import { summarizeLog } from '../lib/logs.ts';
+import { countEventRows, countEvents, waitForEventRows, type EventCounts } from '../lib/namespace.ts';
+import { promSum } from '../lib/net.ts';
+import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { runStreamIngest, type StreamIngestOutput } from '../tools/streamIngest.ts';
+
+/** Options of {@link runIngest}. */
+export interface IngestOptions {
+  /** Seconds the client sends frames. */
+  durationS: number;
+  /** Events per frame. */
+  frameEvents: number;
+  /** Frames kept unacknowledged. */
+  window: number;
+  /** Keep the namespace afterwards. */
+  keep: boolean;
+  log(line: string): void;
+}
+
+/** Defaults of the `bench ingest` flags. */
+export const INGEST_DEFAULTS = { durationS: 10, frameEvents: 1000, window: 64 } as const;
+
+/** The target from the issue: events per second durable in JetStream, from one client. */
+export const INGEST_TARGET = 300_000;
+
+/** The one brand of the run. */
+const BRAND = 'bench-stream';
+/**
+ * Events still arriving in ClickHouse after the load: give up after 2 minutes (the worker may
+ * be far behind a fast edge), or when the row count has not moved for 15 s.
+ */
+const SETTLE = { timeoutMs: 120_000, quietMs: 15_000 };
+/** How long the client waits for its last acks after it stopped sending. */
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** Did every acknowledged event reach ClickHouse, once? */
+export interface EventAccounting {
+  /** Sum of the acks' `accepted`. */
+  acknowledged: number;
+  /** The edge's `events_total`. */
+  edgeCounted: number;
+  clickhouse: EventCounts;
+  /** What ClickHouse should hold, from the frame's composition × frames fully accepted (absent when some frame was not). */
+  expected?: { byType: Record<string, number>; depositAmount: string; betStake: string; betWin: string };
+  /** JetStream messages the events took (the namespace's stream holds nothing else here). */
+  jetstreamMessages: number;
+  /** Inserts the worker made into ClickHouse (all tables: each flush writes events, snapshots, checkpoints). */
+  workerFlushes: number;
+  /** Rows in ClickHouse when the load stopped: the rest was written during the drain. */
+  rowsAtLoadEnd: number;
+  /** From the end of the load until ClickHouse held every event (or the wait gave up), ms. */
+  settleMs: number;
+  ok: boolean;
+  detail: string;
+}
+
+/** The whole output of `affstream bench ingest`. */
+export interface IngestResults {
+  scenario: 'ingest';
+  date: string;
+  machine: Machine;
+  git: { commit: string; dirty: boolean };
+  options: { durationS: number; frameEvents: number; window: number; namespace: string; partitions: number; flushIntervalMs: number };
+  frame: FrameSummary;
+  client: StreamIngestOutput | undefined;
+  cpu: CpuWindow[];
+  events: EventAccounting | undefined;
+  /** What the figures say limits the rate, from the CPU windows and the batch sizes. */
+  limits: string[];
+  logs: LogSummary[];
+  verdict: Verdict[];
+  pass: boolean;
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** A run's tag, part of every id: 6 hex digits (ids of equal length make frames of equal size). */
+const runTag = (): string => randomBytes(3).toString('hex');
+
+/** Frame size in bytes for `events` events: the edge refuses frames over 1 MiB. */
+export function frameBytes(events: number): number {
+  return frameTemplate(events, runTag()).summary.bytes;
+}
+
+/** Runs the scenario; the children go through `procs`, whose interrupt aborts the run. */
+export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise<IngestResults> {
+  const { log } = opts;
+  const started = new Date();
+  const host = machine();
+  const cluster = await BenchCluster.prepare(started);
+  const { cfg, namespace } = cluster;
+  const secret = randomBytes(18).toString('base64url');
+  const tag = runTag();
+  const frame = frameTemplate(opts.frameEvents, tag).summary;
+
+  let client: StreamIngestOutput | undefined;
+  let events: EventAccounting | undefined;
+  const cpu: CpuWindow[] = [];
+  await cluster.startServers(log);
+  try {
+    log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
+    const { edge, worker } = await cluster.startNodes(procs);
+    await procs.guard(createCatalog(cluster.edgeUrl, cluster.adminToken, { brands: [BRAND], affiliates: [], codes: [], paused: [], postbackSecret: secret }));
+    await procs.guard(waitForBrand({ baseUrl: cluster.edgeUrl, brand: BRAND, secret }, 10_000));
+
+    const servers = serverPids(cluster.serverCfg);
+    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(servers).map(([name, pid]) => [name, pid] as [string, number])];
+    const pids = measured.map(([, pid]) => pid);
+    log(`stream client: ${opts.durationS} s, frames of ${fmt(opts.frameEvents)} events (${fmt(frame.bytes)} bytes), window ${opts.window}…`);
+    const url = `${cluster.edgeUrl.replace('http:', 'ws:')}/v1/stream?brand=${BRAND}`;
+    const t0 = performance.now();
+    const load = await withCpu(pids, () =>
+      procs.guard(runStreamIngest(procs, { url, secret, durationS: opts.durationS, frameEvents: opts.frameEvents, window: opts.window, tag, drainTimeoutMs: DRAIN_TIMEOUT_MS })),
+    );
+    const loadWallS = (performance.now() - t0) / 1000;
+    client = load.result;
+    log(
+      `  ${fmt(client.acceptedPerSec)} events/s acknowledged (${fmt(client.accepted)} in ${client.durationS.toFixed(1)} s), ack p50 ${client.ackLatencyMs.p50.toFixed(1)} ms, ` +
+        `p99 ${client.ackLatencyMs.p99.toFixed(1)} ms`,
+    );
+    const perEvent = client.accepted;
+    cpu.push(
+      cpuWindow(
+        'load (client sending)',
+        loadWallS,
+        [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, perEvent)), processCpu('stream client', client.cpuMicros, client.durationS, perEvent)],
+        load.machineMicros,
+      ),
+    );
+
+    log('waiting for the worker to write every event to ClickHouse…');
+    const t1 = performance.now();
+    const rowsAtLoadEnd = await countEventRows(cfg);
+    const drain = await withCpu(pids, () => procs.guard(waitForEventRows(cfg, client?.accepted ?? 0, SETTLE, log)));
+    const drainWallS = (performance.now() - t1) / 1000;
+    cpu.push(
+      cpuWindow(
+        'drain (worker catching up)',
+        drainWallS,
+        measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, perEvent)),
+        drain.machineMicros,
+      ),
+    );
+    events = await procs.guard(accountEvents(cluster, client, frame, rowsAtLoadEnd, drain.result));
+    log(`${events.ok ? 'events OK' : 'EVENTS DO NOT ADD UP'}: ${events.detail}`);
+  } finally {
+    await cluster.close(procs, opts.keep || events?.ok === false, log);
+  }
+
+  const limits = client && events ? explainLimits(client, cpu, events, host) : [];
+  const verdict = judge(client, events);
+  return {
+    scenario: 'ingest',
+    date: started.toISOString(),
+    machine: host,
+    git: gitState(PROJECT_ROOT),
+    options: { durationS: opts.durationS, frameEvents: opts.frameEvents, window: opts.window, namespace, partitions: cfg.partitions, flushIntervalMs: cfg.worker.flushIntervalMs },
+    frame,
+    client,
+    cpu,
+    events,
+    limits,
+    logs: [summarizeLog(cluster.edgeLog), summarizeLog(cluster.workerLog)],
+    verdict,
+    pass: verdict.every((v) => v.pass !== false),
+  };
+}
+
+/** Compares ClickHouse with the acks, the edge's counter and the frames' composition. */
+async function accountEvents(cluster: BenchCluster, client: StreamIngestOutput, frame: FrameSummary, rowsAtLoadEnd: number, settleMs: number): Promise<EventAccounting> {
+  const { cfg } = cluster;
+  const clickhouse = await countEvents(cfg);
+  const edgeMetrics = await httpCall('GET', `${cluster.edgeUrl}/metrics`, { timeoutMs: 5_000 });
+  const workerMetrics = await httpCall('GET', `${cluster.workerUrl}/metrics`, { timeoutMs: 5_000 });
+  const nc = await connectNats(cfg, `${cfg.namespace}-bench`);
+  let jetstreamMessages = 0;
+  try {
+    const info = await (await jetstreamManager(nc)).streams.info(natsNames(cfg).stream);
+    jetstreamMessages = info.state.messages;
+  } finally {
+    await nc.close();
+  }
+
+  const acknowledged = client.accepted;
+  const whole = client.framesFullyAccepted;
+  const times = (text: string) => toDecimalText((parseMoney(text) as bigint) * BigInt(whole));
+  const expected =
+    whole === client.framesAcked && client.framesAcked > 0
+      ? {
+          byType: Object.fromEntries(Object.entries(frame.byType).map(([t, n]) => [t, n * whole])),
+          depositAmount: times(frame.depositAmount),
+          betStake: times(frame.betStake),
+          betWin: times(frame.betWin),
+        }
+      : undefined;
+
+  const problems: string[] = [];
+  const waited = `${(settleMs / 1000).toFixed(0)} s after the load`;
+  if (clickhouse.rows < acknowledged) problems.push(`${fmt(acknowledged - clickhouse.rows)} acknowledged event(s) are not in ClickHouse ${waited}`);
+  if (clickhouse.rows > acknowledged) problems.push(`ClickHouse holds ${fmt(clickhouse.rows - acknowledged)} row(s) more than were acknowledged`);
+  if (clickhouse.distinctIds < clickhouse.rows) problems.push(`${fmt(clickhouse.rows - clickhouse.distinctIds)} row(s) repeat an event id`);
+  if (expected) {
+    for (const [type, n] of Object.entries(expected.byType)) {
+      const got = clickhouse.byType[type] ?? 0;
+      if (got !== n) problems.push(`${type}: ${fmt(got)} rows, expected ${fmt(n)}`);
+    }
+    // Compared as exact amounts: ClickHouse prints decimals with its own number of places.
+    const money = (label: string, got: string, want: string) => {
+      if (parseMoney(got) !== parseMoney(want)) problems.push(`${label}: ClickHouse sums ${got}, the frames sent ${want}`);
+    };
+    money('deposit amounts', clickhouse.depositAmount, expected.depositAmount);
+    money('bet stakes', clickhouse.betStake, expected.betStake);
+    money('bet wins', clickhouse.betWin, expected.betWin);
+  } else {
+    problems.push('not every frame was accepted whole, so rows per type and money could not be predicted');
+  }
+  const edgeCounted = promSum(edgeMetrics.body, 'events_total') ?? 0;
+  if (edgeCounted !== acknowledged) problems.push(`the edge counted ${fmt(edgeCounted)} accepted events, the acks ${fmt(acknowledged)}`);
+  return {
+    acknowledged,
+    edgeCounted,
+    clickhouse,
+    expected,
+    jetstreamMessages,
+    workerFlushes: promSum(workerMetrics.body, 'clickhouse_flush_latency_ms_count') ?? 0,
+    rowsAtLoadEnd,
+    settleMs,
+    ok: problems.length === 0,
+    detail:
+      problems.length > 0
+        ? problems.join('; ')
+        : `all ${fmt(acknowledged)} acknowledged events are in ClickHouse once each, rows per type and deposit, stake and win sums exactly as sent`,
+  };
+}
+
+/**
+ * What the figures say about the limit: how busy each process was during the load, the ceiling
+ * its cost per event implies, and the batch sizes on the way. Facts from this run, not a guess.
+ */
+function explainLimits(client: StreamIngestOutput, cpu: CpuWindow[], events: EventAccounting, host: Machine): string[] {
+  const load = cpu[0];
+  if (!load) return [];
+  const lines: string[] = [];
+  const total = load.processes.reduce((n, p) => n + p.cores, 0);
+  const busiest = [...load.processes].sort((a, b) => b.cores - a.cores);
+  const busy = total + load.otherCores;
+  lines.push(
+    `During the load the measured processes kept ${total.toFixed(2)} of the machine's ${host.cpus} cores busy, everything else ${load.otherCores.toFixed(2)}` +
+      `${busy >= host.cpus * 0.9 ? ' — the machine was saturated: every process competed for the same cores' : ''}; ` +
+      `busiest: ${busiest
+        .slice(0, 3)
+        .map((p) => `${p.process} ${p.cores.toFixed(2)}`)
+        .join(', ')}.`,
+  );
+  const edge = load.processes.find((p) => p.process === 'edge');
+  if (edge && edge.microsPerEvent > 0) {
+    lines.push(
+      `The edge spent ${edge.microsPerEvent.toFixed(2)} CPU-µs per acknowledged event: its JavaScript runs on one thread, so one edge process cannot ack more than ` +
+        `~${fmt(1e6 / edge.microsPerEvent)} events/s even with a core to itself${edge.cores >= 0.9 ? ', and it had about one core busy throughout' : ''}.`,
+    );
+  }
+  const all = load.processes.reduce((n, p) => n + p.microsPerEvent, 0);
+  if (all > 0) {
+    lines.push(
+      `All measured processes together spent ${all.toFixed(2)} CPU-µs per event while it was acknowledged: ${host.cpus} cores at full use give ~${fmt((host.cpus * 1e6) / all)} events/s ` +
+        `with the cluster co-located like this (the worker's share of the drain afterwards not included).`,
+    );
+  }
+  const worker = cpu.reduce((n, w) => n + (w.processes.find((p) => p.process === 'worker')?.microsPerEvent ?? 0), 0);
+  if (worker > 0) {
+    lines.push(
+      `The worker spent ${worker.toFixed(2)} CPU-µs per event over the load and the drain together: one worker process cannot write more than ~${fmt(1e6 / worker)} events/s to ClickHouse.`,
+    );
+  }
+  if (events.jetstreamMessages > 0) {
+    lines.push(
+      `Batches: ${fmt(client.frame.events)} events per frame, split by player partition into ${fmt(events.acknowledged / events.jetstreamMessages, 1)} events per JetStream message ` +
+        `(${fmt(events.jetstreamMessages)} messages); DESIGN.md measured ~1.0M events/s at 100 events per message and ~19k/s at 1.`,
+    );
+  }
+  if (events.workerFlushes > 0) {
+    const drained = events.clickhouse.rows - events.rowsAtLoadEnd;
+    lines.push(
+      `The worker made ${fmt(events.workerFlushes)} ClickHouse flushes (~${fmt(events.clickhouse.rows / events.workerFlushes)} event rows each); ${fmt(events.rowsAtLoadEnd)} rows were in ClickHouse when the load stopped, ` +
+        `${fmt(drained)} more in the ${(events.settleMs / 1000).toFixed(1)} s after it.`,
+    );
+  }
+  return lines;
+}
+
+/** The issue's targets against the measured figures. */
+function judge(client: StreamIngestOutput | undefined, events: EventAccounting | undefined): Verdict[] {
+  const verdict: Verdict[] = [];
+  verdict.push({
+    target: 'events/s durable in JetStream, one client',
+    required: `≥ ${fmt(INGEST_TARGET)} events/s acknowledged`,
+    measured: client ? `${fmt(client.acceptedPerSec)} events/s` : 'no run',
+    pass: client ? client.acceptedPerSec >= INGEST_TARGET : null,
+  });
+  const errorFrames = client ? Object.values(client.errors).reduce((n, k) => n + k, 0) : 0;
+  verdict.push({
+    target: 'every frame acknowledged',
+    required: 'no error frame, no rejected event, no frame unanswered, no close by the server',
+    measured: client
+      ? `${fmt(client.framesAcked)} of ${fmt(client.framesSent)} frames acked; ${fmt(errorFrames)} error frame(s), ${fmt(client.rejected)} rejected, ${fmt(client.unanswered)} unanswered` +
+        `${client.serverClose ? `, closed ${client.serverClose.code} ${client.serverClose.reason}` : ''}`
+      : 'no run',
+    pass: client ? errorFrames === 0 && client.rejected === 0 && client.unanswered === 0 && !client.serverClose && client.duplicates === 0 : null,
+  });
+  verdict.push({
+    target: 'every acknowledged event in ClickHouse exactly once',
+    required: 'rows = accepted, no event id twice, rows per type and money sums = what was sent',
+    measured: events ? `${fmt(events.clickhouse.rows)} rows, ${fmt(events.clickhouse.distinctIds)} distinct ids, ${fmt(events.acknowledged)} accepted` : 'no run',
+    pass: events ? events.ok : null,
+  });
+  return verdict;
+}
+
+/** The run as a Markdown report. */
+export function renderIngest(r: IngestResults): string {
+  const c = r.client;
+  const lines = [
+    `# Ingest benchmark — ${r.date}`,
+    '',
+    machineLine(r),
+    `${r.options.durationS} s of frames of ${fmt(r.options.frameEvents)} events (${fmt(r.frame.bytes)} bytes: ${Object.entries(r.frame.byType)
+      .map(([t, n]) => `${n} ${t}`)
+      .join(', ')}), window ${r.options.window}, one WebSocket client in its own process; ` +
+      `${r.options.partitions} partitions, worker flush interval ${r.options.flushIntervalMs} ms; namespace \`${r.options.namespace}\`.`,
+    '',
+  ];
+  if (c) {
+    lines.push(
+      '| events/s acknowledged | events accepted | frames acked | ack p50 ms | ack p99 ms | ack max ms | duplicates | rejected | error frames | unanswered |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${fmt(c.acceptedPerSec)} | ${fmt(c.accepted)} | ${fmt(c.framesAcked)} | ${c.ackLatencyMs.p50.toFixed(1)} | ${c.ackLatencyMs.p99.toFixed(1)} | ${c.ackLatencyMs.max.toFixed(1)} | ` +
+        `${fmt(c.duplicates)} | ${fmt(c.rejected)} | ${fmt(Object.values(c.errors).reduce((n, k) => n + k, 0))} | ${fmt(c.unanswered)} |`,
+      '',
+      'Ack latency is from sending a frame to its ack, as the pipelining client sees it: with the window full, most of it is waiting behind earlier frames.',
+      '',
+    );
+  }
+  lines.push(...cpuSection(r.cpu, 'per acknowledged event'));
+  const e = r.events;
+  if (e) {
+    const types = Object.keys({ ...(e.expected?.byType ?? {}), ...e.clickhouse.byType });
+    lines.push(
+      '## Events in ClickHouse',
+      '',
+      '| | rows | distinct ids | ' + types.join(' | ') + ' | deposit sum | stake sum | win sum |',
+      '| --- | ---: | ---: | ' + types.map(() => '---:').join(' | ') + ' | ---: | ---: | ---: |',
+      `| sent and acknowledged | ${fmt(e.acknowledged)} | ${fmt(e.acknowledged)} | ${types.map((t) => (e.expected ? fmt(e.expected.byType[t] ?? 0) : '–')).join(' | ')} | ` +
+        `${e.expected?.depositAmount ?? '–'} | ${e.expected?.betStake ?? '–'} | ${e.expected?.betWin ?? '–'} |`,
+      `| in ClickHouse | ${fmt(e.clickhouse.rows)} | ${fmt(e.clickhouse.distinctIds)} | ${types.map((t) => fmt(e.clickhouse.byType[t] ?? 0)).join(' | ')} | ` +
+        `${e.clickhouse.depositAmount} | ${e.clickhouse.betStake} | ${e.clickhouse.betWin} |`,
+      '',
+      `Edge \`events_total\` ${fmt(e.edgeCounted)}; ${fmt(e.jetstreamMessages)} JetStream messages; ${fmt(e.rowsAtLoadEnd)} rows in ClickHouse when the load stopped, all of them ${(e.settleMs / 1000).toFixed(1)} s later.`,
+      '',
+      `${e.ok ? 'OK' : '**LOST, EXTRA OR WRONG EVENTS**'}: ${e.detail}`,
+      '',
+    );
+  }
+  if (r.limits.length > 0) lines.push('## What limits the rate', '', ...r.limits.map((l) => `- ${l}`), '');
+  lines.push(...verdictSection(r.verdict, r.logs));
+  return lines.join('\n');
+}
