@@ -17,7 +17,8 @@ import type { EdgeMetrics } from './metrics.ts';
 /** Spooled batches replayed per ack round trip. */
 const DRAIN_WINDOW = 128;
 
-type Done = (err: Error | undefined) => void;
+/** Called once with a publish's outcome: undefined when JetStream stored it. */
+export type Done = (err: Error | undefined) => void;
 
 /** Why a JetStream ack message is not a success, or undefined when it is one. */
 function ackError(msg: Msg): Error | undefined {
@@ -41,7 +42,7 @@ function ackError(msg: Msg): Error | undefined {
  * on every success — ~60 CPU-µs per publish here against ~20 µs this way, and with 64 partitions
  * the edge publishes about once per ten clicks.
  */
-class AckedPublisher {
+export class AckedPublisher {
   private readonly prefix = `${createInbox()}.`;
   private readonly sub: Subscription;
   private readonly waiting = new Map<number, { done: Done; deadline: number }>();
@@ -64,7 +65,7 @@ class AckedPublisher {
     try {
       this.nc.publish(subject, payload, { reply: this.prefix + id, headers: h });
     } catch (err) {
-      done(err instanceof Error ? err : new Error(String(err)));
+      this.settle(done, err instanceof Error ? err : new Error(String(err)));
       return;
     }
     this.waiting.set(id, { done, deadline: Date.now() + this.timeoutMs });

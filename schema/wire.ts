@@ -60,9 +60,8 @@ const SUBS = 10;
 
 /**
  * A growable msgpack output, for the handful of types a click batch holds. Written by hand rather
- * than with @msgpack/msgpack's Encoder because the generic encoder's type dispatch and UTF-8 path
- * cost ~3 µs per click on the redirect path; here ASCII strings (click ids, addresses, countries)
- * are copied in a plain loop.
+ * than with @msgpack/msgpack's Encoder, whose generic type dispatch, per-value bounds checks and
+ * UTF-8 path cost 3–4 µs per click here against under 1 µs for this (decoding is left to it).
  */
 class Output {
   buf = Buffer.allocUnsafe(4096);

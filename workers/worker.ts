@@ -156,7 +156,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       metrics.flushFailures.inc();
       log.warn({ err: String(err) }, 'ClickHouse flush failed; rows kept, will retry');
     },
-  });
+  }, landed);
 
   const jsm = await jetstreamManager(nc);
   const consumers: ConsumerMessages[] = [];
@@ -182,13 +182,13 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
           try {
             const out = loop.apply(m.seq, decodeInput(m));
             if (out) {
-              // While replaying after a restart, rows a table already holds are not written again.
-              if (m.seq > (landed.clicks.get(p) ?? 0)) queued.clicks = out.clicks;
-              if (m.seq > (landed.events.get(p) ?? 0)) queued.events = out.events;
+              queued.clicks = out.clicks;
+              queued.events = out.events;
+              // Live counters were rebuilt from the raw logs: count only rows those did not hold.
               const counters = live.get(p) as LiveCounters;
               for (const r of out.clicks) recent.add(r);
-              for (const r of queued.clicks) counters.click(r);
-              for (const r of queued.events) counters.event(r);
+              if (m.seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.clicks) counters.click(r);
+              if (m.seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.events) counters.event(r);
               resolver.request(p, out.resolve);
               if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
             }

@@ -102,7 +102,7 @@ export interface Probe {
   acceptMs?: number;
   /** Answered → the live counter showed it; null when not within {@link PROBE_TIMEOUT_MS}. */
   visibleMs?: number | null;
-  /** Answered → `events_minute` showed it (every {@link AGGREGATE_EVERY}th probe); null on timeout. */
+  /** Answered → `event_minutes` showed it (every {@link AGGREGATE_EVERY}th probe); null on timeout. */
   aggregateMs?: number | null;
   error?: string;
 }
@@ -226,7 +226,7 @@ async function probeAll(ctx: ProbeContext, ch: ClickHouseClient, durationS: numb
         index % AGGREGATE_EVERY === 0
           ? pollUntil(
               async () => {
-                const rs = await ch.query({ query: `SELECT sum(registrations) AS n FROM events_minute WHERE affiliate_id = ${quote(affiliate)}`, format: 'JSONEachRow' });
+                const rs = await ch.query({ query: `SELECT sum(registrations) AS n FROM event_minutes WHERE affiliate_id = ${quote(affiliate)}`, format: 'JSONEachRow' });
                 const [row] = await rs.json<{ n: string | number }>();
                 return Number(row?.n ?? 0) >= want;
               },
@@ -528,7 +528,7 @@ export function renderAttribution(r: AttributionResults): string {
     lines.push(
       '## Event in the ClickHouse aggregates',
       '',
-      'Same probes (every 10th), until `events_minute` counts the registration (polled every 25 ms).',
+      'Same probes (every 10th), until `event_minutes` counts the registration (polled every 25 ms).',
       '',
       '| probes | p50 ms | max ms | not visible in 10 s |',
       '| ---: | ---: | ---: | ---: |',

@@ -1,6 +1,6 @@
 -- affiliate-daily: one row per day (in the report's time zone), brand and affiliate.
 -- Parameters: from, to (inclusive days in tz), tz (IANA), brand and affiliate ('' = all).
--- Clicks come from clicks_minute, conversions and money from events_minute; both are sums of the
+-- Clicks come from click_minutes, conversions and money from event_minutes; both are sums of the
 -- raw logs' rows, so every figure can be recomputed from `clicks` and `events`. Money is exact
 -- decimal text; organic players appear under affiliate_id ''. Aliases name the sums (ClickHouse
 -- aliases are global), so conversion_rate reads them directly.
@@ -31,7 +31,7 @@ FROM
     toUInt64(0) AS registrations, toUInt64(0) AS ftds, toDecimal64(0, 4) AS ftd_amount, toUInt64(0) AS deposits,
     toDecimal64(0, 4) AS deposit_amount, toDecimal64(0, 4) AS withdrawal_amount, toDecimal64(0, 4) AS ggr,
     toDecimal64(0, 4) AS bonus_amount, toDecimal64(0, 4) AS chargeback_amount, toDecimal64(0, 4) AS ngr
-  FROM clicks_minute
+  FROM click_minutes
   WHERE minute >= toDateTime({from:Date}, {tz:String}) AND minute < toDateTime({to:Date} + 1, {tz:String})
     AND ({brand:String} = '' OR brand_id = {brand:String})
     AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})
@@ -40,7 +40,7 @@ FROM
     toString(toDate(minute, {tz:String})) AS day, brand_id, affiliate_id,
     toUInt64(0) AS clicks, toUInt64(0) AS unique_clicks, toUInt64(0) AS bot_clicks, toUInt64(0) AS geo_blocked_clicks,
     registrations, ftds, ftd_amount, deposits, deposit_amount, withdrawal_amount, ggr, bonus_amount, chargeback_amount, ngr
-  FROM events_minute
+  FROM event_minutes
   WHERE minute >= toDateTime({from:Date}, {tz:String}) AND minute < toDateTime({to:Date} + 1, {tz:String})
     AND ({brand:String} = '' OR brand_id = {brand:String})
     AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})

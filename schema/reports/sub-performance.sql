@@ -19,14 +19,14 @@ FROM
 (
   SELECT brand_id, affiliate_id, sub1, clicks, unique_clicks, bot_clicks,
     toUInt64(0) AS registrations, toUInt64(0) AS ftds, toDecimal64(0, 4) AS ftd_amount, toDecimal64(0, 4) AS deposit_amount, toDecimal64(0, 4) AS ngr
-  FROM clicks_minute
+  FROM click_minutes
   WHERE minute >= toDateTime({from:Date}, {tz:String}) AND minute < toDateTime({to:Date} + 1, {tz:String})
     AND ({brand:String} = '' OR brand_id = {brand:String})
     AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})
   UNION ALL
   SELECT brand_id, affiliate_id, sub1, toUInt64(0) AS clicks, toUInt64(0) AS unique_clicks, toUInt64(0) AS bot_clicks,
     registrations, ftds, ftd_amount, deposit_amount, ngr
-  FROM events_minute
+  FROM event_minutes
   WHERE minute >= toDateTime({from:Date}, {tz:String}) AND minute < toDateTime({to:Date} + 1, {tz:String})
     AND ({brand:String} = '' OR brand_id = {brand:String})
     AND ({affiliate:String} = '' OR affiliate_id = {affiliate:String})

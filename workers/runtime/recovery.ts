@@ -4,7 +4,8 @@
  * - `checkpoints` says up to which message every table of a flush was written: the loop replays
  *   from there.
  * - While replaying, rows a table already holds are not written again: `max(seq)` per partition
- *   of `clicks` and of `events` (each insert is all-or-nothing and covers a prefix of messages).
+ *   of each counted table — raw logs and aggregates (each insert is all-or-nothing and covers a
+ *   prefix of messages).
  * - Player actors come back from their latest snapshot; a replayed message at or below a
  *   snapshot's version is not applied to that player again.
  * - The unique-click memory and the event-id memory are rebuilt from the rows themselves.
@@ -18,6 +19,7 @@ import { DEDUPE_WINDOW_MS } from './partition.ts';
 import { rememberClick, type AffiliateSettings } from '../actors/affiliate.ts';
 import type { PlayerState } from '../actors/player.ts';
 import type { LiveCounters } from './liveCounters.ts';
+import type { Table } from '../sink/clickhouseSink.ts';
 
 async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -36,19 +38,19 @@ export async function landedSeqs(ch: ClickHouseClient, table: string, partitions
   return out;
 }
 
-/** Per partition, the rows ClickHouse already holds: replayed messages at or below are not written again. */
-export interface Landed {
-  clicks: Map<number, number>;
-  events: Map<number, number>;
-}
+/** Per counted table and partition, the last message ClickHouse holds rows of: replayed messages at or below are not written again. */
+export type Landed = Map<Table, Map<number, number>>;
+
+const COUNTED_TABLES: Table[] = ['clicks', 'click_minutes', 'events', 'event_minutes'];
 
 /** Restore every loop; returns what each table already holds. */
 export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number, PartitionLoop>, settings: AffiliateSettings): Promise<Landed> {
   const partitions = [...loops.keys()];
   const loop = (p: number) => loops.get(Number(p)) as PartitionLoop;
-  const [checkpoints, clicks, events] = await Promise.all([landedSeqs(ch, 'checkpoints', partitions), landedSeqs(ch, 'clicks', partitions), landedSeqs(ch, 'events', partitions)]);
+  const checkpoints = await landedSeqs(ch, 'checkpoints', partitions);
+  const landed: Landed = new Map(await Promise.all(COUNTED_TABLES.map(async (t) => [t, await landedSeqs(ch, t, partitions)] as const)));
   for (const p of partitions) loop(p).lastSeq = checkpoints.get(p) ?? 0;
-  if (partitions.length === 0) return { clicks, events };
+  if (partitions.length === 0) return landed;
   const list = partitions.join(',');
 
   const uniques = await ch.query({
@@ -92,7 +94,7 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
       for (const e of state.pending) l.rememberEvent(e.brandId, e.eventId, e.ts);
     }
   }
-  return { clicks, events };
+  return landed;
 }
 
 /** Rebuild today's live counters (UTC) of each partition from the rows ClickHouse holds. */

@@ -3,23 +3,25 @@
  *
  * Every message a partition consumes enters the queue in stream order with the rows it produced
  * (maybe none). A flush takes the whole queue plus the snapshots of the players those messages
- * changed, and writes, in this order: `clicks`, `events`, `player_state`, `checkpoints`. Each
- * table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
+ * changed, and writes, in this order: `clicks`, `click_lookup`, `click_minutes`, `events`,
+ * `event_minutes`, `player_state`, `checkpoints`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
  * so for every partition a table holds exactly the rows of the messages up to some sequence. The
  * order matters for recovery (workers/runtime/recovery.ts): a player snapshot never lands before
  * the event rows it accounts for, and the checkpoint lands last. Only then are the messages
  * acknowledged to JetStream.
  *
  * An insert whose outcome is unknown (timeout, connection reset, server stopped mid-request) may
- * or may not have landed. The sink retries the same flush, and before re-inserting `clicks` or
- * `events` asks ClickHouse how far each partition got in that table and drops what is there, so a
- * retry never writes a row twice. Snapshots and checkpoints are ReplacingMergeTree rows keyed by
- * version: writing one twice changes nothing.
+ * or may not have landed. The sink retries the same flush, and before re-inserting a counted table
+ * (raw logs and aggregates) asks ClickHouse how far each partition got in that table and skips what
+ * is there, so a retry never writes a row twice. Snapshots and checkpoints are ReplacingMergeTree
+ * rows keyed by version and `click_lookup` is only ever read by id: writing one twice changes
+ * nothing.
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { toJsonLine, type EventRow } from './eventRow.ts';
+import { clickLookupRows, clickMinuteRows, eventMinuteRows } from './aggregates.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
 /** A consumed message and the rows it produced. */
@@ -48,14 +50,19 @@ export interface SinkEvents {
   failed(err: unknown): void;
 }
 
-type Table = 'clicks' | 'events' | 'player_state' | 'checkpoints';
+/** Tables a flush writes. */
+export type Table = 'clicks' | 'click_lookup' | 'click_minutes' | 'events' | 'event_minutes' | 'player_state' | 'checkpoints';
 
-/** One flush: what it writes, and which tables already have it. */
+/** Tables where a row written twice would count twice: before a retry, what already landed is skipped. */
+const COUNTED: ReadonlySet<Table> = new Set(['clicks', 'click_minutes', 'events', 'event_minutes']);
+
+/** One flush: what it writes, which tables already have it, and per table what had landed before a retry. */
 interface Flush {
   messages: QueuedMessage[];
   snapshots: SnapshotRow[];
   done: Set<Table>;
   uncertain: Set<Table>;
+  landed: Map<Table, Map<number, number>>;
 }
 
 /** Insert pre-serialized JSONEachRow lines (the client's own serializer would quote decimals). */
@@ -73,10 +80,15 @@ export class ClickHouseSink {
   private pending: Flush | undefined;
   private running: Promise<void> | undefined;
 
+  /**
+   * @param landed what each counted table held at recovery: rows of replayed messages at or below
+   *   are not written again (rows of later messages never are).
+   */
   constructor(
     private readonly ch: ClickHouseClient,
     private readonly snapshots: () => SnapshotRow[],
     private readonly events: SinkEvents,
+    private readonly landed: ReadonlyMap<Table, ReadonlyMap<number, number>> = new Map(),
   ) {}
 
   /** Rows waiting (queued or in a flush not yet written). */
@@ -103,7 +115,7 @@ export class ClickHouseSink {
 
   private async run(): Promise<void> {
     if (!this.pending && this.queue.length > 0) {
-      this.pending = { messages: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set() };
+      this.pending = { messages: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map() };
       this.queue = [];
       this.queuedRows = 0;
     }
@@ -122,15 +134,24 @@ export class ClickHouseSink {
 
   private async write(f: Flush): Promise<number> {
     let rows = 0;
+    // The messages whose rows `table` does not hold yet.
+    const todo = (table: Table) =>
+      f.messages.filter((m) => m.seq > Math.max(f.landed.get(table)?.get(m.partition) ?? 0, this.landed.get(table)?.get(m.partition) ?? 0));
     const steps: Array<[Table, () => string[]]> = [
-      ['clicks', () => f.messages.flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
-      ['events', () => f.messages.flatMap((m) => m.events.map(toJsonLine))],
+      ['clicks', () => todo('clicks').flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
+      ['click_lookup', () => clickLookupRows(f.messages).map((r) => JSON.stringify(r))],
+      ['click_minutes', () => clickMinuteRows(todo('click_minutes')).map((r) => JSON.stringify(r))],
+      ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
+      ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
       ['player_state', () => f.snapshots.map((s) => JSON.stringify(s))],
       ['checkpoints', () => [...new Set(f.messages.map((m) => m.partition))].map((p) => JSON.stringify({ partition: p, seq: Math.max(...f.messages.filter((m) => m.partition === p).map((m) => m.seq)) }))],
     ];
     for (const [table, lines] of steps) {
       if (f.done.has(table)) continue;
-      if (f.uncertain.has(table) && (table === 'clicks' || table === 'events')) await this.dropLanded(f, table);
+      if (f.uncertain.has(table) && COUNTED.has(table)) {
+        f.landed.set(table, await landedSeqs(this.ch, table, [...new Set(f.messages.map((m) => m.partition))]));
+        f.uncertain.delete(table);
+      }
       const l = lines();
       if (l.length > 0) {
         try {
@@ -145,12 +166,5 @@ export class ClickHouseSink {
       f.done.add(table);
     }
     return rows;
-  }
-
-  /** After an insert of unknown outcome: drop the rows `table` already holds. */
-  private async dropLanded(f: Flush, table: 'clicks' | 'events'): Promise<void> {
-    const landed = await landedSeqs(this.ch, table, [...new Set(f.messages.map((m) => m.partition))]);
-    for (const m of f.messages) if ((landed.get(m.partition) ?? 0) >= m.seq) m[table] = [];
-    f.uncertain.delete(table);
   }
 }

@@ -9,11 +9,14 @@ import type { StreamPosition } from './clickRow.ts';
 /** One row of `events`. */
 export type EventRow = Record<string, string | number>;
 
-const DECIMAL_COLUMNS = ['amount', 'win', 'original_amount', 'ggr', 'bonus_cost', 'chargeback', 'fees', 'tax', 'ngr'];
+const DECIMAL_COLUMNS = [
+  'amount', 'win', 'original_amount', 'ggr', 'bonus_cost', 'chargeback', 'fees', 'tax', 'ngr',
+  'ftd_amount', 'deposit_amount', 'withdrawal_amount', 'bonus_amount', 'chargeback_amount',
+];
 const DECIMAL_JSON = new RegExp(`"(${DECIMAL_COLUMNS.join('|')})":"(-?\\d+\\.\\d{4})"`, 'g');
 
-/** A JSONEachRow line with the decimal columns unquoted (ClickHouse 18.16 rejects quoted decimals). */
-export function toJsonLine(row: EventRow): string {
+/** A JSONEachRow line with the decimal columns (of `events` and `event_minutes`) unquoted: ClickHouse 18.16 rejects quoted decimals. */
+export function toJsonLine(row: Record<string, string | number>): string {
   return JSON.stringify(row).replace(DECIMAL_JSON, '"$1":$2');
 }
 
