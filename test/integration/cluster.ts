@@ -112,6 +112,23 @@ export class TestCluster {
     };
   }
 
+  /** Create the namespace, start a worker and one edge; resolves with the edge's port once it is ready. */
+  async start(): Promise<number> {
+    await this.setup();
+    const port = await freePort();
+    this.worker();
+    await this.edge(port);
+    return port;
+  }
+
+  /** PUT catalog records (`[path, body]`, e.g. `['brands/b1', {...}]`) in order; throws on any non-2xx. */
+  async putAll(port: number, records: Array<[string, unknown]>): Promise<void> {
+    for (const [path, body] of records) {
+      const r = await this.put(port, path, body);
+      if (r.status >= 300) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
+    }
+  }
+
   /** Start a worker process. */
   worker(): ClusterProcess {
     const p = new ClusterProcess('worker', this.env({})).start();

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { decode, encode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROWSER_UA, click, freePort, TestCluster, waitFor } from './cluster.ts';
+import { BROWSER_UA, click, TestCluster, waitFor } from './cluster.ts';
 
 const cluster = new TestCluster('events');
 const SECRET = 'pb-secret-0123456789';
@@ -43,18 +43,16 @@ async function clickId(sub1: string, headers: Record<string, string> = {}): Prom
 }
 
 beforeAll(async () => {
-  await cluster.setup();
-  port = await freePort();
-  cluster.worker();
-  await cluster.edge(port);
-  const put = async (path: string, body: unknown) => expect((await cluster.put(port, path, body)).status).toBeLessThan(300);
-  await put('brands/casino', {
-    name: 'Casino', currency: 'EUR', postbackSecret: SECRET, restrictedCountries: ['US'], restrictedUrl: 'https://casino.example/restricted',
-    ngr: { paymentFeePct: 2, gamingTaxPct: 10 },
-  });
-  await put('affiliates/aff1', { name: 'Aff One' });
-  await put('links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'winter', landingUrl: 'https://casino.example/?cid={click_id}' });
-  await put('rates/USD-EUR', { rate: '0.9' });
+  port = await cluster.start();
+  await cluster.putAll(port, [
+    ['brands/casino', {
+      name: 'Casino', currency: 'EUR', postbackSecret: SECRET, restrictedCountries: ['US'], restrictedUrl: 'https://casino.example/restricted',
+      ngr: { paymentFeePct: 2, gamingTaxPct: 10 },
+    }],
+    ['affiliates/aff1', { name: 'Aff One' }],
+    ['links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'winter', landingUrl: 'https://casino.example/?cid={click_id}' }],
+    ['rates/USD-EUR', { rate: '0.9' }],
+  ]);
 });
 
 afterAll(() => cluster.teardown());

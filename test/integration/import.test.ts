@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
-import { BROWSER_UA, click, freePort, TestCluster, waitFor } from './cluster.ts';
+import { BROWSER_UA, click, TestCluster, waitFor } from './cluster.ts';
 
 const cluster = new TestCluster('import');
 const SECRET = 'pb-secret-import-0123';
@@ -34,15 +34,13 @@ function affstream(...args: string[]): Promise<{ code: number; stdout: string; s
 const importFile = (file: string, ...flags: string[]) => affstream('import', 'events', join(dir, file), '--brand', 'casino', '--edge', `http://127.0.0.1:${port}`, ...flags);
 
 beforeAll(async () => {
-  await cluster.setup();
-  port = await freePort();
-  cluster.worker();
-  await cluster.edge(port);
-  const put = async (path: string, body: unknown) => expect((await cluster.put(port, path, body)).status).toBeLessThan(300);
-  await put('brands/casino', { name: 'Casino', currency: 'EUR', postbackSecret: SECRET });
-  await put('brands/nosecret', { name: 'No secret', currency: 'EUR' });
-  await put('affiliates/aff1', { name: 'Aff One' });
-  await put('links/L1', { brandId: 'casino', affiliateId: 'aff1', landingUrl: 'https://casino.example/?cid={click_id}' });
+  port = await cluster.start();
+  await cluster.putAll(port, [
+    ['brands/casino', { name: 'Casino', currency: 'EUR', postbackSecret: SECRET }],
+    ['brands/nosecret', { name: 'No secret', currency: 'EUR' }],
+    ['affiliates/aff1', { name: 'Aff One' }],
+    ['links/L1', { brandId: 'casino', affiliateId: 'aff1', landingUrl: 'https://casino.example/?cid={click_id}' }],
+  ]);
 });
 
 afterAll(async () => {

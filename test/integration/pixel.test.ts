@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIXEL_GIF } from '../../node/ingest/pixel.ts';
-import { BROWSER_UA, click, freePort, TestCluster, waitFor } from './cluster.ts';
+import { BROWSER_UA, click, TestCluster, waitFor } from './cluster.ts';
 
 const cluster = new TestCluster('pixel');
 let port = 0;
@@ -16,14 +16,12 @@ async function pixel(query: string, cookie?: string, brand = 'casino'): Promise<
 }
 
 beforeAll(async () => {
-  await cluster.setup();
-  port = await freePort();
-  cluster.worker();
-  await cluster.edge(port);
-  const put = async (path: string, body: unknown) => expect((await cluster.put(port, path, body)).status).toBeLessThan(300);
-  await put('brands/casino', { name: 'Casino', currency: 'EUR', postbackSecret: 'pb-secret-pixel-0123' });
-  await put('affiliates/aff1', { name: 'Aff One' });
-  await put('links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'spring', landingUrl: 'https://casino.example/' });
+  port = await cluster.start();
+  await cluster.putAll(port, [
+    ['brands/casino', { name: 'Casino', currency: 'EUR', postbackSecret: 'pb-secret-pixel-0123' }],
+    ['affiliates/aff1', { name: 'Aff One' }],
+    ['links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'spring', landingUrl: 'https://casino.example/' }],
+  ]);
 });
 
 afterAll(() => cluster.teardown());
