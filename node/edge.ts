@@ -59,7 +59,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   const server = await listen(
     {
       cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, ingest, redis, log,
-      ready: () => ({ ready: !stopping, detail: { edge: instance, nats: nc.isClosed() ? 'closed' : 'connected-or-reconnecting', spoolDepth: spool.depth } }),
+      ready: () => ({ ready: !stopping, detail: { edge: instance, nats: nc.isClosed() ? 'closed' : 'connected-or-reconnecting', spoolDepth: spool.depth, unconfirmedClicks: publisher.unconfirmed } }),
     },
     opts.port,
   );

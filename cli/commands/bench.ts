@@ -37,10 +37,10 @@ ingest       player events over the binary WebSocket stream from ONE client proc
   --window W        frames kept unacknowledged, 1-64 (default ${INGEST_DEFAULTS.window}, the protocol's window)
 
 attribution  under a steady load of postbacks and JSON batches (registrations quoting clicks
-             from real redirects, deposits), a probe registration every 200 ms on an affiliate
-             of its own: time from its acceptance until the live API counts it (p50/p99/max),
-             and until the ClickHouse aggregates do; then every event must be stored and
-             attributed.
+             from real redirects, deposits), a probe registration every 200 ms on one of 32
+             probe affiliates: time from its acceptance until the live API counts it
+             (p50/p99/max), and until the ClickHouse aggregates do; then every event must be
+             stored and attributed.
   --rate R          background events per second (default ${ATTRIBUTION_DEFAULTS.rate})
   --duration S      seconds of load (default ${ATTRIBUTION_DEFAULTS.durationS}, at least 3)
 

@@ -2,6 +2,7 @@
  * Small network helpers of the harness: free ports, polling, and reading Prometheus metrics.
  */
 import { createServer } from 'node:net';
+import { httpCall } from '../../cli/http.ts';
 import { sleep } from '../../cli/proc.ts';
 
 /**
@@ -64,4 +65,17 @@ export function promSum(text: string, name: string): number | undefined {
     if (Number.isFinite(value)) sum = (sum ?? 0) + value;
   }
   return sum;
+}
+
+/**
+ * The Prometheus text of `url`, or undefined when it does not answer 200 within `timeoutMs`. A
+ * process too busy to answer is a finding to report, not a reason to lose the run's figures.
+ */
+export async function scrape(url: string, timeoutMs = 5_000): Promise<string | undefined> {
+  try {
+    const answer = await httpCall('GET', url, { timeoutMs });
+    return answer.status === 200 ? answer.body : undefined;
+  } catch {
+    return undefined;
+  }
 }
