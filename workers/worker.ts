@@ -124,9 +124,15 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   // Live counters are a convenience: the worker runs (and stays exact) without Redis.
   const redis = new Redis(redisUrl(cfg), { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', (err) => log.debug({ err: String(err) }, 'redis'));
+  let publishingLive = false;
+  // One publish at a time: an overlapping one could write older absolute values over newer ones.
   const publishLive = () => {
+    if (publishingLive) return;
+    publishingLive = true;
     const today = new Date().toISOString().slice(0, 10);
-    Promise.all([...live.values()].map((l) => (l.prune(today), l.publish(redis, cfg.namespace)))).catch((err) => log.warn({ err: String(err) }, 'live counters not published'));
+    Promise.all([...live.values()].map((l) => (l.prune(today), l.publish(redis, cfg.namespace))))
+      .catch((err) => log.warn({ err: String(err) }, 'live counters not published'))
+      .finally(() => (publishingLive = false));
   };
   log.info({ partitions: partitions.length, resume: Object.fromEntries([...loops].filter(([, l]) => l.lastSeq > 0).map(([p, l]) => [p, l.lastSeq])) }, 'partitions recovered');
 

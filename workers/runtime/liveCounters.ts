@@ -77,11 +77,16 @@ export class LiveCounters {
     for (const k of this.byKey.keys()) if ((k.split('\u0000')[1] as string) < today) this.byKey.delete(k);
   }
 
-  /** Write what changed since the last publish (absolute values) to Redis; keys expire after 2 days. */
+  /**
+   * Write what changed since the last publish (absolute values) to Redis; keys expire after 2 days.
+   * The changed set is taken before the round trip, so counts made meanwhile go out next time.
+   */
   async publish(redis: Redis, namespace: string): Promise<void> {
     if (this.changed.size === 0) return;
+    const changed = [...this.changed];
+    this.changed.clear();
     const p = redis.pipeline();
-    for (const k of this.changed) {
+    for (const k of changed) {
       const c = this.byKey.get(k);
       if (!c) continue;
       const [aff, day] = k.split('\u0000') as [string, string];
@@ -92,7 +97,12 @@ export class LiveCounters {
       p.hset(key, fields);
       p.expire(key, 2 * 86_400);
     }
-    await p.exec();
-    this.changed.clear();
+    try {
+      await p.exec();
+    } catch (err) {
+      // Not written: publish these again next time.
+      for (const k of changed) this.changed.add(k);
+      throw err;
+    }
   }
 }

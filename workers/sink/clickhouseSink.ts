@@ -78,6 +78,8 @@ export class ClickHouseSink {
   private queue: QueuedMessage[] = [];
   private queuedRows = 0;
   private pending: Flush | undefined;
+  /** Rows of the pending flush (kept, not recounted: `depth` is read for every consumed message). */
+  private pendingRows = 0;
   private running: Promise<void> | undefined;
 
   /**
@@ -93,7 +95,7 @@ export class ClickHouseSink {
 
   /** Rows waiting (queued or in a flush not yet written). */
   get depth(): number {
-    return this.queuedRows + (this.pending ? this.pending.messages.reduce((n, m) => n + m.clicks.length + m.events.length, 0) : 0);
+    return this.queuedRows + this.pendingRows;
   }
 
   /** Messages waiting. */
@@ -116,6 +118,7 @@ export class ClickHouseSink {
   private async run(): Promise<void> {
     if (!this.pending && this.queue.length > 0) {
       this.pending = { messages: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map() };
+      this.pendingRows = this.queuedRows;
       this.queue = [];
       this.queuedRows = 0;
     }
@@ -124,6 +127,7 @@ export class ClickHouseSink {
     const t0 = performance.now();
     const rows = await this.write(f);
     this.pending = undefined;
+    this.pendingRows = 0;
     this.events.flushed(rows, performance.now() - t0);
     const last = new Map<number, number>();
     for (const m of f.messages) last.set(m.partition, Math.max(last.get(m.partition) ?? 0, m.seq));
