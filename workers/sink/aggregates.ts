@@ -18,6 +18,13 @@ interface Rows {
 
 const minuteOf = (secs: number) => secs - (secs % 60);
 
+/** The last message sequence of each partition among `messages`. */
+export function lastSeqs(messages: ReadonlyArray<{ partition: number; seq: number }>): Map<number, number> {
+  const last = new Map<number, number>();
+  for (const m of messages) last.set(m.partition, Math.max(last.get(m.partition) ?? 0, m.seq));
+  return last;
+}
+
 function group<R, A extends { partition: number; seq: number }>(
   messages: Rows[],
   rowsOf: (m: Rows) => R[],
@@ -31,13 +38,11 @@ function group<R, A extends { partition: number; seq: number }>(
       const k = `${m.partition}\u0000${keyOf(r)}`;
       let a = out.get(k);
       if (!a) out.set(k, (a = init(m.partition, r)));
-      a.seq = Math.max(a.seq, m.seq);
       add(a, r);
     }
   }
   // Every row of a partition carries the partition's last sequence in the flush, as one insert covers them all.
-  const last = new Map<number, number>();
-  for (const m of messages) last.set(m.partition, Math.max(last.get(m.partition) ?? 0, m.seq));
+  const last = lastSeqs(messages);
   return [...out.values()].map((a) => ({ ...a, seq: last.get(a.partition) as number }));
 }
 

@@ -21,7 +21,7 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { toJsonLine, type EventRow } from './eventRow.ts';
-import { clickLookupRows, clickMinuteRows, eventMinuteRows } from './aggregates.ts';
+import { clickLookupRows, clickMinuteRows, eventMinuteRows, lastSeqs } from './aggregates.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
 /** A consumed message and the rows it produced. */
@@ -129,9 +129,7 @@ export class ClickHouseSink {
     this.pending = undefined;
     this.pendingRows = 0;
     this.events.flushed(rows, performance.now() - t0);
-    const last = new Map<number, number>();
-    for (const m of f.messages) last.set(m.partition, Math.max(last.get(m.partition) ?? 0, m.seq));
-    for (const [p, seq] of last) this.events.durable(p, seq);
+    for (const [p, seq] of lastSeqs(f.messages)) this.events.durable(p, seq);
     // Messages that arrived during the insert go out now rather than a flush interval later.
     if (this.queue.length > 0) await this.run();
   }
@@ -148,7 +146,7 @@ export class ClickHouseSink {
       ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
       ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
       ['player_state', () => f.snapshots.map((s) => JSON.stringify(s))],
-      ['checkpoints', () => [...new Set(f.messages.map((m) => m.partition))].map((p) => JSON.stringify({ partition: p, seq: Math.max(...f.messages.filter((m) => m.partition === p).map((m) => m.seq)) }))],
+      ['checkpoints', () => [...lastSeqs(f.messages)].map(([partition, seq]) => JSON.stringify({ partition, seq }))],
     ];
     for (const [table, lines] of steps) {
       if (f.done.has(table)) continue;
