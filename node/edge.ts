@@ -21,6 +21,7 @@ import { redisUrl } from '../schema/config.ts';
 import { natsNames } from '../schema/subjects.ts';
 import { EventDedupe } from './ingest/dedupe.ts';
 import { Ingest } from './ingest/ingest.ts';
+import { FraudPauses } from './fraud/pauses.ts';
 
 /** A running edge. */
 export interface Edge {
@@ -38,6 +39,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   const log = (opts.log ?? pino({ level: cfg.logLevel })).child({ edge: instance });
   const nc = await connectNats(cfg, `edge-${instance}`);
   const catalog = await Catalog.open(nc, cfg, (err) => log.error({ err }, 'catalog watch failed'));
+  const pauses = await FraudPauses.open(nc, cfg, (err) => log.error({ err }, 'fraud pauses watch failed'));
   const metrics = edgeMetrics({ edge: instance });
   // Per namespace: an edge adopts the spools of dead edges, and must never replay another cluster's.
   const spool = new Spool(join(resolve(opts.root ?? process.cwd(), cfg.dataDir), 'spool', cfg.namespace), instance);
@@ -46,8 +48,9 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   // Redis only answers "duplicate?"; the edge must start and ingest without it.
   const redis = new Redis(redisUrl(cfg), { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', (err) => log.debug({ err: String(err) }, 'redis'));
+  const js = jetstream(nc, { timeout: cfg.edge.publishTimeoutMs });
   const ingest = new Ingest({
-    js: jetstream(nc, { timeout: cfg.edge.publishTimeoutMs }),
+    js,
     names: natsNames(cfg),
     partitions: cfg.partitions,
     catalog,
@@ -58,7 +61,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   let stopping = false;
   const server = await listen(
     {
-      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, ingest, redis, log,
+      cfg, adminToken: opts.adminToken, catalog, publisher, metrics, clickhouse: ch, ingest, redis, nc, js, pauses, log,
       ready: () => ({ ready: !stopping, detail: { edge: instance, nats: nc.isClosed() ? 'closed' : 'connected-or-reconnecting', spoolDepth: spool.depth, unconfirmedClicks: publisher.unconfirmed } }),
     },
     opts.port,
@@ -74,6 +77,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
       await publisher.close(timeoutMs);
       spool.close();
       catalog.close();
+      pauses.close();
       redis.disconnect();
       await Promise.allSettled([nc.drain(), ch.close()]);
       log.info('edge stopped');

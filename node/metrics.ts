@@ -21,6 +21,7 @@ export interface EdgeMetrics {
   publishLatency: Histogram;
   spoolDepth: Gauge;
   events: Counter<'type'>;
+  fraudAlerts: Counter<'rule' | 'action'>;
 }
 
 /** Create the edge's registry; `labels` (edge instance) are added to every series. */
@@ -54,5 +55,6 @@ export function edgeMetrics(labels: Record<string, string>): EdgeMetrics {
     }),
     spoolDepth: new Gauge({ name: 'spool_depth', help: 'Click batches waiting in the disk spool', registers: [registry] }),
     events: new Counter({ name: 'events_total', help: 'Player events accepted (durable in JetStream), by type', labelNames: ['type'], registers: [registry] }),
+    fraudAlerts: new Counter({ name: 'fraud_alerts_total', help: 'Fraud alerts seen on the alert subject, by rule and action', labelNames: ['rule', 'action'], registers: [registry] }),
   };
 }

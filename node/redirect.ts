@@ -20,6 +20,7 @@ import type { ClickPublisher } from './clickPublisher.ts';
 import { decodeURIComponentSafe, formatIpv4, peerIpv4, peerIpv6 } from './http.ts';
 import { bindLanding, type LinkLanding } from './landing.ts';
 import type { EdgeMetrics } from './metrics.ts';
+import type { FraudPauses } from './fraud/pauses.ts';
 import { isBotUserAgent, isPrefetch, visitorCountry, type TrustedProxies } from './visitor.ts';
 
 /** Longest sub-ID kept; longer values are cut, the visitor is still redirected. */
@@ -98,6 +99,7 @@ export interface RedirectDeps {
   publisher: ClickPublisher;
   proxies: TrustedProxies;
   metrics: EdgeMetrics;
+  pauses: FraudPauses;
 }
 
 /** What a redirect needs of a link besides the link itself, derived once per version of the link. */
@@ -163,7 +165,11 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     if (head || isBotUserAgent(ua) || isPrefetch(req.getHeader(PURPOSE), req.getHeader(SEC_PURPOSE), req.getHeader(X_MOZ))) flags |= ClickFlag.Bot;
     if (country !== '' && brand?.restrictedCountries.includes(country)) flags |= ClickFlag.GeoBlocked;
     // A link whose affiliate was removed still redirects, but nothing it brings is commissionable.
-    const affiliateStatus: TrafficStatus = affiliate?.status ?? 'blocked';
+    let affiliateStatus: TrafficStatus = affiliate?.status ?? 'blocked';
+    // Fraud pauses (SPEC §7): still redirected, recorded with the status, not commissionable.
+    if (affiliateStatus === 'active' && d.pauses.ofAffiliate(link.affiliateId)) affiliateStatus = 'paused';
+    const subPause = d.pauses.ofSub(link.affiliateId, subs[0] as string);
+    if (subPause) flags |= subPause.action === 'block_sub' ? ClickFlag.SubBlocked : ClickFlag.SubPaused;
     const ts = Date.now();
     const clickId = newClickId(plan.shard, ts);
     const click: ClickRecorded = {

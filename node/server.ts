@@ -22,6 +22,12 @@ import { webhookHandler } from './ingest/webhook.ts';
 import { streamRoute } from './ingest/stream.ts';
 import { liveApi } from './live.ts';
 import type { Redis } from 'ioredis';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { FraudPauses } from './fraud/pauses.ts';
+import { fraudApi } from './fraud/api.ts';
+import { liveSocket } from './liveSocket.ts';
+import { natsNames } from '../schema/subjects.ts';
 
 /** Everything the edge's routes need. */
 export interface EdgeDeps {
@@ -33,6 +39,9 @@ export interface EdgeDeps {
   clickhouse: ClickHouseClient;
   ingest: Ingest;
   redis: Redis;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  pauses: FraudPauses;
   log: Logger;
   /** Whether this edge can take traffic (catalog loaded, not shutting down). */
   ready(): { ready: boolean; detail: Record<string, unknown> };
@@ -44,7 +53,7 @@ export interface EdgeServer {
   close(): void;
 }
 
-function build(d: EdgeDeps): TemplatedApp {
+function build(d: EdgeDeps): { app: TemplatedApp; stopFeeds: () => void } {
   const logErr = (err: unknown) => d.log.error({ err }, 'request failed');
   const small = { maxBody: d.cfg.edge.maxAdminBodyBytes, log: logErr };
   const one = { ...small, params: 1 };
@@ -52,13 +61,19 @@ function build(d: EdgeDeps): TemplatedApp {
   const events = { maxBody: d.cfg.edge.maxEventBodyBytes, log: logErr, params: 1 };
   const postback = route(postbackHandler(d.ingest), events);
   const admin = adminApi(d.catalog, d.adminToken);
-  const redirectDeps = { cfg: d.cfg, catalog: d.catalog, publisher: d.publisher, proxies: new TrustedProxies(d.cfg.edge.trustedProxies), metrics: d.metrics };
+  const redirectDeps = { cfg: d.cfg, catalog: d.catalog, publisher: d.publisher, proxies: new TrustedProxies(d.cfg.edge.trustedProxies), metrics: d.metrics, pauses: d.pauses };
+  const names = natsNames(d.cfg);
+  const fraud = fraudApi({ ch: d.clickhouse, js: d.js, names, partitions: d.cfg.partitions, catalog: d.catalog, pauses: d.pauses, adminToken: d.adminToken });
   const notFound = (_: unknown) => {
     throw new AffstreamError('not_found', 'no such endpoint');
   };
   const app = App();
   streamRoute(app, d.ingest, { maxBytes: d.cfg.edge.maxEventBodyBytes, maxEvents: d.cfg.edge.maxEventsPerBatch }, d.log);
-  return app
+  const stopFeeds = liveSocket(app, {
+    nc: d.nc, names, namespace: d.cfg.namespace, catalog: d.catalog, redis: d.redis, adminToken: d.adminToken, log: d.log,
+    onAlert: (a) => d.metrics.fraudAlerts.labels(a.rule, a.action).inc(),
+  });
+  app
     .get('/c/:code', redirectHandler(redirectDeps, false))
     .head('/c/:code', redirectHandler(redirectDeps, true))
     .get('/healthz', (res) => send(res, json(200, { ok: true })))
@@ -73,24 +88,35 @@ function build(d: EdgeDeps): TemplatedApp {
     .get('/metrics', route(async () => ({ status: 200, headers: { 'Content-Type': d.metrics.registry.contentType }, body: await d.metrics.registry.metrics() }), small))
     .get('/api/v1/live/affiliates/:id', route(liveApi(d.redis, d.cfg.namespace, d.catalog, d.adminToken), one))
     .get('/api/v1/reports/:name', route(reportsApi(d.clickhouse, d.catalog, d.adminToken), one))
+    .get('/api/v1/fraud/alerts', route(fraud.alerts, small))
+    .get('/api/v1/fraud/pauses', route(fraud.pauses, small))
+    .del('/api/v1/fraud/pauses/:id', route(fraud.lift, one))
+    .post('/api/v1/fraud/pauses/:id/lift', route(fraud.lift, one))
     .get('/api/v1/:kind', route(admin.list, one))
     .get('/api/v1/:kind/:id', route(admin.get, two))
     .put('/api/v1/:kind/:id', route(admin.put, two))
     .del('/api/v1/:kind/:id', route(admin.delete, two))
     .any('/*', route(notFound, small))
     .any('/c/:code', (res) => send(res, errorReply(new AffstreamError('method_not_allowed', 'use GET or HEAD'), logErr)));
+  return { app, stopFeeds };
 }
 
 /** Listen on the configured port (shared with the other edge processes through SO_REUSEPORT). */
 export function listen(d: EdgeDeps, port = d.cfg.edge.port): Promise<EdgeServer> {
-  const app = build(d);
+  const { app, stopFeeds } = build(d);
   return new Promise((resolve, reject) => {
     app.listen(d.cfg.edge.host, port, (socket: us_listen_socket | false) => {
       if (!socket) {
         reject(new Error(`edge cannot listen on ${d.cfg.edge.host}:${port} (edge.port / AFFSTREAM_EDGE_PORT)`));
         return;
       }
-      resolve({ port: us_socket_local_port(socket), close: () => us_listen_socket_close(socket) });
+      resolve({
+        port: us_socket_local_port(socket),
+        close: () => {
+          stopFeeds();
+          us_listen_socket_close(socket);
+        },
+      });
     });
   });
 }

@@ -6,6 +6,7 @@ import { AffstreamError } from './errors.ts';
 import { isId } from './config.ts';
 import type { TrafficStatus } from './wire.ts';
 import { parseMoney, toDecimalText } from './money.ts';
+import { parseFraudRules, type FraudRules } from './fraud.ts';
 
 /** Fields every stored record carries. */
 export interface Stamped {
@@ -33,6 +34,8 @@ export interface Brand extends Stamped {
   restrictedUrl: string | null;
   postbackSecret: string | null;
   ngr: NgrSettings;
+  /** Fraud rules (SPEC §7): the defaults with the settings the operator gave. */
+  fraud: FraudRules;
 }
 
 /** An affiliate. */
@@ -120,7 +123,7 @@ export function checkId(id: string, what: string): string {
   return id;
 }
 
-const BRAND_FIELDS = ['id', 'name', 'currency', 'jurisdiction', 'attributionWindowDays', 'restrictedCountries', 'restrictedUrl', 'postbackSecret', 'ngr', 'createdAt', 'updatedAt'] as const;
+const BRAND_FIELDS = ['id', 'name', 'currency', 'jurisdiction', 'attributionWindowDays', 'restrictedCountries', 'restrictedUrl', 'postbackSecret', 'ngr', 'fraud', 'createdAt', 'updatedAt'] as const;
 
 /** Validate a brand body for `id`; stamps are filled by the caller. */
 export function parseBrand(id: string, body: Json): Omit<Brand, keyof Stamped> {
@@ -148,6 +151,7 @@ export function parseBrand(id: string, body: Json): Omit<Brand, keyof Stamped> {
     restrictedUrl,
     postbackSecret: str(body, 'postbackSecret', { optional: true, max: 256 }),
     ngr: { paymentFeePct: num(ngr, 'paymentFeePct', 0, 100, 0), gamingTaxPct: num(ngr, 'gamingTaxPct', 0, 100, 0) },
+    fraud: parseFraudRules(body.fraud),
   };
 }
 

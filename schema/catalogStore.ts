@@ -3,6 +3,7 @@
  * leave the process (the redirect looks links up here), and a write anywhere reaches every
  * watcher within milliseconds, far inside SPEC §3's one second.
  */
+import { mirrorBucket } from './kvMirror.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { ClusterConfig } from './config.ts';
@@ -25,7 +26,6 @@ export class Catalog {
   readonly affiliates = new Map<string, Affiliate>();
   readonly links = new Map<string, Link>();
   readonly rates = new Map<string, Rate>();
-  private stopped = false;
 
   private constructor(private readonly kv: KV, private readonly onError: (err: unknown) => void) {}
 
@@ -51,24 +51,7 @@ export class Catalog {
   }
 
   private async watch(): Promise<void> {
-    const pending = (await this.kv.status()).values;
-    const iter = await this.kv.watch({ key: '>' });
-    let resolveLoaded!: () => void;
-    const loaded = new Promise<void>((r) => (resolveLoaded = r));
-    if (pending === 0) resolveLoaded();
-    void (async () => {
-      try {
-        for await (const e of iter) {
-          if (this.stopped) break;
-          this.apply(e.key, e.operation === 'PUT' ? e.value : null);
-          if (e.delta === 0 || e.isUpdate) resolveLoaded();
-        }
-      } catch (err) {
-        this.onError(err);
-      }
-    })();
-    this.stopWatch = () => iter.stop();
-    await loaded;
+    this.stopWatch = await mirrorBucket(this.kv, (key, value) => this.apply(key, value), this.onError);
   }
 
   private stopWatch: () => void = () => {};
@@ -98,7 +81,6 @@ export class Catalog {
 
   /** Stop watching. */
   close(): void {
-    this.stopped = true;
     this.stopWatch();
   }
 }

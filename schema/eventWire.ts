@@ -11,7 +11,7 @@ import { WireError } from './wire.ts';
 export const KIND_HEADER = 'Affstream-Kind';
 
 /** Kinds of partition messages. */
-export type MessageKind = 'clicks' | 'events' | 'resolved';
+export type MessageKind = 'clicks' | 'events' | 'resolved' | 'forwarded' | 'tick' | 'lifted';
 
 /** A batch of events from one edge request or frame. */
 export interface EventBatch {
@@ -34,6 +34,12 @@ export interface ClickInfo {
   country: string;
   bot: boolean;
   geoBlocked: boolean;
+  ip: string;
+  fraudScore: number;
+  /** Flagged by the click-stream fraud rule. */
+  flagged: boolean;
+  /** Affiliate and sub-ID were active at click time and the click was not flagged. */
+  commissionable: boolean;
 }
 
 /** A click resolution for a waiting player. */
@@ -49,7 +55,7 @@ const FIELDS = [
   'currency', 'originalAmount', 'originalCurrency', 'first', 'game', 'category', 'bonusAction', 'bonusId', 'maxBonus', 'depositId',
 ] as const satisfies ReadonlyArray<keyof PlayerEvent>;
 
-const CLICK_FIELDS = ['clickId', 'ts', 'brandId', 'affiliateId', 'code', 'campaign', 'sub1', 'country', 'bot', 'geoBlocked'] as const satisfies ReadonlyArray<keyof ClickInfo>;
+const CLICK_FIELDS = ['clickId', 'ts', 'brandId', 'affiliateId', 'code', 'campaign', 'sub1', 'country', 'bot', 'geoBlocked', 'ip', 'fraudScore', 'flagged', 'commissionable'] as const satisfies ReadonlyArray<keyof ClickInfo>;
 
 const encoder = new Encoder({ initialBufferSize: 64 * 1024 });
 const decoder = new Decoder();
@@ -104,4 +110,83 @@ export function decodeResolutions(data: Uint8Array): ClickResolution[] {
     const click = c === null ? null : (Object.fromEntries(CLICK_FIELDS.map((f, i) => [f, c[i]])) as unknown as ClickInfo);
     return { playerKey: t[0], brandId: t[1], clickId: t[2], click };
   });
+}
+
+/**
+ * Messages for actors of this partition from another partition's actors (SPEC §7: attributed
+ * registrations, FTDs and chargebacks for the affiliate's actor, registrations for the actors of
+ * their IP and device). One message per source message: `from` and `fromSeq` identify it, so the
+ * receiver drops a republished one.
+ */
+export interface ForwardedBatch {
+  from: number;
+  fromSeq: number;
+  items: ForwardedItem[];
+}
+
+/** One forwarded message: the actor kind and key it is for, and the message (plain data). */
+export interface ForwardedItem {
+  actor: 'affiliate' | 'identity';
+  key: string;
+  message: Record<string, unknown>;
+}
+
+/** The `Nats-Msg-Id` of a forwarded batch. */
+export function forwardedId(from: number, fromSeq: number, to: number): string {
+  return `fwd.${from}.${fromSeq}.${to}`;
+}
+
+/** Encode a forwarded batch. */
+export function encodeForwarded(b: ForwardedBatch, to: number): Uint8Array {
+  return encoder.encode(['forwarded', forwardedId(b.from, b.fromSeq, to), b.from, b.fromSeq, b.items.map((i) => [i.actor, i.key, i.message])]);
+}
+
+/** Decode a forwarded batch; throws {@link WireError}. */
+export function decodeForwarded(data: Uint8Array): ForwardedBatch {
+  const v = decodeArray(data, 'forwarded');
+  if (typeof v[2] !== 'number' || typeof v[3] !== 'number') throw new WireError('forwarded batch has no source');
+  const items = (v[4] as unknown[]).map((t) => {
+    if (!Array.isArray(t) || (t[0] !== 'affiliate' && t[0] !== 'identity') || typeof t[1] !== 'string' || typeof t[2] !== 'object' || t[2] === null) {
+      throw new WireError('malformed forwarded item');
+    }
+    return { actor: t[0], key: t[1], message: t[2] as Record<string, unknown> } as ForwardedItem;
+  });
+  return { from: v[2], fromSeq: v[3], items };
+}
+
+/** The partition clock: deadlines up to `at` have passed; `network` = per brand [registrations, unique clicks] in the conversion window. */
+export interface Tick {
+  at: number;
+  network: Record<string, [number, number]>;
+}
+
+/** Encode a tick (`id` identifies it for deduplication). */
+export function encodeTick(id: string, t: Tick): Uint8Array {
+  return encoder.encode(['tick', id, t.at, t.network, []]);
+}
+
+/** Decode a tick; throws {@link WireError}. */
+export function decodeTick(data: Uint8Array): Tick {
+  const v = decodeArray(data, 'tick');
+  if (typeof v[2] !== 'number' || typeof v[3] !== 'object' || v[3] === null) throw new WireError('malformed tick');
+  return { at: v[2], network: v[3] as Record<string, [number, number]> };
+}
+
+/** An operator lifted a pause (SPEC §7): the affiliate's actor forgets it and starts the sub-ID's windows afresh. */
+export interface Lift {
+  affiliateId: string;
+  subId: string;
+  pauseId: string;
+}
+
+/** Encode a lift. */
+export function encodeLift(l: Lift): Uint8Array {
+  return encoder.encode(['lifted', `lift.${l.pauseId}`, l.affiliateId, l.subId, l.pauseId, []]);
+}
+
+/** Decode a lift; throws {@link WireError}. */
+export function decodeLift(data: Uint8Array): Lift {
+  const v = decodeArray(data, 'lifted');
+  if (typeof v[2] !== 'string' || typeof v[3] !== 'string' || typeof v[4] !== 'string') throw new WireError('malformed lift');
+  return { affiliateId: v[2], subId: v[3], pauseId: v[4] };
 }

@@ -8,13 +8,18 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { natsUrl, type ClusterConfig } from './config.ts';
 import { natsNames } from './subjects.ts';
 
-/** Ensure the event stream exists with the configured limits; update it when they changed. */
+/** Ensure the event and alert streams exist with the configured limits; update them when they changed. */
 export async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Promise<void> {
   const names = natsNames(cfg);
+  await ensureOneStream(nc, cfg, names.stream, names.streamSubjects);
+  await ensureOneStream(nc, cfg, names.fraudStream, names.fraudAlerts);
+}
+
+async function ensureOneStream(nc: NatsConnection, cfg: ClusterConfig, name: string, subjects: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const want: Partial<StreamConfig> & { name: string } = {
-    name: names.stream,
-    subjects: [names.streamSubjects],
+    name,
+    subjects: [subjects],
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
@@ -24,10 +29,10 @@ export async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Prom
     max_msg_size: 8 * 1024 * 1024,
   };
   try {
-    const info = await jsm.streams.info(names.stream);
+    const info = await jsm.streams.info(name);
     const c = info.config;
     if (c.max_age !== want.max_age || c.duplicate_window !== want.duplicate_window || c.num_replicas !== want.num_replicas) {
-      await jsm.streams.update(names.stream, { ...c, ...want });
+      await jsm.streams.update(name, { ...c, ...want });
     }
   } catch (err) {
     if ((err as { name?: string }).name !== 'StreamNotFoundError') throw err;
@@ -38,6 +43,11 @@ export async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Prom
 /** Open (creating when needed) the catalog KV bucket. History 1: only the current value matters. */
 export async function openCatalogBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
   return new Kvm(nc).create(natsNames(cfg).catalogBucket, { history: 1, replicas: cfg.nats.replicas });
+}
+
+/** Open (creating when needed) the bucket of fraud pauses in force. */
+export async function openFraudBucket(nc: NatsConnection, cfg: ClusterConfig): Promise<KV> {
+  return new Kvm(nc).create(natsNames(cfg).fraudBucket, { history: 1, replicas: cfg.nats.replicas });
 }
 
 /**
@@ -64,6 +74,7 @@ export async function ensureNats(cfg: ClusterConfig, nc?: NatsConnection): Promi
   try {
     await ensureStream(conn, cfg);
     await openCatalogBucket(conn, cfg);
+    await openFraudBucket(conn, cfg);
   } finally {
     if (!nc) await conn.close();
   }

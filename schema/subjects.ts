@@ -3,6 +3,7 @@
  * clusters (or test runs) can share one server.
  */
 import type { ClusterConfig } from './config.ts';
+import type { FraudAlert } from './fraud.ts';
 
 /** NATS names for a namespace. */
 export interface NatsNames {
@@ -16,6 +17,12 @@ export interface NatsNames {
   consumer(p: number): string;
   /** KV bucket holding the catalog (brands, affiliates, links). */
   catalogBucket: string;
+  /** Stream of fraud alerts (SPEC §7), kept apart from the partitions' input. */
+  fraudStream: string;
+  /** Subject every fraud alert is published on (JSON {@link FraudAlert}). */
+  fraudAlerts: string;
+  /** KV bucket of the pauses and blocks in force, watched by every edge. */
+  fraudBucket: string;
 }
 
 /** The NATS names of `cfg`'s namespace. */
@@ -27,5 +34,8 @@ export function natsNames(cfg: Pick<ClusterConfig, 'namespace'>): NatsNames {
     partitionSubject: (p) => `${ns}.ev.${p}`,
     consumer: (p) => `part-${p}`,
     catalogBucket: `${ns}_catalog`,
+    fraudStream: `${ns.toUpperCase()}_FRAUD`,
+    fraudAlerts: `${ns}.fraud.alerts`,
+    fraudBucket: `${ns}_fraud`,
   };
 }

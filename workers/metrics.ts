@@ -12,6 +12,36 @@ export interface WorkerMetrics {
   consumerLag: Gauge<'partition'>;
   queuedRows: Gauge;
   duplicates: Counter;
+  fraudAlerts: Counter<'rule' | 'action'>;
+  /** Scores of clicks and registrations; its running mean is `fraud_score_avg`. */
+  fraudScores: { observe(score: number): void };
+}
+
+/**
+ * `fraud_score_avg`: the mean fraud score of the clicks and registrations counted since the
+ * previous scrape (the last value is kept while nothing is counted).
+ */
+function scoreAverage(registry: Registry): { observe(score: number): void } {
+  let sum = 0;
+  let count = 0;
+  let last = 0;
+  new Gauge({
+    name: 'fraud_score_avg',
+    help: 'Mean fraud score (0-100) of the clicks and registrations counted since the previous scrape',
+    registers: [registry],
+    collect() {
+      if (count > 0) last = sum / count;
+      sum = 0;
+      count = 0;
+      this.set(last);
+    },
+  });
+  return {
+    observe(score) {
+      sum += score;
+      count++;
+    },
+  };
 }
 
 /** Create the worker's registry. */
@@ -32,5 +62,7 @@ export function workerMetrics(labels: Record<string, string>): WorkerMetrics {
     consumerLag: new Gauge({ name: 'consumer_lag', help: 'Messages of the partition not yet delivered to its worker', labelNames: ['partition'], registers: [registry] }),
     queuedRows: new Gauge({ name: 'worker_queued_rows', help: 'Rows consumed and not yet in ClickHouse', registers: [registry] }),
     duplicates: new Counter({ name: 'events_duplicate_total', help: 'Events dropped by a partition as already applied', registers: [registry] }),
+    fraudAlerts: new Counter({ name: 'fraud_alerts_total', help: 'Fraud alerts raised, by rule and action', labelNames: ['rule', 'action'], registers: [registry] }),
+    fraudScores: scoreAverage(registry),
   };
 }

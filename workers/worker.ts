@@ -10,12 +10,18 @@ import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import type { ClusterConfig } from '../schema/config.ts';
-import { connectNats, ensureStream } from '../schema/natsSetup.ts';
+import { connectNats, ensureStream, openFraudBucket } from '../schema/natsSetup.ts';
 import { natsNames, type NatsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
 import { Catalog } from '../schema/catalogStore.ts';
-import { decodeEventBatch, decodeResolutions, KIND_HEADER } from '../schema/eventWire.ts';
+import { decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeTick, encodeTick, KIND_HEADER } from '../schema/eventWire.ts';
+import { DEFAULT_FRAUD_RULES } from '../schema/fraud.ts';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { retrying } from './runtime/retrying.ts';
+import { Forwarder } from './runtime/forwarder.ts';
+import { AlertOutlet } from './fraud/alertOutlet.ts';
+import { alertRow } from './sink/alertRow.ts';
 import type { BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
 import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
@@ -29,6 +35,8 @@ import { workerMetrics } from './metrics.ts';
 
 /** How often changed live counters are written to Redis. */
 const LIVE_PUBLISH_MS = 100;
+/** How often the partitions' clocks are advanced (bonus-abuse deadlines) and network totals announced. */
+const TICK_MS = 1_000;
 
 /** Brand settings the player actors read, from the catalog (defaults for a brand that is gone). */
 function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
@@ -37,6 +45,7 @@ function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
     attributionWindowDays: b?.attributionWindowDays ?? 30,
     paymentFeePct: String(b?.ngr.paymentFeePct ?? 0),
     gamingTaxPct: String(b?.ngr.gamingTaxPct ?? 0),
+    fraud: b?.fraud ?? DEFAULT_FRAUD_RULES,
   };
 }
 
@@ -46,6 +55,9 @@ function decodeInput(m: JsMsg): PartitionInput {
   if (kind === 'events') return { kind, batch: decodeEventBatch(m.data) };
   if (kind === 'resolved') return { kind, items: decodeResolutions(m.data) };
   if (kind === 'clicks') return { kind, batch: decodeBatch(m.data) };
+  if (kind === 'forwarded') return { kind, batch: decodeForwarded(m.data) };
+  if (kind === 'tick') return { kind, tick: decodeTick(m.data) };
+  if (kind === 'lifted') return { kind, lift: decodeLift(m.data) };
   throw new WireError(`unknown message kind ${kind}`);
 }
 
@@ -63,18 +75,6 @@ export interface WorkerOptions {
   partitions?: number[];
   /** Port of `/metrics`; default `worker.metricsPort` (0 = none). */
   metricsPort?: number;
-}
-
-async function retrying<T>(what: string, log: Logger, fn: () => Promise<T>, stopped: () => boolean): Promise<T> {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (stopped()) throw err;
-      log.warn({ err: String(err) }, `${what} failed; retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
 }
 
 /**
@@ -117,7 +117,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   await retrying('JetStream setup', log, () => ensureStream(nc, cfg), isStopping);
   const catalog = await Catalog.open(nc, cfg, (err) => log.error({ err }, 'catalog watch failed'));
   const ch = clickhouse(cfg);
-  const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, settings, (brandId) => brandSettings(catalog, brandId))]));
+  const loopSettings = { affiliate: settings, partitions: cfg.partitions, brand: (brandId: string) => brandSettings(catalog, brandId) };
+  const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, loopSettings)]));
   const landed = await retrying('recovery from ClickHouse', log, () => recoverPartitions(ch, loops, settings), isStopping);
   const live = new Map(partitions.map((p) => [p, new LiveCounters(p)]));
   await retrying('live counters from ClickHouse', log, () => recoverLive(ch, live), isStopping);
@@ -138,6 +139,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
 
   const js = jetstream(nc);
   const recent = new RecentClicks();
+  const forwarder = new Forwarder(js, names, log);
+  const outlet = new AlertOutlet(js, await openFraudBucket(nc, cfg), names, log);
   const resolver = new ClickResolver(ch, js, names, recent, log);
   // Registrations that were waiting for their click when the previous worker stopped ask again.
   for (const [p, loop] of loops) {
@@ -145,7 +148,14 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   }
 
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
-  const sink = new ClickHouseSink(ch, () => [...loops.values()].flatMap((l) => l.takeSnapshots()), {
+  const snapshots = () => ({
+    players: [...loops.values()].flatMap((l) => l.takeSnapshots()),
+    fraud: [...loops.values()].flatMap((l) => l.takeFraudSnapshot() ?? []),
+  });
+  const sink = new ClickHouseSink(ch, snapshots, {
+    async beforeWrite() {
+      await Promise.all([forwarder.settled(), outlet.settled()]);
+    },
     durable(p, seq) {
       const list = unacked.get(p) as JsMsg[];
       let last: JsMsg | undefined;
@@ -184,12 +194,21 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     loopsDone.push(
       (async () => {
         for await (const m of messages) {
-          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [] };
+          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], alerts: [] };
           try {
             const out = loop.apply(m.seq, decodeInput(m));
             if (out) {
               queued.clicks = out.clicks;
               queued.events = out.events;
+              queued.alerts = out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq }));
+              forwarder.send(p, m.seq, out.forwards);
+              // Alerts a previous run already wrote (and so published) are not published again.
+              if (m.seq > (landed.get('fraud_alerts')?.get(p) ?? 0)) {
+                outlet.send(out.alerts);
+                for (const a of out.alerts) metrics.fraudAlerts.labels(a.rule, a.action).inc();
+              }
+              for (const r of out.clicks) metrics.fraudScores.observe(r.fraud_score);
+              for (const r of out.events) if (r.type === 'registration') metrics.fraudScores.observe(r.fraud_score as number);
               // Live counters were rebuilt from the raw logs: count only rows those did not hold.
               const counters = live.get(p) as LiveCounters;
               for (const r of out.clicks) recent.add(r);
@@ -219,6 +238,29 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   }, cfg.worker.flushIntervalMs);
   // Live counters go out far more often than flushes: they are the "at most 1 s old" view.
   const liveTimer = setInterval(publishLive, LIVE_PUBLISH_MS);
+  const announced = new Map<number, string>();
+  // Ticks go through the partitions' own streams, so a replay sees time pass at the same places.
+  const tick = () => {
+    const now = Date.now();
+    const network: Record<string, [number, number]> = {};
+    for (const l of loops.values()) {
+      for (const [brand, [r, u]] of l.networkTotals(now)) {
+        const t = (network[brand] ??= [0, 0]);
+        t[0] += r;
+        t[1] += u;
+      }
+    }
+    const netText = JSON.stringify(network);
+    for (const [p, l] of loops) {
+      if (l.nextDeadline() > now && announced.get(p) === netText) continue;
+      announced.set(p, netText);
+      const h = natsHeaders();
+      h.set(KIND_HEADER, 'tick');
+      js.publish(names.partitionSubject(p), encodeTick(`tick.${p}.${now}`, { at: now, network }), { msgID: `tick.${p}.${now}`, headers: h })
+        .catch((err) => log.warn({ err: String(err), partition: p }, 'tick not published'));
+    }
+  };
+  const tickTimer = setInterval(tick, TICK_MS);
 
   const port = opts.metricsPort ?? cfg.worker.metricsPort;
   let server: Server | undefined;
@@ -240,6 +282,9 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       stopping = true;
       clearInterval(timer);
       clearInterval(liveTimer);
+      clearInterval(tickTimer);
+      forwarder.stop();
+      outlet.stop();
       resolver.stop();
       catalog.close();
       for (const m of consumers) m.stop();

@@ -2,7 +2,9 @@
  * Versioned, idempotent ClickHouse migrations. Files `migrations/NNN_name.sql` run in order;
  * each applied version is recorded in `schema_migrations`, so running again does nothing. Every
  * statement is itself idempotent (`IF NOT EXISTS`), so a migration interrupted half-way is simply
- * run again. `{db}` in a file stands for the cluster's database.
+ * run again. `{db}` in a file stands for the cluster's database. ClickHouse 18.16 has no
+ * `ADD COLUMN IF NOT EXISTS`, so an `ADD COLUMN` whose column is already there (a migration
+ * interrupted after it) counts as done.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +49,9 @@ export async function migrate(cfg: ClusterConfig): Promise<number[]> {
     const applied: number[] = [];
     for (const m of await loadMigrations(db)) {
       if (done.has(m.version)) continue;
-      for (const query of m.statements) await ch.command({ query });
+      for (const query of m.statements) await ch.command({ query }).catch((err: unknown) => {
+        if (!(/\bADD COLUMN\b/i.test(query) && /already exists/i.test(String(err)))) throw err;
+      });
       await ch.insert({
         table: `${db}.schema_migrations`,
         values: [{ version: m.version, name: m.name, applied_at: Math.floor(Date.now() / 1000) }],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handleAffiliate, initialAffiliateState, utcDay } from '../../workers/actors/affiliate.ts';
+import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
 import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
 
 const DAY = 86_400_000;
@@ -8,16 +9,16 @@ const T0 = Date.UTC(2026, 10, 20, 12);
 function click(over: Partial<ClickRecorded>): ClickRecorded {
   return {
     clickId: 'id', ts: T0, code: 'l1', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-    ip: '1.1.1.1', country: 'DE', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active', ...over,
+    ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', ...over,
   };
 }
 
 function run(clicks: ClickRecorded[], uniqueDays = 2): boolean[] {
   const s = initialAffiliateState('a');
   return clicks.map((c) => {
-    const [e] = handleAffiliate(s, { type: 'ClickRecorded', click: c }, { uniqueDays });
-    expect(e?.type).toBe('ClickCounted');
-    return e?.unique as boolean;
+    const [e] = handleAffiliate(s, { type: 'ClickRecorded', click: c, ipClicksPerMinute: 1 }, { settings: { uniqueDays }, rules: () => DEFAULT_FRAUD_RULES, network: () => null });
+    if (e?.type !== 'ClickCounted') throw new Error(`expected ClickCounted, got ${e?.type}`);
+    return e.unique;
   });
 }
 

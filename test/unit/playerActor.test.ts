@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { handlePlayer, initialPlayerState, type BrandSettings, type ClickInfo, type PlayerEffect, type PlayerState } from '../../workers/actors/player.ts';
 import { parseEvent, type PlayerEvent } from '../../schema/events.ts';
+import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 12);
 const DAY = 86_400_000;
 const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
-const brand: BrandSettings = { attributionWindowDays: 30, paymentFeePct: '2.5', gamingTaxPct: '10' };
+const brand: BrandSettings = { attributionWindowDays: 30, paymentFeePct: '2.5', gamingTaxPct: '10', fraud: DEFAULT_FRAUD_RULES };
 const click = (over: Partial<ClickInfo> = {}): ClickInfo => ({
-  clickId: CLICK, ts: T0 - 60_000, brandId: 'b1', affiliateId: 'aff-7', code: 'L1', campaign: 'spring', sub1: 's1', country: 'DE', bot: false, geoBlocked: false, ...over,
+  clickId: CLICK, ts: T0 - 60_000, brandId: 'b1', affiliateId: 'aff-7', code: 'L1', campaign: 'spring', sub1: 's1', country: 'DE', bot: false, geoBlocked: false,
+  ip: '', fraudScore: 0, flagged: false, commissionable: true, ...over,
 });
 
 let n = 0;

@@ -15,6 +15,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { timeOfClickId } from '../../schema/clickId.ts';
+import { clickInfoOf, type ClickLookupRow } from '../sink/clickRow.ts';
 import { encodeResolutions, KIND_HEADER, type ClickInfo, type ClickResolution } from '../../schema/eventWire.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import type { ResolveRequest } from './partition.ts';
@@ -27,19 +28,6 @@ interface Waiting extends ResolveRequest {
   partition: number;
 }
 
-interface LookupRow {
-  click_id: string;
-  ts: number;
-  ts_ms: number;
-  brand_id: string;
-  affiliate_id: string;
-  code: string;
-  campaign: string;
-  sub1: string;
-  country: string;
-  bot: number;
-  geo_blocked: number;
-}
 
 /** Batches click lookups and publishes the answers. */
 export class ClickResolver {
@@ -124,17 +112,13 @@ export class ClickResolver {
 
   private async lookup(ids: string[]): Promise<Map<string, ClickInfo>> {
     const rs = await this.ch.query({
-      query: `SELECT click_id, toUInt32(ts) AS ts, ts_ms, brand_id, affiliate_id, code, campaign, sub1, country, bot, geo_blocked
+      query: `SELECT click_id, partition, toUInt32(ts) AS ts, ts_ms, brand_id, affiliate_id, code, campaign, sub1, country, bot, geo_blocked,
+                     toString(affiliate_status) AS affiliate_status, ip, fraud_score, flagged, sub_status
               FROM click_lookup WHERE click_id IN (${ids.map((id) => `'${id}'`).join(',')})`,
       format: 'JSONEachRow',
     });
     const out = new Map<string, ClickInfo>();
-    for (const r of await rs.json<LookupRow>()) {
-      out.set(r.click_id, {
-        clickId: r.click_id, ts: Number(r.ts) * 1000 + Number(r.ts_ms), brandId: r.brand_id, affiliateId: r.affiliate_id, code: r.code,
-        campaign: r.campaign, sub1: r.sub1, country: r.country, bot: Number(r.bot) === 1, geoBlocked: Number(r.geo_blocked) === 1,
-      });
-    }
+    for (const r of await rs.json<ClickLookupRow>()) out.set(r.click_id, clickInfoOf(r));
     return out;
   }
 

@@ -3,22 +3,41 @@
  * routed to its actors; the effects come back as data for the host to carry out. Owns the
  * partition's actors, its position in the stream, and the event-id memory that makes ingestion
  * idempotent: a (brand, event_id) already applied — or waiting in a player — is dropped.
+ *
+ * The fraud state of the partition (affiliate actors' windows and pauses, identity actors, the
+ * click-flood window, network totals, which forwarded batches were applied) is snapshotted as one
+ * piece ({@link PartitionLoop.fraudSnapshot}); recovery resumes the stream from that snapshot's
+ * version, so windows are neither lost nor counted twice.
  */
 import type { ClickBatch } from '../../schema/wire.ts';
-import type { ClickResolution, EventBatch } from '../../schema/eventWire.ts';
-import { handleAffiliate, initialAffiliateState, type AffiliateSettings, type AffiliateState } from '../actors/affiliate.ts';
+import type { ClickResolution, EventBatch, ForwardedBatch, ForwardedItem, Lift, Tick } from '../../schema/eventWire.ts';
+import type { FraudAlert, FraudRules } from '../../schema/fraud.ts';
+import { partitionOf } from '../../schema/shard.ts';
+import {
+  fraudSnapshot, handleAffiliate, initialAffiliateState, restoreFraud,
+  type AffiliateContext, type AffiliateEffect, type AffiliateFraudSnapshot, type AffiliateMessage, type AffiliateSettings, type AffiliateState, type NetworkTotals,
+} from '../actors/affiliate.ts';
+import { handleIdentity, idleAfter, initialIdentityState, type IdentityMessage, type IdentityState } from '../actors/identity.ts';
 import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect, type PlayerMessage, type PlayerState } from '../actors/player.ts';
+import { WindowTable, type WindowSnapshot } from '../fraud/windowTable.ts';
 import { clickRow, type ClickRow } from '../sink/clickRow.ts';
 import { eventRow, type EventRow } from '../sink/eventRow.ts';
 
 /** How long an event id is remembered (SPEC §5: at least 7 days). */
 export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
 
+/** The click-flood window: one minute in 10-second buckets. */
+const FLOOD_SHAPE = { bucketMs: 10_000, buckets: 6 };
+const HOUR_MS = 3_600_000;
+
 /** A decoded partition message. */
 export type PartitionInput =
   | { kind: 'clicks'; batch: ClickBatch }
   | { kind: 'events'; batch: EventBatch }
-  | { kind: 'resolved'; items: ClickResolution[] };
+  | { kind: 'resolved'; items: ClickResolution[] }
+  | { kind: 'forwarded'; batch: ForwardedBatch }
+  | { kind: 'tick'; tick: Tick }
+  | { kind: 'lifted'; lift: Lift };
 
 /** A click to resolve for a waiting player. */
 export interface ResolveRequest {
@@ -31,15 +50,36 @@ export interface ResolveRequest {
 export interface LoopOutput {
   clicks: ClickRow[];
   events: EventRow[];
+  /** Alerts raised (rows, KV pauses and the alert subject are the host's to write). */
+  alerts: FraudAlert[];
   resolve: ResolveRequest[];
+  /** Messages for actors of other partitions (or this one), by target partition. */
+  forwards: Map<number, ForwardedItem[]>;
   /** Events dropped as already seen. */
   duplicates: number;
+}
+
+/** Per-brand settings the actors read. */
+export interface PartitionSettings {
+  affiliate: AffiliateSettings;
+  partitions: number;
+  brand(brandId: string): BrandSettings;
+}
+
+/** The snapshot of a partition's fraud state (JSON-safe). */
+export interface FraudStateSnapshot {
+  affiliates: Array<[string, AffiliateFraudSnapshot]>;
+  identities: IdentityState[];
+  network: Array<[string, WindowSnapshot]>;
+  announced: Array<[string, NetworkTotals]>;
+  forwardedFrom: Array<[number, number]>;
 }
 
 /** A partition's actors and stream position. */
 export class PartitionLoop {
   readonly affiliates = new Map<string, AffiliateState>();
   readonly players = new Map<string, PlayerState>();
+  readonly identities = new Map<string, IdentityState>();
   /** Last message sequence applied to each player: its snapshot version. */
   readonly playerSeq = new Map<string, number>();
   /** Versions of the snapshots restored at recovery: replayed messages at or below are already in them. */
@@ -48,14 +88,36 @@ export class PartitionLoop {
   readonly dirty = new Set<string>();
   /** `brand\u0000event_id` → when it was received, oldest first. */
   readonly seenEvents = new Map<string, number>();
+  /** Clicks per affiliate and IP in the last minute (rebuilt from the raw log at recovery, not snapshotted). */
+  readonly floods = new WindowTable(FLOOD_SHAPE, 1024);
+  /** Per brand: this partition's registrations and unique clicks in the brand's conversion window. */
+  readonly network = new Map<string, WindowTable>();
+  /** Network totals per brand as last announced by a tick (the conversion-rate rule compares with them). */
+  readonly announced = new Map<string, NetworkTotals>();
+  /** Source partition → sequence of the last forwarded batch applied from it. */
+  readonly forwardedFrom = new Map<number, number>();
+  /** Player key → bonus-abuse deadline, for ticks. */
+  readonly timers = new Map<string, number>();
+  /** Version of the last fraud-state snapshot taken. */
+  private fraudSnapshotSeq = -1;
   /** Stream sequence of the last message applied (or already in ClickHouse at recovery). */
   lastSeq = 0;
+  private readonly ctx: AffiliateContext;
 
   constructor(
     readonly partition: number,
-    private readonly settings: AffiliateSettings,
-    private readonly brand: (brandId: string) => BrandSettings,
-  ) {}
+    private readonly settings: PartitionSettings,
+  ) {
+    this.ctx = {
+      settings: settings.affiliate,
+      rules: (brandId) => this.rules(brandId),
+      network: (brandId) => this.announced.get(brandId) ?? null,
+    };
+  }
+
+  private rules(brandId: string): FraudRules {
+    return this.settings.brand(brandId).fraud;
+  }
 
   /** The affiliate actor for `id`, activated on first use. */
   affiliate(id: string): AffiliateState {
@@ -87,6 +149,19 @@ export class PartitionLoop {
     }
   }
 
+  /** The brand's network window of this partition. */
+  private networkWindow(brandId: string): WindowTable {
+    const hours = this.rules(brandId).conversionRate.windowHours;
+    let w = this.network.get(brandId);
+    if (!w || w.windowMs !== hours * HOUR_MS) this.network.set(brandId, (w = new WindowTable({ bucketMs: hours * HOUR_MS / 24, buckets: 24 }, 8)));
+    return w;
+  }
+
+  /** Per brand, this partition's [registrations, unique clicks] in the conversion window ending at `now`. */
+  networkTotals(now: number): Map<string, [number, number]> {
+    return new Map([...this.network].map(([brand, w]) => [brand, [w.sum('registrations', now), w.sum('uniques', now)]]));
+  }
+
   /**
    * Apply the message at stream sequence `seq`. Null when the message was applied before (a
    * redelivery, or already in ClickHouse at recovery).
@@ -94,43 +169,111 @@ export class PartitionLoop {
   apply(seq: number, input: PartitionInput): LoopOutput | null {
     if (seq <= this.lastSeq) return null;
     this.lastSeq = seq;
-    const out: LoopOutput = { clicks: [], events: [], resolve: [], duplicates: 0 };
-    if (input.kind === 'clicks') {
-      const b = input.batch;
-      b.clicks.forEach((click, idx) => {
-        for (const e of handleAffiliate(this.affiliate(click.affiliateId), { type: 'ClickRecorded', click }, this.settings)) {
-          out.clicks.push(clickRow(e.click, e.unique, { partition: this.partition, seq, idx, edge: b.edge, batchSeq: b.seq }));
-        }
-      });
-    } else if (input.kind === 'events') {
-      this.forget(input.batch.receivedAt);
-      input.batch.events.forEach((event) => {
-        if (!this.rememberEvent(event.brandId, event.eventId, input.batch.receivedAt)) {
-          out.duplicates++;
-          return;
-        }
-        this.deliver(seq, this.player(event.brandId, event.playerId), { type: 'EventReceived', event }, out);
-      });
-    } else {
-      for (const r of input.items) {
-        // The player id may itself contain ':'; the brand id (an id, SPEC §3) cannot.
-        const playerId = r.playerKey.slice(r.brandId.length + 1);
-        this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click }, out);
+    const out: LoopOutput = { clicks: [], events: [], alerts: [], resolve: [], forwards: new Map(), duplicates: 0 };
+    switch (input.kind) {
+      case 'clicks': {
+        const b = input.batch;
+        b.clicks.forEach((click, idx) => {
+          const ipClicksPerMinute = this.floods.add(`${click.affiliateId}\u0000${click.ip}`, click.ts);
+          for (const e of this.toAffiliate(click.affiliateId, { type: 'ClickRecorded', click, ipClicksPerMinute }, out)) {
+            if (e.type !== 'ClickCounted') continue;
+            if (e.unique) this.networkWindow(click.brandId).add('uniques', click.ts);
+            out.clicks.push(clickRow(e.click, e, { partition: this.partition, seq, idx, edge: b.edge, batchSeq: b.seq }));
+          }
+        });
+        break;
       }
+      case 'events':
+        this.forget(input.batch.receivedAt);
+        for (const event of input.batch.events) {
+          if (!this.rememberEvent(event.brandId, event.eventId, input.batch.receivedAt)) out.duplicates++;
+          else this.deliver(seq, this.player(event.brandId, event.playerId), { type: 'EventReceived', event }, out);
+        }
+        break;
+      case 'resolved':
+        for (const r of input.items) {
+          // The player id may itself contain ':'; the brand id (an id, SPEC §3) cannot.
+          const playerId = r.playerKey.slice(r.brandId.length + 1);
+          this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click }, out);
+        }
+        break;
+      case 'forwarded':
+        this.applyForwarded(input.batch, out);
+        break;
+      case 'tick':
+        this.applyTick(seq, input.tick, out);
+        break;
+      case 'lifted':
+        this.toAffiliate(input.lift.affiliateId, { type: 'PauseLifted', subId: input.lift.subId, pauseId: input.lift.pauseId }, out);
+        break;
     }
     return out;
+  }
+
+  private toAffiliate(affiliateId: string, msg: AffiliateMessage, out: LoopOutput): AffiliateEffect[] {
+    const effects = handleAffiliate(this.affiliate(affiliateId), msg, this.ctx);
+    for (const e of effects) if (e.type === 'AlertRaised') out.alerts.push(e.alert);
+    return effects;
+  }
+
+  private applyForwarded(b: ForwardedBatch, out: LoopOutput): void {
+    if (b.fromSeq <= (this.forwardedFrom.get(b.from) ?? 0)) return;
+    this.forwardedFrom.set(b.from, b.fromSeq);
+    for (const item of b.items) {
+      if (item.actor === 'affiliate') {
+        const msg = item.message as unknown as AffiliateMessage;
+        if (msg.type === 'RegistrationAttributed') this.networkWindow(msg.reg.brandId).add('registrations', msg.reg.ts);
+        this.toAffiliate(item.key, msg, out);
+      } else {
+        const msg = item.message as unknown as IdentityMessage & { kind: 'ip' | 'device'; value: string; brandId: string };
+        let s = this.identities.get(item.key);
+        if (!s) this.identities.set(item.key, (s = initialIdentityState(msg.brandId, msg.kind, msg.value)));
+        for (const e of handleIdentity(s, msg, this.rules(s.brandId))) out.alerts.push(e.alert);
+      }
+    }
+  }
+
+  private applyTick(seq: number, t: Tick, out: LoopOutput): void {
+    for (const [brand, [registrations, uniqueClicks]] of Object.entries(t.network)) this.announced.set(brand, { registrations, uniqueClicks });
+    for (const [key, deadline] of this.timers) {
+      if (deadline > t.at) continue;
+      const p = this.players.get(key);
+      if (p) this.deliver(seq, p, { type: 'TimePassed', at: t.at }, out);
+    }
+    for (const [key, s] of this.identities) if (idleAfter(s, this.rules(s.brandId)) < t.at) this.identities.delete(key);
+  }
+
+  /** The earliest bonus-abuse deadline of the partition (Infinity: none): the host ticks when it has passed. */
+  nextDeadline(): number {
+    let min = Infinity;
+    for (const d of this.timers.values()) if (d < min) min = d;
+    return min;
   }
 
   /** Run a player's handler unless its snapshot already includes this message; collect the effects. */
   private deliver(seq: number, p: PlayerState, msg: PlayerMessage, out: LoopOutput): void {
     if ((this.restoredSeq.get(p.key) ?? 0) >= seq) return;
-    const effects: PlayerEffect[] = handlePlayer(p, msg, this.brand(p.brandId));
+    const effects: PlayerEffect[] = handlePlayer(p, msg, this.settings.brand(p.brandId));
     this.dirty.add(p.key);
     this.playerSeq.set(p.key, seq);
+    this.trackTimer(p);
     for (const e of effects) {
       if (e.type === 'ResolveClick') out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId });
-      else out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
+      else if (e.type === 'AlertRaised') out.alerts.push(e.alert);
+      else if (e.type === 'Forward') {
+        const to = partitionOf(e.key, this.settings.partitions);
+        const message = e.actor === 'identity' ? { ...e.message, kind: e.kind, value: e.value, brandId: e.brandId } : e.message;
+        const list = out.forwards.get(to) ?? [];
+        list.push({ actor: e.actor, key: e.key, message: message as unknown as Record<string, unknown> });
+        out.forwards.set(to, list);
+      } else out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
     }
+  }
+
+  /** Keep the timer index in step with a player's bonus-abuse watch. */
+  trackTimer(p: PlayerState): void {
+    if (p.bonusWatch) this.timers.set(p.key, p.bonusWatch.deadline);
+    else this.timers.delete(p.key);
   }
 
   /** Snapshots of the players changed since the last call, and forget that they changed. */
@@ -138,5 +281,32 @@ export class PartitionLoop {
     const rows = [...this.dirty].map((key) => ({ partition: this.partition, player_key: key, seq: this.playerSeq.get(key) ?? 0, state: JSON.stringify(this.players.get(key)) }));
     this.dirty.clear();
     return rows;
+  }
+
+  /**
+   * The fraud state at the current position, when the position moved since the last call: taken
+   * even when no fraud state changed, so recovery never has to replay further back than a flush.
+   */
+  takeFraudSnapshot(): { partition: number; seq: number; state: string } | null {
+    if (this.fraudSnapshotSeq === this.lastSeq) return null;
+    this.fraudSnapshotSeq = this.lastSeq;
+    const snap: FraudStateSnapshot = {
+      affiliates: [...this.affiliates].map(([id, a]) => [id, fraudSnapshot(a.fraud)]),
+      identities: [...this.identities.values()],
+      network: [...this.network].map(([brand, w]) => [brand, w.snapshot()]),
+      announced: [...this.announced],
+      forwardedFrom: [...this.forwardedFrom],
+    };
+    return { partition: this.partition, seq: this.lastSeq, state: JSON.stringify(snap) };
+  }
+
+  /** Restore the fraud state from {@link takeFraudSnapshot}'s data. */
+  restoreFraud(state: string): void {
+    const snap = JSON.parse(state) as FraudStateSnapshot;
+    for (const [id, f] of snap.affiliates) this.affiliate(id).fraud = restoreFraud(f);
+    for (const s of snap.identities) this.identities.set(s.key, s);
+    for (const [brand, w] of snap.network) this.network.set(brand, WindowTable.restore(w));
+    for (const [brand, t] of snap.announced) this.announced.set(brand, t);
+    for (const [p, seq] of snap.forwardedFrom) this.forwardedFrom.set(p, seq);
   }
 }

@@ -5,7 +5,7 @@
  * retrying a query. Bounded: the oldest entries go first; misses fall back to ClickHouse.
  */
 import type { ClickInfo } from '../../schema/eventWire.ts';
-import type { ClickRow } from '../sink/clickRow.ts';
+import { clickInfoOf, type ClickRow } from '../sink/clickRow.ts';
 
 /** Recent clicks by id, oldest evicted first. */
 export class RecentClicks {
@@ -19,10 +19,7 @@ export class RecentClicks {
       const oldest = this.byId.keys().next().value;
       if (oldest !== undefined) this.byId.delete(oldest);
     }
-    this.byId.set(r.click_id, {
-      clickId: r.click_id, ts: r.ts * 1000 + r.ts_ms, brandId: r.brand_id, affiliateId: r.affiliate_id, code: r.code,
-      campaign: r.campaign, sub1: r.sub1, country: r.country, bot: r.bot === 1, geoBlocked: r.geo_blocked === 1,
-    });
+    this.byId.set(r.click_id, clickInfoOf(r));
   }
 
   /** The click, if it is recent enough to be here. */

@@ -1,14 +1,17 @@
 /**
  * Recovery: ClickHouse is the durable record of what each partition has applied.
  *
- * - `checkpoints` says up to which message every table of a flush was written: the loop replays
- *   from there.
+ * - `checkpoints` says up to which message every table of a flush was written, and `fraud_state`
+ *   which message the partition's fraud state includes (it lands after the checkpoint, so it is
+ *   never ahead): the loop replays from the older of the two (from the start when a partition
+ *   has no fraud state yet).
  * - While replaying, rows a table already holds are not written again: `max(seq)` per partition
  *   of each counted table — raw logs and aggregates (each insert is all-or-nothing and covers a
  *   prefix of messages).
  * - Player actors come back from their latest snapshot; a replayed message at or below a
  *   snapshot's version is not applied to that player again.
- * - The unique-click memory and the event-id memory are rebuilt from the rows themselves.
+ * - The unique-click memory, the event-id memory and the click-flood window are rebuilt from the
+ *   rows up to the resume point, so the replay recomputes the rest exactly as the first time.
  *
  * So a crash at any instant — before, during or after any insert — restarts from a state that
  * matches ClickHouse exactly, and the replay neither loses nor doubles anything.
@@ -19,7 +22,7 @@ import { DEDUPE_WINDOW_MS } from './partition.ts';
 import { rememberClick, type AffiliateSettings } from '../actors/affiliate.ts';
 import type { PlayerState } from '../actors/player.ts';
 import type { LiveCounters } from './liveCounters.ts';
-import type { Table } from '../sink/clickhouseSink.ts';
+import { COUNTED, type Table } from '../sink/clickhouseSink.ts';
 
 async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -41,40 +44,63 @@ export async function landedSeqs(ch: ClickHouseClient, table: string, partitions
 /** Per counted table and partition, the last message ClickHouse holds rows of: replayed messages at or below are not written again. */
 export type Landed = Map<Table, Map<number, number>>;
 
-const COUNTED_TABLES: Table[] = ['clicks', 'click_minutes', 'events', 'event_minutes'];
-
 /** Restore every loop; returns what each table already holds. */
 export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number, PartitionLoop>, settings: AffiliateSettings): Promise<Landed> {
   const partitions = [...loops.keys()];
   const loop = (p: number) => loops.get(Number(p)) as PartitionLoop;
   const checkpoints = await landedSeqs(ch, 'checkpoints', partitions);
-  const landed: Landed = new Map(await Promise.all(COUNTED_TABLES.map(async (t) => [t, await landedSeqs(ch, t, partitions)] as const)));
-  for (const p of partitions) loop(p).lastSeq = checkpoints.get(p) ?? 0;
+  const landed: Landed = new Map(await Promise.all([...COUNTED].map(async (t) => [t, await landedSeqs(ch, t, partitions)] as const)));
   if (partitions.length === 0) return landed;
   const list = partitions.join(',');
+  // `version`, not `seq`: ClickHouse 18.16 aliases are global, and argMax reads the column.
+  const fraud = await rows<{ partition: number; version: number; state: string }>(
+    ch,
+    `SELECT partition, max(seq) AS version, argMax(state, seq) AS state FROM fraud_state WHERE partition IN (${list}) GROUP BY partition`,
+  );
+  for (const p of partitions) loop(p).lastSeq = 0;
+  for (const f of fraud) {
+    const l = loop(f.partition);
+    l.restoreFraud(f.state);
+    l.lastSeq = Math.min(checkpoints.get(Number(f.partition)) ?? 0, Number(f.version));
+  }
+  const upTo = (p: number, seq: number) => seq <= loop(p).lastSeq;
 
   const uniques = await ch.query({
-    query: `SELECT partition, affiliate_id, code, ip, toUInt32(toDate(ts)) AS day FROM clicks
+    query: `SELECT partition, seq, affiliate_id, code, ip, toUInt32(toDate(ts)) AS day FROM clicks
             WHERE partition IN (${list}) AND is_unique = 1 AND ts >= now() - ${(settings.uniqueDays + 1) * 86_400}`,
     format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
   });
-  for await (const batch of uniques.stream<{ partition: number; affiliate_id: string; code: string; ip: string; day: number }>()) {
+  for await (const batch of uniques.stream<{ partition: number; seq: number; affiliate_id: string; code: string; ip: string; day: number }>()) {
     for (const row of batch) {
       const r = row.json();
-      rememberClick(loop(r.partition).affiliate(r.affiliate_id), Number(r.day), r.code, r.ip, settings);
+      if (upTo(r.partition, r.seq)) rememberClick(loop(r.partition).affiliate(r.affiliate_id), Number(r.day), r.code, r.ip, settings);
+    }
+  }
+
+  const floods = await ch.query({
+    query: `SELECT partition, seq, affiliate_id, ip, toUInt64(ts) * 1000 + ts_ms AS at FROM clicks
+            WHERE partition IN (${list}) AND ts >= now() - 120 ORDER BY partition, seq, idx`,
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
+  for await (const batch of floods.stream<{ partition: number; seq: number; affiliate_id: string; ip: string; at: number }>()) {
+    for (const row of batch) {
+      const r = row.json();
+      if (upTo(r.partition, r.seq)) loop(r.partition).floods.add(`${r.affiliate_id}\u0000${r.ip}`, Number(r.at));
     }
   }
 
   const seen = await ch.query({
-    query: `SELECT partition, brand_id, event_id, toUInt64(ts) * 1000 AS at FROM events
+    query: `SELECT partition, seq, brand_id, event_id, toUInt64(ts) * 1000 AS at FROM events
             WHERE partition IN (${list}) AND ts >= now() - ${DEDUPE_WINDOW_MS / 1000} ORDER BY ts`,
     format: 'JSONEachRow',
     clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
   });
-  for await (const batch of seen.stream<{ partition: number; brand_id: string; event_id: string; at: number }>()) {
+  for await (const batch of seen.stream<{ partition: number; seq: number; brand_id: string; event_id: string; at: number }>()) {
     for (const row of batch) {
       const r = row.json();
-      loop(r.partition).rememberEvent(r.brand_id, r.event_id, Number(r.at));
+      if (upTo(r.partition, r.seq)) loop(r.partition).rememberEvent(r.brand_id, r.event_id, Number(r.at));
     }
   }
 
@@ -87,14 +113,24 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
     for (const row of batch) {
       const r = row.json();
       const l = loop(r.partition);
-      const state = JSON.parse(r.state) as PlayerState;
+      const state = upgradePlayer(JSON.parse(r.state) as PlayerState);
       l.players.set(r.player_key, state);
+      l.trackTimer(state);
       l.playerSeq.set(r.player_key, Number(r.version));
       l.restoredSeq.set(r.player_key, Number(r.version));
       for (const e of state.pending) l.rememberEvent(e.brandId, e.eventId, e.ts);
     }
   }
   return landed;
+}
+
+/** A snapshot written before the fraud engine existed gets its fields' neutral values. */
+function upgradePlayer(s: PlayerState): PlayerState {
+  s.registrationScore ??= 0;
+  s.bonusWatch ??= null;
+  s.hold ??= null;
+  if (s.attribution) s.attribution.commissionable ??= s.attribution.attributed;
+  return s;
 }
 
 /** Rebuild today's live counters (UTC) of each partition from the rows ClickHouse holds. */

@@ -112,6 +112,7 @@ export function clickLookupRows(messages: Rows[]): Array<Record<string, string |
     m.clicks.map((r) => ({
       click_id: r.click_id, partition: r.partition, ts: r.ts, ts_ms: r.ts_ms, code: r.code, brand_id: r.brand_id, affiliate_id: r.affiliate_id,
       campaign: r.campaign, sub1: r.sub1, country: r.country, bot: r.bot, geo_blocked: r.geo_blocked, affiliate_status: r.affiliate_status,
+      ip: r.ip, fraud_score: r.fraud_score, flagged: r.flagged, sub_status: r.sub_status,
     })),
   );
 }

@@ -4,6 +4,7 @@
  * and the worker's resume point.
  */
 import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
+import type { ClickInfo } from '../../schema/eventWire.ts';
 
 /** One row of `clicks`. */
 export interface ClickRow {
@@ -29,6 +30,10 @@ export interface ClickRow {
   affiliate_status: string;
   edge: string;
   batch_seq: number;
+  fraud_score: number;
+  flagged: number;
+  /** `active`, or `paused` / `blocked` by the fraud engine. */
+  sub_status: string;
 }
 
 /** Where a click came from on the stream. */
@@ -40,8 +45,17 @@ export interface StreamPosition {
   batchSeq: number;
 }
 
+/** What the affiliate actor decided about a click. */
+export interface ClickVerdict {
+  unique: boolean;
+  flagged: boolean;
+  score: number;
+}
+
+const subStatus = (flags: number) => (flags & ClickFlag.SubBlocked ? 'blocked' : flags & ClickFlag.SubPaused ? 'paused' : 'active');
+
 /** The row for a counted click. */
-export function clickRow(c: ClickRecorded, unique: boolean, at: StreamPosition): ClickRow {
+export function clickRow(c: ClickRecorded, v: ClickVerdict, at: StreamPosition): ClickRow {
   const s = c.subs;
   return {
     partition: at.partition, seq: at.seq, idx: at.idx,
@@ -51,7 +65,24 @@ export function clickRow(c: ClickRecorded, unique: boolean, at: StreamPosition):
     sub6: s[5] ?? '', sub7: s[6] ?? '', sub8: s[7] ?? '', sub9: s[8] ?? '', sub10: s[9] ?? '',
     ip: c.ip, country: c.country, user_agent: c.userAgent, referer: c.referer,
     bot: c.flags & ClickFlag.Bot ? 1 : 0, geo_blocked: c.flags & ClickFlag.GeoBlocked ? 1 : 0,
-    is_unique: unique ? 1 : 0, affiliate_status: c.affiliateStatus,
+    is_unique: v.unique ? 1 : 0, affiliate_status: c.affiliateStatus,
     edge: at.edge, batch_seq: at.batchSeq,
+    fraud_score: v.score, flagged: v.flagged ? 1 : 0, sub_status: subStatus(c.flags),
+  };
+}
+
+/** The columns of a click that attribution reads (`click_lookup` holds exactly these). */
+export type ClickLookupRow = Pick<
+  ClickRow,
+  'click_id' | 'partition' | 'ts' | 'ts_ms' | 'code' | 'brand_id' | 'affiliate_id' | 'campaign' | 'sub1' | 'country' | 'bot' | 'geo_blocked' | 'affiliate_status' | 'ip' | 'fraud_score' | 'flagged' | 'sub_status'
+>;
+
+/** A click as attribution sees it, from its row (in memory or from `click_lookup`). */
+export function clickInfoOf(r: ClickLookupRow): ClickInfo {
+  return {
+    clickId: r.click_id, ts: Number(r.ts) * 1000 + Number(r.ts_ms), brandId: r.brand_id, affiliateId: r.affiliate_id, code: r.code,
+    campaign: r.campaign, sub1: r.sub1, country: r.country, bot: Number(r.bot) === 1, geoBlocked: Number(r.geo_blocked) === 1,
+    ip: r.ip, fraudScore: Number(r.fraud_score), flagged: Number(r.flagged) === 1,
+    commissionable: r.affiliate_status === 'active' && r.sub_status === 'active' && Number(r.flagged) === 0,
   };
 }

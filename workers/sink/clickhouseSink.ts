@@ -4,11 +4,12 @@
  * Every message a partition consumes enters the queue in stream order with the rows it produced
  * (maybe none). A flush takes the whole queue plus the snapshots of the players those messages
  * changed, and writes, in this order: `clicks`, `click_lookup`, `click_minutes`, `events`,
- * `event_minutes`, `player_state`, `checkpoints`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
+ * `event_minutes`, `fraud_alerts`, `player_state`, `checkpoints`, `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
  * so for every partition a table holds exactly the rows of the messages up to some sequence. The
  * order matters for recovery (workers/runtime/recovery.ts): a player snapshot never lands before
- * the event rows it accounts for, and the checkpoint lands last. Only then are the messages
- * acknowledged to JetStream.
+ * the event rows it accounts for, and the fraud state lands after the checkpoint, so its version
+ * is never ahead of the rows (recovery resumes from the older of the two). Only then are the
+ * messages acknowledged to JetStream.
  *
  * An insert whose outcome is unknown (timeout, connection reset, server stopped mid-request) may
  * or may not have landed. The sink retries the same flush, and before re-inserting a counted table
@@ -21,6 +22,7 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { toJsonLine, type EventRow } from './eventRow.ts';
+import type { AlertRow } from './alertRow.ts';
 import { clickLookupRows, clickMinuteRows, eventMinuteRows, lastSeqs } from './aggregates.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
@@ -30,6 +32,7 @@ export interface QueuedMessage {
   seq: number;
   clicks: ClickRow[];
   events: EventRow[];
+  alerts: AlertRow[];
 }
 
 /** A player snapshot row. */
@@ -40,6 +43,19 @@ export interface SnapshotRow {
   state: string;
 }
 
+/** A partition's fraud state row. */
+export interface FraudStateRow {
+  partition: number;
+  seq: number;
+  state: string;
+}
+
+/** The snapshots a flush writes: taken when the flush takes the queue, so they match its messages. */
+export interface Snapshots {
+  players: SnapshotRow[];
+  fraud: FraudStateRow[];
+}
+
 /** What the sink reports back. */
 export interface SinkEvents {
   /** Messages of `partition` up to `seq` are durable in ClickHouse. */
@@ -48,18 +64,20 @@ export interface SinkEvents {
   flushed(rows: number, ms: number): void;
   /** A flush failed; it will be retried. */
   failed(err: unknown): void;
+  /** Awaited after a flush takes the queue and before it writes: what its messages sent elsewhere must be out first. */
+  beforeWrite(): Promise<void>;
 }
 
 /** Tables a flush writes. */
-export type Table = 'clicks' | 'click_lookup' | 'click_minutes' | 'events' | 'event_minutes' | 'player_state' | 'checkpoints';
+export type Table = 'clicks' | 'click_lookup' | 'click_minutes' | 'events' | 'event_minutes' | 'fraud_alerts' | 'player_state' | 'checkpoints' | 'fraud_state';
 
 /** Tables where a row written twice would count twice: before a retry, what already landed is skipped. */
-const COUNTED: ReadonlySet<Table> = new Set(['clicks', 'click_minutes', 'events', 'event_minutes']);
+export const COUNTED: ReadonlySet<Table> = new Set(['clicks', 'click_minutes', 'events', 'event_minutes', 'fraud_alerts']);
 
 /** One flush: what it writes, which tables already have it, and per table what had landed before a retry. */
 interface Flush {
   messages: QueuedMessage[];
-  snapshots: SnapshotRow[];
+  snapshots: Snapshots;
   done: Set<Table>;
   uncertain: Set<Table>;
   landed: Map<Table, Map<number, number>>;
@@ -88,7 +106,7 @@ export class ClickHouseSink {
    */
   constructor(
     private readonly ch: ClickHouseClient,
-    private readonly snapshots: () => SnapshotRow[],
+    private readonly snapshots: () => Snapshots,
     private readonly events: SinkEvents,
     private readonly landed: ReadonlyMap<Table, ReadonlyMap<number, number>> = new Map(),
   ) {}
@@ -106,7 +124,7 @@ export class ClickHouseSink {
   /** Queue a consumed message. */
   push(m: QueuedMessage): void {
     this.queue.push(m);
-    this.queuedRows += m.clicks.length + m.events.length;
+    this.queuedRows += m.clicks.length + m.events.length + m.alerts.length;
   }
 
   /** Write what is queued (one flush at a time); rejects when ClickHouse refuses, keeping everything for the retry. */
@@ -125,6 +143,7 @@ export class ClickHouseSink {
     const f = this.pending;
     if (!f) return;
     const t0 = performance.now();
+    await this.events.beforeWrite();
     const rows = await this.write(f);
     this.pending = undefined;
     this.pendingRows = 0;
@@ -145,8 +164,10 @@ export class ClickHouseSink {
       ['click_minutes', () => clickMinuteRows(todo('click_minutes')).map((r) => JSON.stringify(r))],
       ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
       ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
-      ['player_state', () => f.snapshots.map((s) => JSON.stringify(s))],
+      ['fraud_alerts', () => todo('fraud_alerts').flatMap((m) => m.alerts.map((r) => JSON.stringify(r)))],
+      ['player_state', () => f.snapshots.players.map((s) => JSON.stringify(s))],
       ['checkpoints', () => [...lastSeqs(f.messages)].map(([partition, seq]) => JSON.stringify({ partition, seq }))],
+      ['fraud_state', () => f.snapshots.fraud.map((s) => JSON.stringify(s))],
     ];
     for (const [table, lines] of steps) {
       if (f.done.has(table)) continue;

@@ -35,5 +35,6 @@ export function eventRow(e: Extract<PlayerEffect, { type: 'EventApplied' }>, pla
     amount: ev.amount, win: ev.win, currency: ev.currency, original_amount: ev.originalAmount || '0.0000', original_currency: ev.originalCurrency,
     ggr: e.revenue.ggr, bonus_cost: e.revenue.bonusCost, chargeback: e.revenue.chargeback, fees: e.revenue.fees, tax: e.revenue.tax, ngr: e.revenue.ngr,
     game: ev.game, category: ev.category, bonus_action: ev.bonusAction, bonus_id: ev.bonusId, max_bonus: ev.maxBonus ? 1 : 0, deposit_id: ev.depositId,
+    fraud_score: e.fraudScore, commissionable: e.commissionable ? 1 : 0,
   };
 }
