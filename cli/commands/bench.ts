@@ -11,11 +11,13 @@ import { renderRedirect, writeResults } from '../../loadtest/lib/results.ts';
 import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from '../../loadtest/scenarios/attribution.ts';
 import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from '../../loadtest/scenarios/ingest.ts';
 import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
+import { FRAUD_DEFAULTS, renderFraud, runFraud } from '../../loadtest/scenarios/fraud.ts';
 
 /** Full usage text. */
 export const help = `Usage: affstream bench redirect [--duration S] [--connections N] [--links N] [--keep]
        affstream bench ingest [--duration S] [--frame N] [--window W] [--keep]
        affstream bench attribution [--rate R] [--duration S] [--keep]
+       affstream bench fraud [--rate R] [--duration S] [--keep]
 
 Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
 loadtest/results/<date>-<scenario>.json and .md, with a verdict against the issue's targets.
@@ -43,6 +45,14 @@ attribution  under a steady load of postbacks and JSON batches (registrations qu
              stored and attributed.
   --rate R          background events per second (default ${ATTRIBUTION_DEFAULTS.rate})
   --duration S      seconds of load (default ${ATTRIBUTION_DEFAULTS.durationS}, at least 3)
+
+fraud        under a clean background of registrations and deposits, a registration farm (six
+             registrations from one IP on a fresh sub-ID) every 250 ms: time from the sixth
+             registration's acceptance until GET /api/v1/fraud/pauses lists the sub-ID
+             (p50/p99/max); every farm paused once, no alert on the background; and the bytes
+             per tracked IP of the fraud windows holding one million IPs.
+  --rate R          background events per second (default ${FRAUD_DEFAULTS.rate})
+  --duration S      seconds of load (default ${FRAUD_DEFAULTS.durationS})
 
 Every scenario:
   --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
@@ -119,6 +129,21 @@ const SCENARIOS: Record<string, Scenario> = {
       return async (procs) => {
         const results = await runIngest(options, procs);
         return { results, markdown: renderIngest(results), pass: results.pass };
+      };
+    },
+  },
+  fraud: {
+    flags: ['rate', 'duration'],
+    prepare(values, keep) {
+      const options = {
+        rate: intFlag('rate', values.rate, FRAUD_DEFAULTS.rate),
+        durationS: intFlag('duration', values.duration, FRAUD_DEFAULTS.durationS),
+        keep,
+        log: say,
+      };
+      return async (procs) => {
+        const results = await runFraud(options, procs);
+        return { results, markdown: renderFraud(results), pass: results.pass };
       };
     },
   },

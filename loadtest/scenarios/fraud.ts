@@ -1,0 +1,331 @@
+/**
+ * Scenario `fraud` (the issue's two figures for SPEC §7):
+ *
+ * 1. **Trigger → pause visible in the API.** Under a steady background of registrations and
+ *    deposits (tools/eventTrafficChild.ts, clean traffic: one registration per click), a probe every
+ *    {@link PROBE_EVERY_MS} ms plays a registration farm on a sub-ID of its own: six clicks and six
+ *    registrations from one IP. The sixth registration crosses the default threshold (more than 5
+ *    in 10 minutes); from the moment it is accepted (durable), the harness polls
+ *    `GET /api/v1/fraud/pauses` until the sub-ID is listed. p50/p99/max over the probes.
+ *    Afterwards: every probe paused exactly once, and the background (clean) raised no alert.
+ * 2. **Memory per tracked IP.** In this process, one million distinct IPs go into the click-flood
+ *    window (the largest per-IP window) and into the registrations-per-IP window; bytes per IP are
+ *    the tables' own arrays, and the process's heap + array-buffer growth, over a million.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { sleep } from '../../cli/proc.ts';
+import { PROJECT_ROOT } from '../../cli/servers.ts';
+import { clickhouse } from '../../schema/clickhouse/client.ts';
+import { WindowTable, type WindowShape } from '../../workers/fraud/windowTable.ts';
+import { createCatalog } from '../lib/catalog.ts';
+import { BenchCluster } from '../lib/cluster.ts';
+import { harvestClicks, redirect, sendBatch, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
+import { summarizeLog } from '../lib/logs.ts';
+import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { latencySummary } from '../lib/stats.ts';
+import { runEventTraffic, type EventTrafficOutput } from '../tools/eventTraffic.ts';
+
+/** Options of {@link runFraud}. */
+export interface FraudOptions {
+  /** Background events per second. */
+  rate: number;
+  durationS: number;
+  keep: boolean;
+  log(line: string): void;
+}
+
+/** Defaults of the `bench fraud` flags. */
+export const FRAUD_DEFAULTS = { rate: 1000, durationS: 20 } as const;
+
+/** The issue's targets. */
+export const FRAUD_TARGETS = { pauseP99Ms: 100, bytesPerIp: 200, rateShare: 0.95 } as const;
+
+const BRAND = 'bench-casino';
+const PROBE_AFFILIATE = 'bench-fraud';
+const PROBE_EVERY_MS = 250;
+/**
+ * Clicks → registrations. A farm's bots still load the landing page and fill in a form; by then
+ * the clicks have reached the worker, so the figure is the registration's own path (the
+ * attribution scenario shows what waiting for a click adds).
+ */
+const CLICK_LEAD_MS = 2000;
+const PROBE_TIMEOUT_MS = 10_000;
+const POLL_MS = 5;
+/** Registrations per probe: one over the default threshold of 5. */
+const FARM_SIZE = 6;
+const BACKGROUND_AFFILIATES = 10;
+const BACKGROUND_LINKS = 100;
+const REGISTRATION_SHARE = 0.2;
+const MEMORY_IPS = 1_000_000;
+
+/** One probe's timings, ms. */
+export interface FraudProbe {
+  index: number;
+  subId: string;
+  /** Sixth registration sent → answered (durable). */
+  acceptMs?: number;
+  /** Answered → listed by the pauses API; null when not within {@link PROBE_TIMEOUT_MS}. */
+  visibleMs?: number | null;
+  error?: string;
+}
+
+/** Bytes per tracked IP of one window. */
+export interface WindowMemory {
+  window: string;
+  ips: number;
+  /** The table's arrays / IPs. */
+  tableBytesPerIp: number;
+  /** Heap + array buffers grown while filling it / IPs. */
+  processBytesPerIp: number;
+  nsPerAdd: number;
+}
+
+/** The whole output of `affstream bench fraud`. */
+export interface FraudResults {
+  scenario: 'fraud';
+  date: string;
+  machine: Machine;
+  git: { commit: string; dirty: boolean };
+  options: { rate: number; durationS: number; namespace: string; probeEveryMs: number; clickLeadMs: number; farmSize: number };
+  traffic: EventTrafficOutput | undefined;
+  pause: { probes: number; timeouts: number; latencyMs: { p50: number; p99: number; max: number } } | undefined;
+  probes: FraudProbe[];
+  /** Probe sub-IDs listed more than once, or never; alerts raised on the background's affiliates. */
+  accounting: { pausedOnce: number; probes: number; backgroundAlerts: number; ok: boolean } | undefined;
+  memory: WindowMemory[];
+  cpu: CpuWindow[];
+  logs: LogSummary[];
+  verdict: Verdict[];
+  pass: boolean;
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Fill a window of `shape` with {@link MEMORY_IPS} distinct IPs inside one window. */
+export function measureWindow(window: string, shape: WindowShape, ips = MEMORY_IPS): WindowMemory {
+  const grown = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const before = grown();
+  const table = new WindowTable(shape);
+  const t0 = 1_800_000_000_000;
+  const start = performance.now();
+  for (let i = 0; i < ips; i++) table.add(`aff-1\u0000${(i >>> 24) & 255}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`, t0 + (i % shape.bucketMs));
+  const ns = ((performance.now() - start) * 1e6) / ips;
+  const after = grown();
+  if (table.activeKeys !== ips) throw new Error(`window ${window} holds ${table.activeKeys} keys, expected ${ips}`);
+  return { window, ips, tableBytesPerIp: table.byteLength / ips, processBytesPerIp: (after - before) / ips, nsPerAdd: ns };
+}
+
+/**
+ * One poller for every probe: `GET /api/v1/fraud/pauses` every {@link POLL_MS} ms, noting when each
+ * sub-ID first shows. (A poller per probe would itself load the edge more than the farms do.)
+ */
+class PauseWatch {
+  private readonly seen = new Map<string, number>();
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(target: EventTarget, adminToken: string) {
+    const url = `${target.baseUrl}/api/v1/fraud/pauses?affiliate=${PROBE_AFFILIATE}`;
+    this.done = (async () => {
+      while (this.running) {
+        const list = await fetch(url, { headers: { Authorization: `Bearer ${adminToken}` } }).then((r) => r.json() as Promise<Array<{ sub_id: string }>>).catch(() => []);
+        const now = performance.now();
+        for (const p of list) if (!this.seen.has(p.sub_id)) this.seen.set(p.sub_id, now);
+        await sleep(POLL_MS);
+      }
+    })();
+  }
+
+  /** When `subId` was first listed, waiting for it up to `deadline`. */
+  async when(subId: string, deadline: number): Promise<number | undefined> {
+    while (!this.seen.has(subId) && performance.now() < deadline) await sleep(POLL_MS);
+    return this.seen.get(subId);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+}
+
+async function probeOnce(target: EventTarget, watch: PauseWatch, tag: string, index: number): Promise<FraudProbe> {
+  // A visitor number of its own: its clicks carry sub1 = v<visitor> and one client address.
+  const visitor = 3_000_000 + index;
+  const subId = `v${visitor}`;
+  const ip = `10.${(visitor >> 16) & 255}.${(visitor >> 8) & 255}.${visitor & 255}`;
+  const probe: FraudProbe = { index, subId };
+  try {
+    const clicks: string[] = [];
+    for (let i = 0; i < FARM_SIZE; i++) clicks.push(await redirect(target.baseUrl, PROBE_AFFILIATE, visitor));
+    await sleep(CLICK_LEAD_MS);
+    const reg = (i: number) => ({ type: 'registration', event_id: `${tag}-farm-${index}-${i}`, player_id: `${tag}-farm-${index}-${i}`, click_id: clicks[i], ip, ts: Date.now() });
+    await sendBatch(target, clicks.slice(0, FARM_SIZE - 1).map((_, i) => reg(i)));
+    const sent = performance.now();
+    await sendBatch(target, [reg(FARM_SIZE - 1)]);
+    const answered = performance.now();
+    probe.acceptMs = answered - sent;
+    const seen = await watch.when(subId, answered + PROBE_TIMEOUT_MS);
+    // Listed before the sixth registration was answered would be a pause the rule should not have made yet.
+    probe.visibleMs = seen === undefined ? null : Math.max(0, seen - answered);
+    if (seen !== undefined && seen < sent) probe.error = 'paused before its sixth registration';
+  } catch (err) {
+    probe.error = err instanceof Error ? err.message : String(err);
+  }
+  return probe;
+}
+
+/** A probe every {@link PROBE_EVERY_MS}, each at its own moment (they overlap: each waits {@link CLICK_LEAD_MS}). */
+async function runProbes(target: EventTarget, adminToken: string, tag: string, durationS: number): Promise<FraudProbe[]> {
+  const count = Math.max(1, Math.floor((durationS * 1000 - CLICK_LEAD_MS) / PROBE_EVERY_MS));
+  const t0 = performance.now();
+  const watch = new PauseWatch(target, adminToken);
+  try {
+    return await Promise.all(
+      Array.from({ length: count }, async (_, i) => {
+        await sleep(t0 + i * PROBE_EVERY_MS - performance.now());
+        return probeOnce(target, watch, tag, i);
+      }),
+    );
+  } finally {
+    await watch.stop();
+  }
+}
+
+/** Runs the scenario; the children go through `procs`, whose interrupt aborts the run. */
+export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<FraudResults> {
+  const { log } = opts;
+  const started = new Date();
+  const host = machine();
+  log(`memory: ${fmt(MEMORY_IPS)} distinct IPs into the click-flood and registrations-per-IP windows…`);
+  const memory = [
+    measureWindow('click flood (1 min, 6 buckets)', { bucketMs: 10_000, buckets: 6 }),
+    measureWindow('registrations per IP (10 min, 10 buckets)', { bucketMs: 60_000, buckets: 10 }),
+  ];
+  for (const m of memory) log(`  ${m.window}: ${fmt(m.tableBytesPerIp, 1)} B/IP in the table, ${fmt(m.processBytesPerIp, 1)} B/IP of process growth, ${fmt(m.nsPerAdd)} ns per add`);
+
+  const cluster = await BenchCluster.prepare(started);
+  const secret = randomBytes(18).toString('base64url');
+  const tag = randomBytes(3).toString('hex');
+  const target: EventTarget = { baseUrl: cluster.edgeUrl, brand: BRAND, secret };
+  const background = {
+    brands: [BRAND],
+    affiliates: Array.from({ length: BACKGROUND_AFFILIATES }, (_, i) => `bench-aff-${i}`),
+    codes: Array.from({ length: BACKGROUND_LINKS }, (_, i) => `bench-${i}`),
+    paused: [],
+    postbackSecret: secret,
+  };
+  let traffic: EventTrafficOutput | undefined;
+  let probes: FraudProbe[] = [];
+  let accounting: FraudResults['accounting'];
+  const cpu: CpuWindow[] = [];
+  await cluster.startServers(log);
+  try {
+    const { edge, worker } = await cluster.startNodes(procs);
+    await procs.guard(createCatalog(cluster.edgeUrl, cluster.adminToken, background));
+    await procs.guard(createCatalog(cluster.edgeUrl, cluster.adminToken, { brands: [BRAND], affiliates: [PROBE_AFFILIATE], codes: [PROBE_AFFILIATE], paused: [], postbackSecret: secret }));
+    await procs.guard(waitForBrand(target, 10_000));
+    const clicksNeeded = Math.ceil(opts.rate * opts.durationS * REGISTRATION_SHARE * 1.05);
+    log(`harvesting ${fmt(clicksNeeded)} click ids for the background…`);
+    const clickIds = await procs.guard(harvestClicks(cluster.edgeUrl, background.codes, clicksNeeded, 32));
+    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
+    log(`${fmt(opts.rate)} background events/s for ${opts.durationS} s, a ${FARM_SIZE}-registration farm every ${PROBE_EVERY_MS} ms…`);
+    const t0 = performance.now();
+    const load = await withCpu(
+      measured.map(([, pid]) => pid),
+      () =>
+        procs.guard(
+          Promise.all([
+            runEventTraffic(procs, {
+              ...target, rate: opts.rate, durationS: opts.durationS, clickIds, registrationShare: REGISTRATION_SHARE, postbackShare: 0.1, tag, maxInFlight: 256,
+            }),
+            runProbes(target, cluster.adminToken, tag, opts.durationS),
+          ]),
+        ),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    [traffic, probes] = load.result;
+    const events = traffic.accepted + probes.length * FARM_SIZE;
+    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), load.machineMicros));
+
+    await sleep(3000);
+    const list = (await (await fetch(`${cluster.edgeUrl}/api/v1/fraud/pauses`, { headers: { Authorization: `Bearer ${cluster.adminToken}` } })).json()) as Array<{ affiliate_id: string; sub_id: string }>;
+    const perSub = new Map<string, number>();
+    for (const p of list) if (p.affiliate_id === PROBE_AFFILIATE) perSub.set(p.sub_id, (perSub.get(p.sub_id) ?? 0) + 1);
+    const ch = clickhouse(cluster.cfg);
+    const [bg] = await (await ch.query({ query: `SELECT count() AS n FROM fraud_alerts WHERE affiliate_id != '${PROBE_AFFILIATE}'`, format: 'JSONEachRow' })).json<{ n: string }>();
+    await ch.close();
+    const pausedOnce = probes.filter((p) => perSub.get(p.subId) === 1).length;
+    accounting = { pausedOnce, probes: probes.length, backgroundAlerts: Number(bg?.n ?? 0), ok: pausedOnce === probes.length && Number(bg?.n ?? 0) === 0 };
+    log(`${accounting.ok ? 'OK' : 'NOT OK'}: ${pausedOnce} of ${probes.length} farms paused once; ${accounting.backgroundAlerts} alerts on the clean background`);
+  } finally {
+    await cluster.close(procs, opts.keep, log);
+  }
+  const measuredProbes = probes.filter((p) => p.visibleMs !== undefined);
+  const pause = measuredProbes.length === 0 ? undefined : {
+    probes: measuredProbes.length,
+    timeouts: measuredProbes.filter((p) => p.visibleMs === null).length,
+    latencyMs: latencySummary(measuredProbes.map((p) => p.visibleMs ?? PROBE_TIMEOUT_MS)),
+  };
+  const worstMemory = Math.max(...memory.map((m) => Math.max(m.tableBytesPerIp, m.processBytesPerIp)));
+  const verdict: Verdict[] = [
+    {
+      target: 'trigger → pause visible in the API, p99', required: `< ${FRAUD_TARGETS.pauseP99Ms} ms`,
+      measured: pause ? `${fmt(pause.latencyMs.p99, 1)} ms` : 'no probe', pass: pause === undefined ? null : pause.latencyMs.p99 < FRAUD_TARGETS.pauseP99Ms,
+    },
+    { target: 'memory per tracked IP, 1M IPs in the windows', required: `≤ ${FRAUD_TARGETS.bytesPerIp} B`, measured: `${fmt(worstMemory, 1)} B`, pass: worstMemory <= FRAUD_TARGETS.bytesPerIp },
+    {
+      target: 'farms paused exactly once; alerts on the clean background', required: 'every farm; 0',
+      measured: accounting ? `${accounting.pausedOnce}/${accounting.probes}; ${accounting.backgroundAlerts}` : 'not run', pass: accounting?.ok ?? null,
+    },
+    {
+      target: 'background rate held', required: `≥ ${FRAUD_TARGETS.rateShare * 100}% of ${fmt(opts.rate)} events/s`,
+      measured: traffic ? `${fmt(traffic.acceptedPerSec)} events/s` : 'not run', pass: traffic === undefined ? null : traffic.acceptedPerSec >= opts.rate * FRAUD_TARGETS.rateShare,
+    },
+  ];
+  return {
+    scenario: 'fraud',
+    date: started.toISOString(),
+    machine: host,
+    git: gitState(PROJECT_ROOT),
+    options: { rate: opts.rate, durationS: opts.durationS, namespace: cluster.namespace, probeEveryMs: PROBE_EVERY_MS, clickLeadMs: CLICK_LEAD_MS, farmSize: FARM_SIZE },
+    traffic,
+    pause,
+    probes,
+    accounting,
+    memory,
+    cpu,
+    logs: [summarizeLog(cluster.edgeLog), summarizeLog(cluster.workerLog)],
+    verdict,
+    pass: verdict.every((v) => v.pass !== false),
+  };
+}
+
+/** The Markdown report. */
+export function renderFraud(r: FraudResults): string {
+  const lines = [
+    `# bench fraud — ${r.date}`,
+    '',
+    machineLine(r),
+    '',
+    `Background ${fmt(r.options.rate)} events/s (clean: one registration per click) for ${r.options.durationS} s; a farm of ${r.options.farmSize} registrations from one IP on a sub-ID of its own every ${r.options.probeEveryMs} ms, registering ${r.options.clickLeadMs} ms after its clicks.`,
+    '',
+    '## Trigger → pause visible in `GET /api/v1/fraud/pauses`',
+    '',
+    r.pause ? `${r.pause.probes} probes, ${r.pause.timeouts} timeouts: p50 ${fmt(r.pause.latencyMs.p50, 1)} ms, p99 ${fmt(r.pause.latencyMs.p99, 1)} ms, max ${fmt(r.pause.latencyMs.max, 1)} ms (from the sixth registration's 200).` : 'No probe completed.',
+    '',
+    '## Memory per tracked IP',
+    '',
+    '| window | IPs | table B/IP | process growth B/IP | ns per add |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...r.memory.map((m) => `| ${m.window} | ${fmt(m.ips)} | ${fmt(m.tableBytesPerIp, 1)} | ${fmt(m.processBytesPerIp, 1)} | ${fmt(m.nsPerAdd)} |`),
+    '',
+    ...cpuSection(r.cpu, 'event'),
+    ...verdictSection(r.verdict, r.logs),
+  ];
+  return `${lines.join('\n')}\n`;
+}
