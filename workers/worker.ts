@@ -150,7 +150,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
   const snapshots = () => ({
     players: [...loops.values()].flatMap((l) => l.takeSnapshots()),
-    fraud: [...loops.values()].flatMap((l) => l.takeFraudSnapshot() ?? []),
+    fraud: [...loops.values()].flatMap((l) => l.takeFraudSnapshot()),
   });
   const sink = new ClickHouseSink(ch, snapshots, {
     async beforeWrite() {

@@ -54,3 +54,34 @@ describe('partition loop', () => {
     expect(loop.takeSnapshots()).toEqual([]);
   });
 });
+
+describe('partition loop: fraud state', () => {
+  const forwarded = (fromSeq: number, ips: string[]) => ({
+    kind: 'forwarded' as const,
+    batch: {
+      from: 7, fromSeq,
+      items: ips.map((ip, i) => ({
+        actor: 'affiliate' as const, key: 'aff',
+        message: { type: 'RegistrationAttributed', reg: { brandId: 'b', affiliateId: 'aff', sub1: 's', playerId: `p${fromSeq}-${i}`, eventId: `r${fromSeq}-${i}`, ts: T0 + fromSeq * 1000 + i, ip, amount: '' } },
+      })),
+    },
+  });
+
+  it('a snapshot restored into a fresh loop continues exactly where the first one was; forwarded batches apply once', () => {
+    const first = new PartitionLoop(0, settings);
+    expect(first.apply(1, forwarded(1, ['1.1.1.1', '1.1.1.1', '1.1.1.1']))?.alerts).toEqual([]);
+    const rows = first.takeFraudSnapshot();
+    expect(rows.map((r) => [r.key, r.seq])).toEqual([['', 1], ['a:aff', 1]]);
+    expect(first.takeFraudSnapshot()).toEqual([]);
+
+    const second = new PartitionLoop(0, settings);
+    for (const r of rows) second.restoreFraud(r.key, r.state);
+    second.lastSeq = 1;
+    for (const loop of [first, second]) {
+      // A republished batch (same source sequence) changes nothing.
+      expect(loop.apply(2, forwarded(1, ['1.1.1.1', '1.1.1.1', '1.1.1.1']))?.alerts).toEqual([]);
+      const out = loop.apply(3, forwarded(2, ['1.1.1.1', '1.1.1.1', '1.1.1.1']));
+      expect(out?.alerts.map((a) => [a.rule, a.evidence.registrations])).toEqual([['ip_registrations', 6]]);
+    }
+  });
+});

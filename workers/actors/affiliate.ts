@@ -184,6 +184,8 @@ function raise(s: AffiliateState, t: Trigger): AffiliateEffect[] {
   }
   const quietKey = `${t.rule}\u0000${t.sub}`;
   if ((f.quietUntil.get(quietKey) ?? -Infinity) > t.ts) return [];
+  // Quiet periods that have ended are forgotten: the map holds only the flags of current windows.
+  for (const [k, until] of f.quietUntil) if (until <= t.ts) f.quietUntil.delete(k);
   f.quietUntil.set(quietKey, t.ts + t.windowMs);
   return [{ type: 'AlertRaised', alert: alertOf(s, t, alertId(t.rule, `${s.affiliateId}\u0000${t.sub}`, t.eventId)) }];
 }

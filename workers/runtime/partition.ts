@@ -4,10 +4,11 @@
  * partition's actors, its position in the stream, and the event-id memory that makes ingestion
  * idempotent: a (brand, event_id) already applied — or waiting in a player — is dropped.
  *
- * The fraud state of the partition (affiliate actors' windows and pauses, identity actors, the
- * click-flood window, network totals, which forwarded batches were applied) is snapshotted as one
- * piece ({@link PartitionLoop.fraudSnapshot}); recovery resumes the stream from that snapshot's
- * version, so windows are neither lost nor counted twice.
+ * The fraud state of the partition (affiliate actors' windows and pauses, identity actors, network
+ * totals, which forwarded batches were applied) is snapshotted with every flush
+ * ({@link PartitionLoop.takeFraudSnapshot}): the actors changed since the last one, and the
+ * partition's own part, in one insert; recovery resumes the stream from that version, so windows
+ * are neither lost nor counted twice. The click-flood window is rebuilt from the raw log instead.
  */
 import type { ClickBatch } from '../../schema/wire.ts';
 import type { ClickResolution, EventBatch, ForwardedBatch, ForwardedItem, Lift, Tick } from '../../schema/eventWire.ts';
@@ -15,7 +16,7 @@ import type { FraudAlert, FraudRules } from '../../schema/fraud.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import {
   fraudSnapshot, handleAffiliate, initialAffiliateState, restoreFraud,
-  type AffiliateContext, type AffiliateEffect, type AffiliateFraudSnapshot, type AffiliateMessage, type AffiliateSettings, type AffiliateState, type NetworkTotals,
+  type AffiliateContext, type AffiliateEffect, type AffiliateFraud, type AffiliateFraudSnapshot, type AffiliateMessage, type AffiliateSettings, type AffiliateState, type NetworkTotals,
 } from '../actors/affiliate.ts';
 import { handleIdentity, idleAfter, initialIdentityState, type IdentityMessage, type IdentityState } from '../actors/identity.ts';
 import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect, type PlayerMessage, type PlayerState } from '../actors/player.ts';
@@ -66,13 +67,19 @@ export interface PartitionSettings {
   brand(brandId: string): BrandSettings;
 }
 
-/** The snapshot of a partition's fraud state (JSON-safe). */
-export interface FraudStateSnapshot {
-  affiliates: Array<[string, AffiliateFraudSnapshot]>;
-  identities: IdentityState[];
+/** The partition's own part of its fraud state (JSON-safe), under the key ''. */
+interface PartitionFraudSnapshot {
   network: Array<[string, WindowSnapshot]>;
   announced: Array<[string, NetworkTotals]>;
   forwardedFrom: Array<[number, number]>;
+}
+
+/** A row of `fraud_state`: key '' is the partition's part; `a:<affiliate>` and `i:<identity>` are actors ('' state: gone). */
+export interface FraudStateRow {
+  partition: number;
+  key: string;
+  seq: number;
+  state: string;
 }
 
 /** A partition's actors and stream position. */
@@ -100,6 +107,8 @@ export class PartitionLoop {
   readonly timers = new Map<string, number>();
   /** Version of the last fraud-state snapshot taken. */
   private fraudSnapshotSeq = -1;
+  /** Fraud actors (`a:<affiliate>`, `i:<identity>`) changed since the last snapshot. */
+  private readonly fraudDirty = new Set<string>();
   /** Stream sequence of the last message applied (or already in ClickHouse at recovery). */
   lastSeq = 0;
   private readonly ctx: AffiliateContext;
@@ -212,6 +221,7 @@ export class PartitionLoop {
 
   private toAffiliate(affiliateId: string, msg: AffiliateMessage, out: LoopOutput): AffiliateEffect[] {
     const effects = handleAffiliate(this.affiliate(affiliateId), msg, this.ctx);
+    this.fraudDirty.add(`a:${affiliateId}`);
     for (const e of effects) if (e.type === 'AlertRaised') out.alerts.push(e.alert);
     return effects;
   }
@@ -229,6 +239,7 @@ export class PartitionLoop {
         let s = this.identities.get(item.key);
         if (!s) this.identities.set(item.key, (s = initialIdentityState(msg.brandId, msg.kind, msg.value)));
         for (const e of handleIdentity(s, msg, this.rules(s.brandId))) out.alerts.push(e.alert);
+        this.fraudDirty.add(`i:${item.key}`);
       }
     }
   }
@@ -240,7 +251,11 @@ export class PartitionLoop {
       const p = this.players.get(key);
       if (p) this.deliver(seq, p, { type: 'TimePassed', at: t.at }, out);
     }
-    for (const [key, s] of this.identities) if (idleAfter(s, this.rules(s.brandId)) < t.at) this.identities.delete(key);
+    for (const [key, s] of this.identities) {
+      if (idleAfter(s, this.rules(s.brandId)) >= t.at) continue;
+      this.identities.delete(key);
+      this.fraudDirty.add(`i:${key}`);
+    }
   }
 
   /** The earliest bonus-abuse deadline of the partition (Infinity: none): the host ticks when it has passed. */
@@ -284,29 +299,42 @@ export class PartitionLoop {
   }
 
   /**
-   * The fraud state at the current position, when the position moved since the last call: taken
-   * even when no fraud state changed, so recovery never has to replay further back than a flush.
+   * The fraud state at the current position, when the position moved since the last call: the
+   * partition's part (always, so recovery never replays further back than a flush) and the actors
+   * changed since. Written in one insert, the rows land together or not at all.
    */
-  takeFraudSnapshot(): { partition: number; seq: number; state: string } | null {
-    if (this.fraudSnapshotSeq === this.lastSeq) return null;
-    this.fraudSnapshotSeq = this.lastSeq;
-    const snap: FraudStateSnapshot = {
-      affiliates: [...this.affiliates].map(([id, a]) => [id, fraudSnapshot(a.fraud)]),
-      identities: [...this.identities.values()],
+  takeFraudSnapshot(): FraudStateRow[] {
+    if (this.fraudSnapshotSeq === this.lastSeq) return [];
+    const seq = (this.fraudSnapshotSeq = this.lastSeq);
+    const own: PartitionFraudSnapshot = {
       network: [...this.network].map(([brand, w]) => [brand, w.snapshot()]),
       announced: [...this.announced],
       forwardedFrom: [...this.forwardedFrom],
     };
-    return { partition: this.partition, seq: this.lastSeq, state: JSON.stringify(snap) };
+    const rows: FraudStateRow[] = [{ partition: this.partition, key: '', seq, state: JSON.stringify(own) }];
+    for (const key of this.fraudDirty) {
+      const id = key.slice(2);
+      const actor = key.startsWith('a:') ? this.affiliates.get(id)?.fraud : this.identities.get(id);
+      const state = actor === undefined ? '' : JSON.stringify(key.startsWith('a:') ? fraudSnapshot(actor as AffiliateFraud) : actor);
+      rows.push({ partition: this.partition, key, seq, state });
+    }
+    this.fraudDirty.clear();
+    return rows;
   }
 
-  /** Restore the fraud state from {@link takeFraudSnapshot}'s data. */
-  restoreFraud(state: string): void {
-    const snap = JSON.parse(state) as FraudStateSnapshot;
-    for (const [id, f] of snap.affiliates) this.affiliate(id).fraud = restoreFraud(f);
-    for (const s of snap.identities) this.identities.set(s.key, s);
-    for (const [brand, w] of snap.network) this.network.set(brand, WindowTable.restore(w));
-    for (const [brand, t] of snap.announced) this.announced.set(brand, t);
-    for (const [p, seq] of snap.forwardedFrom) this.forwardedFrom.set(p, seq);
+  /** Restore one row of {@link takeFraudSnapshot} (the latest version of its key). */
+  restoreFraud(key: string, state: string): void {
+    if (state === '') return;
+    if (key === '') {
+      const own = JSON.parse(state) as PartitionFraudSnapshot;
+      for (const [brand, w] of own.network) this.network.set(brand, WindowTable.restore(w));
+      for (const [brand, t] of own.announced) this.announced.set(brand, t);
+      for (const [p, seq] of own.forwardedFrom) this.forwardedFrom.set(p, seq);
+    } else if (key.startsWith('a:')) {
+      this.affiliate(key.slice(2)).fraud = restoreFraud(JSON.parse(state) as AffiliateFraudSnapshot);
+    } else {
+      const s = JSON.parse(state) as IdentityState;
+      this.identities.set(s.key, s);
+    }
   }
 }

@@ -53,15 +53,16 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   if (partitions.length === 0) return landed;
   const list = partitions.join(',');
   // `version`, not `seq`: ClickHouse 18.16 aliases are global, and argMax reads the column.
-  const fraud = await rows<{ partition: number; version: number; state: string }>(
+  const fraud = await rows<{ partition: number; key: string; version: number; state: string }>(
     ch,
-    `SELECT partition, max(seq) AS version, argMax(state, seq) AS state FROM fraud_state WHERE partition IN (${list}) GROUP BY partition`,
+    `SELECT partition, key, max(seq) AS version, argMax(state, seq) AS state FROM fraud_state WHERE partition IN (${list}) GROUP BY partition, key`,
   );
   for (const p of partitions) loop(p).lastSeq = 0;
   for (const f of fraud) {
     const l = loop(f.partition);
-    l.restoreFraud(f.state);
-    l.lastSeq = Math.min(checkpoints.get(Number(f.partition)) ?? 0, Number(f.version));
+    l.restoreFraud(f.key, f.state);
+    // The partition's own row is written with every snapshot: its version is the snapshot's.
+    if (f.key === '') l.lastSeq = Math.min(checkpoints.get(Number(f.partition)) ?? 0, Number(f.version));
   }
   const upTo = (p: number, seq: number) => seq <= loop(p).lastSeq;
 

@@ -23,6 +23,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { toJsonLine, type EventRow } from './eventRow.ts';
 import type { AlertRow } from './alertRow.ts';
+import type { FraudStateRow } from '../runtime/partition.ts';
 import { clickLookupRows, clickMinuteRows, eventMinuteRows, lastSeqs } from './aggregates.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
@@ -39,13 +40,6 @@ export interface QueuedMessage {
 export interface SnapshotRow {
   partition: number;
   player_key: string;
-  seq: number;
-  state: string;
-}
-
-/** A partition's fraud state row. */
-export interface FraudStateRow {
-  partition: number;
   seq: number;
   state: string;
 }

@@ -42,10 +42,13 @@ CREATE TABLE IF NOT EXISTS {db}.fraud_audit (
   reason String
 ) ENGINE = MergeTree() PARTITION BY toYYYYMM(ts) ORDER BY (ts, pause_id);
 
--- Each partition's fraud state (windows, pauses in force, identities, network totals): the latest
--- version (seq) wins. Replay resumes from it, so the windows are neither lost nor counted twice.
+-- Each partition's fraud state: key '' is the partition's own part (network totals, forwarded
+-- batches applied), written with every snapshot; `a:<affiliate>` and `i:<identity>` are actors,
+-- written when they changed ('' state: gone). The latest version (seq) of each key wins; replay
+-- resumes from the partition row's version, so windows are neither lost nor counted twice.
 CREATE TABLE IF NOT EXISTS {db}.fraud_state (
   partition UInt16,
+  key String,
   seq UInt64,
   state String
-) ENGINE = ReplacingMergeTree(seq) ORDER BY partition;
+) ENGINE = ReplacingMergeTree(seq) ORDER BY (partition, key);
