@@ -5,6 +5,7 @@
  * of an attack raises each alert and action exactly once.
  */
 import { createHmac } from 'node:crypto';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_UA, click, TestCluster, waitFor } from './cluster.ts';
 
@@ -46,7 +47,7 @@ beforeAll(async () => {
   port = await cluster.start();
   await cluster.putAll(port, [
     ['brands/casino', { name: 'Casino', currency: 'EUR', postbackSecret: SECRET }],
-    ['affiliates/aff1', { name: 'Aff One' }],
+    ['affiliates/aff1', { name: 'Aff One', apiKey: 'aff1-key-0123456789' }],
     ['affiliates/aff2', { name: 'Aff Two' }],
     ['links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'c', landingUrl: 'https://casino.example/?cid={click_id}' }],
     ['links/L2', { brandId: 'casino', affiliateId: 'aff2', campaign: 'c', landingUrl: 'https://casino.example/?cid={click_id}' }],
@@ -133,6 +134,25 @@ describe('fraud engine', () => {
       return Number(r[0]?.n) > 0 ? r : undefined;
     }, 15_000);
     expect(Number(alerts[0]?.n)).toBe(1);
+  });
+
+  it('streams alerts and counters on /v1/live; an affiliate key watches only itself', async () => {
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/live?affiliate=aff2&token=aff1-key-0123456789`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(refused).toBe(403);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/live?affiliate=aff1`, { headers: { Authorization: 'Bearer aff1-key-0123456789' } });
+    const frames: Array<{ type: string; alert?: { rule: string; sub_id: string }; counters?: { affiliate_id: string } }> = [];
+    ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const ids = await clicksFor('L1', 'farm3', Array(6).fill('203.0.113.77'));
+    for (const [i, cid] of ids.entries()) await register(`farm3-${i}`, cid, '203.0.113.77', T0 + i * 1000);
+    await waitFor('alert on the live socket', async () => (frames.some((f) => f.type === 'alert' && f.alert?.sub_id === 'farm3') ? true : undefined), 15_000);
+    await waitFor('counters on the live socket', async () => (frames.some((f) => f.type === 'counters' && f.counters?.affiliate_id === 'aff1') ? true : undefined), 5_000);
+    expect(frames.find((f) => f.type === 'alert')?.alert).toMatchObject({ rule: 'ip_registrations', sub_id: 'farm3' });
+    ws.close();
   });
 
   it('a worker killed with kill -9 during an attack: each alert and action exactly once', async () => {

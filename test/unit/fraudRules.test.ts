@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { handleAffiliate, initialAffiliateState, type AffiliateContext, type AffiliateEffect, type AffiliateState, type Attributed } from '../../workers/actors/affiliate.ts';
 import { handleIdentity, initialIdentityState } from '../../workers/actors/identity.ts';
 import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect, type PlayerState } from '../../workers/actors/player.ts';
-import { DEFAULT_FRAUD_RULES, parseFraudRules, type FraudAlert } from '../../schema/fraud.ts';
+import { DEFAULT_FRAUD_RULES, parseFraudRules, pauseKey, pauseOf, type FraudAlert } from '../../schema/fraud.ts';
 import { parseEvent } from '../../schema/events.ts';
 import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
 
@@ -200,6 +200,20 @@ describe('per-brand rule settings', () => {
     expect(() => parseFraudRules({ ipRegistrations: { max: 0 } })).toThrow('fraud.ipRegistrations.max: must be an integer from 1 to 1000000');
     expect(() => parseFraudRules({ bonusAbuse: { action: 'pause_sub' } })).toThrow('fraud.bonusAbuse.action: must be one of flag, hold_commission');
     expect(() => parseFraudRules({ nope: {} })).toThrow('fraud.nope: is not a rule');
+  });
+
+  it('pause_affiliate pauses the whole affiliate, and a block replaces a pause', () => {
+    const rules = parseFraudRules({ ipRegistrations: { action: 'pause_affiliate' } });
+    const [a] = registrations(initialAffiliateState('a'), 6, () => ({}), { ...ctx(), rules: () => rules });
+    expect(pauseOf(a as FraudAlert)).toMatchObject({ affiliate_id: 'a', sub_id: '', action: 'pause_affiliate' });
+    expect(pauseKey('a', '')).toBe('pause.a._');
+    expect(pauseKey('a', 'é/x')).toBe(`pause.a.${Buffer.from('é/x').toString('hex')}`);
+
+    const s = initialAffiliateState('a');
+    expect(registrations(s, 6, () => ({})).map((x) => x.action)).toEqual(['pause_sub']);
+    for (let i = 0; i < 30; i++) handleAffiliate(s, { type: 'FtdAttributed', ftd: attributed() }, ctx());
+    const blocks = Array.from({ length: 4 }, () => alerts(handleAffiliate(s, { type: 'ChargebackAttributed', chargeback: attributed() }, ctx()))).flat();
+    expect(blocks.map((x) => x.action)).toEqual(['block_sub']);
   });
 
   it('a disabled rule never fires', () => {
