@@ -13,9 +13,18 @@ import { ensureNats } from '../../schema/natsSetup.ts';
 import { runReport } from '../../schema/reports/index.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 
+/**
+ * The environment that says where the suite's servers are: external URLs, or the ports of the
+ * embedded ones (another checkout's suite may be running on the default ports at the same time).
+ */
+function serverEnv(): Record<string, string | undefined> {
+  const names = ['NATS_URL', 'CLICKHOUSE_URL', 'REDIS_URL', 'AFFSTREAM_NATS_PORT', 'AFFSTREAM_CLICKHOUSE_HTTP_PORT', 'AFFSTREAM_CLICKHOUSE_TCP_PORT', 'AFFSTREAM_REDIS_PORT'];
+  return Object.fromEntries(names.map((n) => [n, process.env[n]]));
+}
+
 /** Config of the servers the suite's global setup started (what `stopServer` needs). */
 export function serversConfig(): ClusterConfig {
-  return loadConfig({ dataDir: '.data/test' }, {});
+  return loadConfig({ dataDir: '.data/test' }, serverEnv());
 }
 
 /** True when the suite runs against servers it did not start (URLs in the environment): outages can't be staged. */
@@ -90,8 +99,7 @@ export class TestCluster {
 
   constructor(readonly name: string) {
     const namespace = `t_${name}_${randomBytes(3).toString('hex')}`;
-    const { NATS_URL, CLICKHOUSE_URL, REDIS_URL } = process.env;
-    this.cfg = loadConfig({ namespace, dataDir: `.data/test/clusters/${namespace}`, logLevel: 'warn' }, { NATS_URL, CLICKHOUSE_URL, REDIS_URL });
+    this.cfg = loadConfig({ namespace, dataDir: `.data/test/clusters/${namespace}`, logLevel: 'warn' }, serverEnv());
   }
 
   /** Create the namespace's stream, bucket and database. */
