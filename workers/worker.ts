@@ -15,8 +15,9 @@ import { natsNames, type NatsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
 import { Catalog } from '../schema/catalogStore.ts';
-import { decodeEventBatch, decodeResolutions, KIND_HEADER } from '../schema/eventWire.ts';
-import type { BrandSettings } from './actors/player.ts';
+import { decodeEventBatch, decodeResolutions, decodeRules, KIND_HEADER } from '../schema/eventWire.ts';
+import { canonicalRules } from '../schema/attributionRules.ts';
+import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
 import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
 import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
@@ -26,6 +27,8 @@ import { redisUrl } from '../schema/config.ts';
 import { ClickResolver } from './runtime/clickResolver.ts';
 import { RecentClicks } from './runtime/recentClicks.ts';
 import { workerMetrics } from './metrics.ts';
+import { loadRulesFile, RulesFile } from './runtime/rulesFile.ts';
+import { RulesSync } from './runtime/rulesSync.ts';
 
 /** How often changed live counters are written to Redis. */
 const LIVE_PUBLISH_MS = 100;
@@ -45,6 +48,7 @@ function decodeInput(m: JsMsg): PartitionInput {
   const kind = m.headers?.get(KIND_HEADER) || 'clicks';
   if (kind === 'events') return { kind, batch: decodeEventBatch(m.data) };
   if (kind === 'resolved') return { kind, items: decodeResolutions(m.data) };
+  if (kind === 'rules') return { kind, rules: decodeRules(m.data) };
   if (kind === 'clicks') return { kind, batch: decodeBatch(m.data) };
   throw new WireError(`unknown message kind ${kind}`);
 }
@@ -112,6 +116,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const metrics = workerMetrics({ worker: String(process.pid) });
   let stopping = false;
   const isStopping = () => stopping;
+  // Before anything else: a worker with a bad rules file must not start (SPEC §6).
+  const bootRules = await loadRulesFile(cfg);
 
   const nc: NatsConnection = await connectNats(cfg, `worker-${process.pid}`);
   await retrying('JetStream setup', log, () => ensureStream(nc, cfg), isStopping);
@@ -137,12 +143,16 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   log.info({ partitions: partitions.length, resume: Object.fromEntries([...loops].filter(([, l]) => l.lastSeq > 0).map(([p, l]) => [p, l.lastSeq])) }, 'partitions recovered');
 
   const js = jetstream(nc);
-  const recent = new RecentClicks();
+  // Owning every partition, this worker applies every click made from now on: its memory holds whole visitors.
+  const recent = new RecentClicks(undefined, partitions.length === cfg.partitions ? Date.now() : Infinity);
   const resolver = new ClickResolver(ch, js, names, recent, log);
   // Registrations that were waiting for their click when the previous worker stopped ask again.
   for (const [p, loop] of loops) {
-    resolver.request(p, [...loop.players.values()].filter((s) => s.awaiting).map((s) => ({ clickId: s.awaiting as string, playerKey: s.key, brandId: s.brandId })));
+    resolver.request(p, [...loop.players.values()].flatMap((s) => pendingResolution(s, brandSettings(catalog, s.brandId)) ?? []));
   }
+  const rulesSync = new RulesSync(loops, js, names, log, bootRules);
+  const rulesFile = new RulesFile(cfg, bootRules, log, (rules) => rulesSync.want(rules));
+  rulesSync.sync();
 
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
   const sink = new ClickHouseSink(ch, () => [...loops.values()].flatMap((l) => l.takeSnapshots()), {
@@ -184,12 +194,15 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     loopsDone.push(
       (async () => {
         for await (const m of messages) {
-          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [] };
+          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], credits: [], creditParts: [] };
           try {
             const out = loop.apply(m.seq, decodeInput(m));
             if (out) {
               queued.clicks = out.clicks;
               queued.events = out.events;
+              queued.credits = out.credits;
+              queued.creditParts = out.creditParts;
+              if (out.rules) queued.rules = canonicalRules(out.rules);
               // Live counters were rebuilt from the raw logs: count only rows those did not hold.
               const counters = live.get(p) as LiveCounters;
               for (const r of out.clicks) recent.add(r);
@@ -217,6 +230,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     metrics.queuedRows.set(sink.depth);
     if (sink.messages > 0) flushSoon();
   }, cfg.worker.flushIntervalMs);
+  // Partitions whose rules message was lost on the way get it again.
+  const rulesTimer = setInterval(() => rulesSync.sync(), cfg.attribution.reloadPollMs);
   // Live counters go out far more often than flushes: they are the "at most 1 s old" view.
   const liveTimer = setInterval(publishLive, LIVE_PUBLISH_MS);
 
@@ -240,6 +255,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       stopping = true;
       clearInterval(timer);
       clearInterval(liveTimer);
+      clearInterval(rulesTimer);
+      rulesFile.close();
       resolver.stop();
       catalog.close();
       for (const m of consumers) m.stop();

@@ -8,7 +8,7 @@ const T0 = Date.UTC(2026, 10, 20, 12);
 function click(over: Partial<ClickRecorded>): ClickRecorded {
   return {
     clickId: 'id', ts: T0, code: 'l1', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-    ip: '1.1.1.1', country: 'DE', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active', ...over,
+    ip: '1.1.1.1', country: 'DE', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
   };
 }
 

@@ -7,7 +7,7 @@ import type { EventRow } from '../../workers/sink/eventRow.ts';
 const T = Date.UTC(2026, 10, 20, 12, 0, 30);
 const click = (over: Partial<ClickRecorded>): ClickRecorded => ({
   clickId: 'c', ts: T, code: 'l', brandId: 'b', affiliateId: 'a', campaign: 'c1', subs: ['s1', '', '', '', '', '', '', '', '', ''],
-  ip: '1.1.1.1', country: 'DE', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active', ...over,
+  ip: '1.1.1.1', country: 'DE', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
 });
 const ev = (over: Record<string, string | number>): EventRow => ({
   ts: Math.floor(T / 1000), brand_id: 'b', affiliate_id: 'a', sub1: 's1', campaign: 'c1', country: 'MT', click_country: 'DE', type: 'deposit',
@@ -18,9 +18,9 @@ describe('worker aggregates', () => {
   it('sum clicks per partition and minute key, tagged with the partition last sequence', () => {
     const at = (seq: number, idx: number) => ({ partition: 1, seq, idx, edge: 'e', batchSeq: 1 });
     const rows = clickMinuteRows([
-      { partition: 1, seq: 5, clicks: [clickRow(click({}), true, at(5, 0)), clickRow(click({ flags: 1 }), false, at(5, 1))], events: [] },
-      { partition: 1, seq: 9, clicks: [clickRow(click({ ts: T + 60_000 }), true, at(9, 0))], events: [] },
-      { partition: 2, seq: 3, clicks: [clickRow(click({}), false, { ...at(3, 0), partition: 2 })], events: [] },
+      { partition: 1, seq: 5, clicks: [clickRow(click({}), true, at(5, 0)), clickRow(click({ flags: 1 }), false, at(5, 1))], events: [], creditParts: [] },
+      { partition: 1, seq: 9, clicks: [clickRow(click({ ts: T + 60_000 }), true, at(9, 0))], events: [], creditParts: [] },
+      { partition: 2, seq: 3, clicks: [clickRow(click({}), false, { ...at(3, 0), partition: 2 })], events: [], creditParts: [] },
     ]);
     expect(rows.map((r) => [r.partition, r.seq, r.minute, r.clicks, r.unique_clicks, r.bot_clicks])).toEqual([
       [1, 9, Math.floor(T / 60_000) * 60, 2, 1, 1],
@@ -32,7 +32,7 @@ describe('worker aggregates', () => {
   it('sum event money exactly, by the click country of attributed players', () => {
     const [row] = eventMinuteRows([
       {
-        partition: 0, seq: 1, clicks: [],
+        partition: 0, seq: 1, clicks: [], creditParts: [],
         events: [
           ev({ type: 'registration' }),
           ev({ amount: '0.1000', is_ftd: 1, ngr: '-0.0020' }),

@@ -9,7 +9,7 @@ const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
 const brand = () => ({ attributionWindowDays: 30, paymentFeePct: '0', gamingTaxPct: '0' });
 const click = (ip: string): ClickRecorded => ({
   clickId: `c-${ip}`, ts: T0, code: 'l', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-  ip, country: '', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active',
+  ip, country: '', userAgent: 'ua', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '',
 });
 const clicks = (seq: number, ips: string[]) => ({ kind: 'clicks' as const, batch: { kind: 'clicks', edge: 'e1', seq, clicks: ips.map(click) } as ClickBatch });
 const events = (raws: Array<Record<string, unknown>>, receivedAt = T0) => ({
@@ -44,9 +44,9 @@ describe('partition loop', () => {
   it('asks to resolve a click, then applies the waiting events when the resolution arrives', () => {
     const loop = new PartitionLoop(0, { uniqueDays: 2 }, brand);
     const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration', click_id: CLICK }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]));
-    expect([a?.resolve, a?.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b' }], []]);
-    const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false };
-    const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info }] });
+    expect([a?.resolve, a?.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b', touches: null }], []]);
+    const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: '' };
+    const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info, touches: [] }] });
     expect(b?.events.map((r) => [r.event_id, r.affiliate_id, r.seq, r.idx])).toEqual([['r1', 'aff', 2, 0], ['d1', 'aff', 2, 1]]);
     const snaps = loop.takeSnapshots();
     expect(snaps.map((s) => [s.player_key, s.seq])).toEqual([['b:p1', 2]]);

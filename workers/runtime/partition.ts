@@ -1,8 +1,9 @@
 /**
  * One partition's ordered loop (DESIGN.md principle 2): every message of `ev.<p>`, in stream order,
  * routed to its actors; the effects come back as data for the host to carry out. Owns the
- * partition's actors, its position in the stream, and the event-id memory that makes ingestion
- * idempotent: a (brand, event_id) already applied — or waiting in a player — is dropped.
+ * partition's actors, its position in the stream, the event-id memory that makes ingestion
+ * idempotent (a (brand, event_id) already applied — or waiting in a player — is dropped), and the
+ * attribution rules in force, which only a `rules` message in the stream changes.
  */
 import type { ClickBatch } from '../../schema/wire.ts';
 import type { ClickResolution, EventBatch } from '../../schema/eventWire.ts';
@@ -10,6 +11,9 @@ import { handleAffiliate, initialAffiliateState, type AffiliateSettings, type Af
 import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect, type PlayerMessage, type PlayerState } from '../actors/player.ts';
 import { clickRow, type ClickRow } from '../sink/clickRow.ts';
 import { eventRow, type EventRow } from '../sink/eventRow.ts';
+import { creditParts, creditRows, type CreditPart, type CreditRow } from '../sink/creditRow.ts';
+import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
+import type { TouchWindow } from '../actors/attribution.ts';
 
 /** How long an event id is remembered (SPEC §5: at least 7 days). */
 export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
@@ -18,19 +22,26 @@ export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
 export type PartitionInput =
   | { kind: 'clicks'; batch: ClickBatch }
   | { kind: 'events'; batch: EventBatch }
-  | { kind: 'resolved'; items: ClickResolution[] };
+  | { kind: 'resolved'; items: ClickResolution[] }
+  | { kind: 'rules'; rules: AttributionRules };
 
 /** A click to resolve for a waiting player. */
 export interface ResolveRequest {
   clickId: string;
   playerKey: string;
   brandId: string;
+  /** Also fetch the visitor's touches in this window (multi-touch and first click rules). */
+  touches: TouchWindow | null;
 }
 
 /** What applying one message produced. */
 export interface LoopOutput {
   clicks: ClickRow[];
   events: EventRow[];
+  credits: CreditRow[];
+  creditParts: CreditPart[];
+  /** The rules this message put in force, if it was a `rules` message. */
+  rules?: AttributionRules;
   resolve: ResolveRequest[];
   /** Events dropped as already seen. */
   duplicates: number;
@@ -50,6 +61,10 @@ export class PartitionLoop {
   readonly seenEvents = new Map<string, number>();
   /** Stream sequence of the last message applied (or already in ClickHouse at recovery). */
   lastSeq = 0;
+  /** Attribution rules in force at `lastSeq`: a registration takes its brand's rule from here. */
+  rules: AttributionRules = BUILTIN_RULES;
+  /** Sequence of the `rules` message that put them in force (0: the built-in rules). */
+  rulesSeq = 0;
 
   constructor(
     readonly partition: number,
@@ -94,7 +109,7 @@ export class PartitionLoop {
   apply(seq: number, input: PartitionInput): LoopOutput | null {
     if (seq <= this.lastSeq) return null;
     this.lastSeq = seq;
-    const out: LoopOutput = { clicks: [], events: [], resolve: [], duplicates: 0 };
+    const out: LoopOutput = { clicks: [], events: [], credits: [], creditParts: [], resolve: [], duplicates: 0 };
     if (input.kind === 'clicks') {
       const b = input.batch;
       b.clicks.forEach((click, idx) => {
@@ -111,12 +126,16 @@ export class PartitionLoop {
         }
         this.deliver(seq, this.player(event.brandId, event.playerId), { type: 'EventReceived', event }, out);
       });
-    } else {
+    } else if (input.kind === 'resolved') {
       for (const r of input.items) {
         // The player id may itself contain ':'; the brand id (an id, SPEC §3) cannot.
         const playerId = r.playerKey.slice(r.brandId.length + 1);
-        this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click }, out);
+        this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click, touches: r.touches }, out);
       }
+    } else {
+      this.rules = input.rules;
+      this.rulesSeq = seq;
+      out.rules = input.rules;
     }
     return out;
   }
@@ -124,12 +143,17 @@ export class PartitionLoop {
   /** Run a player's handler unless its snapshot already includes this message; collect the effects. */
   private deliver(seq: number, p: PlayerState, msg: PlayerMessage, out: LoopOutput): void {
     if ((this.restoredSeq.get(p.key) ?? 0) >= seq) return;
-    const effects: PlayerEffect[] = handlePlayer(p, msg, this.brand(p.brandId));
+    const effects: PlayerEffect[] = handlePlayer(p, msg, this.brand(p.brandId), ruleFor(this.rules, p.brandId));
     this.dirty.add(p.key);
     this.playerSeq.set(p.key, seq);
     for (const e of effects) {
-      if (e.type === 'ResolveClick') out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId });
-      else out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
+      if (e.type === 'ResolveClick') {
+        out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId, touches: e.touches });
+        continue;
+      }
+      out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
+      out.credits.push(...creditRows(e, p, { partition: this.partition, seq, idx: out.credits.length }));
+      out.creditParts.push(...creditParts(e));
     }
   }
 

@@ -9,6 +9,8 @@
  * - Player actors come back from their latest snapshot; a replayed message at or below a
  *   snapshot's version is not applied to that player again.
  * - The unique-click memory and the event-id memory are rebuilt from the rows themselves.
+ * - The attribution rules in force at the checkpoint are the latest `partition_rules` row at or
+ *   below it (a later one belongs to a message the replay applies again).
  *
  * So a crash at any instant — before, during or after any insert — restarts from a state that
  * matches ClickHouse exactly, and the replay neither loses nor doubles anything.
@@ -19,7 +21,8 @@ import { DEDUPE_WINDOW_MS } from './partition.ts';
 import { rememberClick, type AffiliateSettings } from '../actors/affiliate.ts';
 import type { PlayerState } from '../actors/player.ts';
 import type { LiveCounters } from './liveCounters.ts';
-import type { Table } from '../sink/clickhouseSink.ts';
+import { COUNTED_TABLES, type Table } from '../sink/clickhouseSink.ts';
+import { parseRules } from '../../schema/attributionRules.ts';
 
 async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -41,8 +44,6 @@ export async function landedSeqs(ch: ClickHouseClient, table: string, partitions
 /** Per counted table and partition, the last message ClickHouse holds rows of: replayed messages at or below are not written again. */
 export type Landed = Map<Table, Map<number, number>>;
 
-const COUNTED_TABLES: Table[] = ['clicks', 'click_minutes', 'events', 'event_minutes'];
-
 /** Restore every loop; returns what each table already holds. */
 export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number, PartitionLoop>, settings: AffiliateSettings): Promise<Landed> {
   const partitions = [...loops.keys()];
@@ -52,6 +53,15 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   for (const p of partitions) loop(p).lastSeq = checkpoints.get(p) ?? 0;
   if (partitions.length === 0) return landed;
   const list = partitions.join(',');
+
+  for (const r of await rows<{ partition: number; seq: number; rules: string }>(ch, `SELECT partition, seq, rules FROM partition_rules WHERE partition IN (${list}) ORDER BY seq`)) {
+    const l = loop(r.partition);
+    const seq = Number(r.seq);
+    if (seq <= l.lastSeq && seq > l.rulesSeq) {
+      l.rules = parseRules(r.rules, `partition_rules (partition ${r.partition}, seq ${seq})`);
+      l.rulesSeq = seq;
+    }
+  }
 
   const uniques = await ch.query({
     query: `SELECT partition, affiliate_id, code, ip, toUInt32(toDate(ts)) AS day FROM clicks

@@ -29,6 +29,8 @@ export interface ClickRow {
   affiliate_status: string;
   edge: string;
   batch_seq: number;
+  /** The visitor cookie ('' for clicks recorded before visitor ids). */
+  visitor_id: string;
 }
 
 /** Where a click came from on the stream. */
@@ -52,6 +54,6 @@ export function clickRow(c: ClickRecorded, unique: boolean, at: StreamPosition):
     ip: c.ip, country: c.country, user_agent: c.userAgent, referer: c.referer,
     bot: c.flags & ClickFlag.Bot ? 1 : 0, geo_blocked: c.flags & ClickFlag.GeoBlocked ? 1 : 0,
     is_unique: unique ? 1 : 0, affiliate_status: c.affiliateStatus,
-    edge: at.edge, batch_seq: at.batchSeq,
+    edge: at.edge, batch_seq: at.batchSeq, visitor_id: c.visitorId,
   };
 }
