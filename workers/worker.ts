@@ -145,7 +145,10 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const js = jetstream(nc);
   // Owning every partition, this worker applies every click made from now on: its memory holds whole visitors.
   const recent = new RecentClicks(undefined, partitions.length === cfg.partitions ? Date.now() : Infinity);
-  const resolver = new ClickResolver(ch, js, names, recent, log);
+  // Partitions still replaying the messages they held at start (their clicks may be touches of replayed registrations).
+  const replaying = new Set<number>();
+  let consuming = false;
+  const resolver = new ClickResolver(ch, js, names, recent, log, () => consuming && replaying.size === 0);
   // Registrations that were waiting for their click when the previous worker stopped ask again.
   for (const [p, loop] of loops) {
     resolver.request(p, [...loop.players.values()].flatMap((s) => pendingResolution(s, brandSettings(catalog, s.brandId)) ?? []));
@@ -186,6 +189,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     const loop = loops.get(p) as PartitionLoop;
     await retrying(`consumer ${names.consumer(p)}`, log, () => resetConsumer(jsm, names, p, loop.lastSeq, cfg), isStopping);
     const consumer = await js.consumers.get(names.stream, names.consumer(p));
+    if ((await consumer.info()).num_pending > 0) replaying.add(p);
     const messages = await consumer.consume({ max_messages: 64 });
     consumers.push(messages);
     void (async () => {
@@ -215,6 +219,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
             if (!(err instanceof WireError)) throw err;
             log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
           }
+          if (m.info.pending === 0) replaying.delete(p);
           (unacked.get(p) as JsMsg[]).push(m);
           sink.push(queued);
           metrics.consumerLag.labels(String(p)).set(m.info.pending);
@@ -225,6 +230,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       })().catch((err) => log.error({ err, partition: p }, 'partition loop failed')),
     );
   }
+
+  consuming = true;
 
   const timer = setInterval(() => {
     metrics.queuedRows.set(sink.depth);

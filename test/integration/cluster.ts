@@ -81,6 +81,11 @@ export class ClusterProcess {
     return this.child?.pid;
   }
 
+  /** The exit code once the process has exited by itself, else undefined. */
+  get exitCode(): number | undefined {
+    return this.child?.exitCode ?? undefined;
+  }
+
   /** Stop with `signal` and wait for the exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const c = this.child;
@@ -137,9 +142,9 @@ export class TestCluster {
     }
   }
 
-  /** Start a worker process. */
-  worker(): ClusterProcess {
-    const p = new ClusterProcess('worker', this.env({})).start();
+  /** Start a worker process; `extra` is added to its environment. */
+  worker(extra: Record<string, string> = {}): ClusterProcess {
+    const p = new ClusterProcess('worker', this.env(extra)).start();
     this.processes.push(p);
     return p;
   }

@@ -13,8 +13,11 @@
  * (the click's `visitorId`), the touches the actor weighs: from memory alone when it holds all the
  * visitor's clicks ({@link RecentClicks.holdsAllOf}), else from ClickHouse (`visitor_clicks`,
  * sorted by visitor; one query per tick for every waiting registration) together with the memory's,
- * which holds the clicks not flushed yet. A click of the visitor that its partition has not applied
- * yet — made a moment before the registration, on a lagging partition — is not among them.
+ * which holds the clicks not flushed yet. Touches are looked up only once the worker has caught up
+ * with the backlog its partitions had at start, so registrations replayed after a crash do not miss
+ * clicks that other partitions have still to replay. A click its partition has not applied yet for
+ * another reason — made a moment before the registration on a lagging partition, or held in an
+ * edge's spool during a NATS outage — is not among them.
  */
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -89,6 +92,8 @@ export class ClickResolver {
     private readonly names: NatsNames,
     private readonly recent: RecentClicks,
     private readonly log: Logger,
+    /** False while the worker replays the backlog its partitions had at start. */
+    private readonly caughtUp: () => boolean,
     everyMs = 100,
   ) {
     this.timer = setInterval(() => void this.tick(), everyMs);
@@ -107,7 +112,7 @@ export class ClickResolver {
   private found(w: Waiting, click: ClickInfo): void {
     const vid = click.visitorId;
     if (!w.touches || vid === '') this.answer(w.partition, { playerKey: w.playerKey, brandId: w.brandId, clickId: w.clickId, click, touches: [] });
-    else if (this.recent.holdsAllOf(vid)) this.answerTouches({ ...w, touches: w.touches, click }, this.recent.visitorClicks(vid));
+    else if (this.recent.holdsAllOf(vid) && this.caughtUp()) this.answerTouches({ ...w, touches: w.touches, click }, this.recent.visitorClicks(vid));
     else this.touching.push({ ...w, touches: w.touches, click });
   }
 
@@ -180,7 +185,7 @@ export class ClickResolver {
   }
 
   private async resolveTouches(): Promise<void> {
-    if (this.touching.length === 0) return;
+    if (this.touching.length === 0 || !this.caughtUp()) return;
     const batch = this.touching;
     this.touching = [];
     let stored: Map<string, ClickInfo[]>;
