@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clickMinuteRows, eventMinuteRows } from '../../workers/sink/aggregates.ts';
+import { clickMinuteRows, creditMinuteRows, eventMinuteRows } from '../../workers/sink/aggregates.ts';
+import type { CreditPart } from '../../workers/sink/creditRow.ts';
 import { clickRow } from '../../workers/sink/clickRow.ts';
 import type { ClickRecorded } from '../../schema/wire.ts';
 import type { EventRow } from '../../workers/sink/eventRow.ts';
@@ -46,4 +47,21 @@ describe('worker aggregates', () => {
       country: 'DE', registrations: 1, ftds: 1, deposits: 2, ftd_amount: '0.1000', deposit_amount: '0.3000', withdrawal_amount: '1.0000', ggr: '2.7000', ngr: '2.4240',
     });
   });
+
+  it('sum credit shares per minute, affiliate and rules version, money exact', () => {
+    const part = (over: Partial<CreditPart>): CreditPart => ({
+      ts: Math.floor(T / 1000), brand_id: 'b', affiliate_id: 'a1', sub1: 's', campaign: 'c', rules_version: 'position@1',
+      registrations_bp: 0, ftds_bp: 0, ftd_amount: 0n, deposit_amount: 0n, ngr: 0n, ...over,
+    });
+    const rows = creditMinuteRows([
+      { partition: 2, seq: 4, clicks: [], events: [], creditParts: [part({ registrations_bp: 4000 }), part({ affiliate_id: 'a2', registrations_bp: 6000 })] },
+      { partition: 2, seq: 6, clicks: [], events: [], creditParts: [part({ ftds_bp: 4000, ftd_amount: 400_001n, deposit_amount: 400_001n, ngr: -3n }), part({ rules_version: 'linear@2', ngr: 1n })] },
+    ]);
+    expect(rows).toEqual([
+      { partition: 2, seq: 6, minute: Math.floor(T / 60_000) * 60, brand_id: 'b', affiliate_id: 'a1', sub1: 's', campaign: 'c', rules_version: 'position@1', registrations_bp: 4000, ftds_bp: 4000, ftd_amount: '40.0001', deposit_amount: '40.0001', ngr: '-0.0003' },
+      { partition: 2, seq: 6, minute: Math.floor(T / 60_000) * 60, brand_id: 'b', affiliate_id: 'a2', sub1: 's', campaign: 'c', rules_version: 'position@1', registrations_bp: 6000, ftds_bp: 0, ftd_amount: '0.0000', deposit_amount: '0.0000', ngr: '0.0000' },
+      { partition: 2, seq: 6, minute: Math.floor(T / 60_000) * 60, brand_id: 'b', affiliate_id: 'a1', sub1: 's', campaign: 'c', rules_version: 'linear@2', registrations_bp: 0, ftds_bp: 0, ftd_amount: '0.0000', deposit_amount: '0.0000', ngr: '0.0001' },
+    ]);
+  });
 });
+

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { PartitionLoop } from '../../workers/runtime/partition.ts';
 import type { ClickBatch, ClickRecorded } from '../../schema/wire.ts';
 import { parseEvent } from '../../schema/events.ts';
-import type { EventBatch } from '../../schema/eventWire.ts';
+import { decodeResolutions, encodeResolutions, type ClickInfo, type EventBatch } from '../../schema/eventWire.ts';
+import { encode } from '@msgpack/msgpack';
+import { parseRules } from '../../schema/attributionRules.ts';
 
 const T0 = Date.UTC(2026, 10, 20);
 const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
@@ -52,4 +54,31 @@ describe('partition loop', () => {
     expect(snaps.map((s) => [s.player_key, s.seq])).toEqual([['b:p1', 2]]);
     expect(loop.takeSnapshots()).toEqual([]);
   });
+
+  it('takes the attribution rule in force at the registration: a rules message changes it for later registrations only', () => {
+    const loop = new PartitionLoop(0, { uniqueDays: 2 }, brand);
+    const info = (affiliateId: string, ts: number): ClickInfo => ({
+      clickId: CLICK, ts, brandId: 'b', affiliateId, code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: 'v',
+    });
+    const other = { ...info('first-aff', T0 - 5000), clickId: '01a1fb40-0efa-78a7-b23e-000000000001' };
+    const reg = (player: string, id: string) => events([{ event_id: id, type: 'registration', click_id: CLICK, player_id: player }]);
+    expect(loop.apply(1, reg('p1', 'r1'))?.resolve[0]?.touches).toBeNull();
+    const rules = parseRules('{"version": "7", "brands": {"b": {"model": "first_click"}}}', 't');
+    expect(loop.apply(2, { kind: 'rules', rules })?.rules).toEqual(rules);
+    expect([loop.rules, loop.rulesSeq]).toEqual([rules, 2]);
+    expect(loop.apply(3, reg('p2', 'r2'))?.resolve[0]?.touches).toEqual({ since: T0 - 30 * 86_400_000, until: T0 });
+    const out = loop.apply(4, { kind: 'resolved', items: ['p1', 'p2'].map((p) => ({ playerKey: `b:${p}`, brandId: 'b', clickId: CLICK, click: info('last-aff', T0 - 1000), touches: [other] })) });
+    expect(out?.events.map((r) => [r.player_id, r.affiliate_id, r.rules_version])).toEqual([['p1', 'last-aff', 'last-click@1'], ['p2', 'first-aff', 'first-click@7']]);
+    expect(out?.credits.map((r) => [r.player_id, r.affiliate_id, r.weight_bp, r.binding, r.idx])).toEqual([['p1', 'last-aff', 10_000, 1, 0], ['p2', 'first-aff', 10_000, 1, 1]]);
+    expect(out?.creditParts.map((p) => [p.affiliate_id, p.registrations_bp])).toEqual([['last-aff', 10_000], ['first-aff', 10_000]]);
+  });
+
+  it('reads resolutions with touches, and those of earlier versions without them', () => {
+    const c: ClickInfo = { clickId: CLICK, ts: T0, brandId: 'b', affiliateId: 'a', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: true, visitorId: 'v' };
+    const items = [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: c, touches: [c, { ...c, clickId: 'x' }] }, { playerKey: 'b:p2', brandId: 'b', clickId: CLICK, click: null, touches: [] }];
+    expect(decodeResolutions(encodeResolutions('id', items))).toEqual(items);
+    const old = encode(['resolved', 'id', [['b:p1', 'b', CLICK, [CLICK, T0, 'b', 'a', 'l', 'c', 's', 'DE', false, true]]]]);
+    expect(decodeResolutions(old)).toEqual([{ ...items[0], click: { ...c, visitorId: '' }, touches: [] }]);
+  });
 });
+
