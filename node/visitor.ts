@@ -22,30 +22,27 @@ const MAX_FUTURE_MS = 60_000;
 
 const NEEDLE = `${VISITOR_COOKIE}=`;
 
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102);
-}
+/** A lower-case UUIDv7 ending the cookie value (at the header's end, `;` or a space), matched where the value starts. */
+const UUID_V7 = /[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(?![^; ])/y;
 
 /**
  * The visitor id in a `Cookie` header, or '' when there is none worth keeping: it must be a
  * lower-case canonical UUIDv7 (what {@link newVisitorId} makes) not dated in the future — anything
- * else is replaced by a new id. Scans the header by hand without splitting it: this runs on every
- * redirect.
+ * else is replaced by a new id. Runs on every redirect: no split of the header, no substring but
+ * the id returned (a sticky regex checks the value in place; the time is read digit by digit).
  */
 export function visitorIdFromCookie(header: string, now: number): string {
   for (let at = header.indexOf(NEEDLE); at >= 0; at = header.indexOf(NEEDLE, at + 1)) {
     const before = at === 0 ? 59 : header.charCodeAt(at - 1);
     if (before !== 59 && before !== 32) continue;
     const from = at + NEEDLE.length;
-    const after = header.charCodeAt(from + 36);
-    if (from + 36 < header.length && after !== 59 && after !== 32) return '';
-    for (let i = 0; i < 36; i++) {
+    UUID_V7.lastIndex = from;
+    if (!UUID_V7.test(header)) return '';
+    let ts = 0;
+    for (let i = 0; i < 13; i++) {
       const c = header.charCodeAt(from + i);
-      if (i === 8 || i === 13 || i === 18 || i === 23 ? c !== 45 : !isHex(c)) return '';
+      if (i !== 8) ts = ts * 16 + (c <= 57 ? c - 48 : c - 87);
     }
-    const variant = header.charCodeAt(from + 19);
-    if (header.charCodeAt(from + 14) !== 55 || (variant !== 56 && variant !== 57 && variant !== 97 && variant !== 98)) return '';
-    const ts = parseInt(header.slice(from, from + 8) + header.slice(from + 9, from + 13), 16);
     return ts <= now + MAX_FUTURE_MS ? header.slice(from, from + 36) : '';
   }
   return '';

@@ -30,7 +30,7 @@ describe('partition wire format', () => {
     expect(batch.edge).toBe('edge-ü');
     expect(batch.seq).toBe(2 ** 40);
     expect(batch.clicks).toEqual(clicks);
-  });
+  }, 30_000); // 70,000 clicks: ~2 s alone, more beside the integration servers of a full run
 
   it('writes each repeated value once per batch, and is plain msgpack', () => {
     const w = new ClickBatchWriter();
