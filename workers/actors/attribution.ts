@@ -57,8 +57,9 @@ function even(total: number, n: number): number[] {
  * The weight of each of `n` touches (oldest first) under a multi-touch or first click rule, in
  * basis points summing to {@link FULL_WEIGHT}. Position-based: with three or more touches the first
  * and the last get their shares and the middle ones split theirs; with two, the middle share is
- * halved between them (40/20/40 → 50/50); one touch takes everything. Last click never comes here:
- * its only touch is the quoted click.
+ * halved between them (40/20/40 → 50/50); one touch takes everything. Last click, weighed by
+ * touches, gives the last one everything (the player actor does not weigh it: under last click the
+ * quoted click binds, whatever the touches).
  */
 export function touchWeights(rule: BrandRule, n: number): number[] {
   if (n < 1) return [];

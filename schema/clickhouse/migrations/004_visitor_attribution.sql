@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS {db}.partition_rules (
 ) ENGINE = ReplacingMergeTree(seq) ORDER BY (partition, seq);
 
 -- Backfill, once: players attributed before this migration were bound by last click, their click
--- taking the whole credit. Rows whose (partition, seq) is already there are skipped, so running
+-- taking the whole credit (its time is not in `events`: click_ts is left at the epoch). Rows whose (partition, seq) is already there are skipped, so running
 -- this again after an interruption adds nothing twice.
 INSERT INTO {db}.attribution_credits
 SELECT partition, seq, idx, brand_id, player_id, player_uuid, ts AS registered_at, event_id AS registration_id, click_id,
