@@ -2,7 +2,7 @@
  * The shape of a CLI command. Each command is one module in `cli/commands/` whose exports are a
  * {@link Command}; `cli/main.ts` lists them and handles `--help`, usage errors and exit codes.
  */
-import { ConfigError } from '../schema/errors.ts';
+import { ConfigError, RulesError } from '../schema/errors.ts';
 
 /** One `affstream <name>` command. */
 export interface Command {
@@ -33,5 +33,5 @@ export class CliError extends Error {
  */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  return err instanceof ConfigError || err instanceof CliError || err.name === 'ServerError' ? err.message : (err.stack ?? err.message);
+  return err instanceof ConfigError || err instanceof RulesError || err instanceof CliError || err.name === 'ServerError' ? err.message : (err.stack ?? err.message);
 }

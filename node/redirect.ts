@@ -21,7 +21,7 @@ import { decodeURIComponentSafe, formatIpv4, peerIpv4, peerIpv6 } from './http.t
 import { bindLanding, type LinkLanding } from './landing.ts';
 import type { EdgeMetrics } from './metrics.ts';
 import type { FraudPauses } from './fraud/pauses.ts';
-import { isBotUserAgent, isPrefetch, visitorCountry, type TrustedProxies } from './visitor.ts';
+import { isBotUserAgent, isPrefetch, newVisitorId, visitorCountry, visitorIdFromCookie, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE_S, type TrustedProxies } from './visitor.ts';
 
 /** Longest sub-ID kept; longer values are cut, the visitor is still redirected. */
 export const MAX_SUB_LENGTH = 256;
@@ -57,6 +57,9 @@ const COUNTRY_CODE = bytes('x-country-code');
 const PURPOSE = bytes('purpose');
 const SEC_PURPOSE = bytes('sec-purpose');
 const X_MOZ = bytes('x-moz');
+const COOKIE = bytes('cookie');
+/** The same attributes as the click id cookie, with the visitor cookie's own lifetime. */
+const VISITOR_COOKIE_TAIL = `; Path=/; Max-Age=${VISITOR_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax`;
 
 /** A sub-ID value: `+` is a space, percent escapes decoded, cut at {@link MAX_SUB_LENGTH}. */
 function subValue(raw: string): string {
@@ -172,9 +175,10 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     if (subPause) flags |= subPause.action === 'block_sub' ? ClickFlag.SubBlocked : ClickFlag.SubPaused;
     const ts = Date.now();
     const clickId = newClickId(plan.shard, ts);
+    const visitorId = visitorIdFromCookie(req.getHeader(COOKIE), ts) || newVisitorId(ts);
     const click: ClickRecorded = {
       clickId, ts, code, brandId: link.brandId, affiliateId: link.affiliateId, campaign: link.campaign, subs,
-      ip, country, userAgent: ua, referer: req.getHeader(REFERER), flags, affiliateStatus,
+      ip, country, userAgent: ua, referer: req.getHeader(REFERER), flags, affiliateStatus, visitorId,
     };
     d.publisher.add(plan.partition, click);
 
@@ -197,7 +201,9 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
       .writeStatus(STATUS_302)
       .writeHeader(LOCATION, location)
       .writeHeader(CACHE_CONTROL, NO_STORE)
-      .writeHeader(SET_COOKIE, `${CLICK_COOKIE}=${clickId}${plan.cookieTail}`);
+      .writeHeader(SET_COOKIE, `${CLICK_COOKIE}=${clickId}${plan.cookieTail}`)
+      // Renewed at every click, so a returning visitor keeps one id for as long as it keeps coming.
+      .writeHeader(SET_COOKIE, `${VISITOR_COOKIE}=${visitorId}${VISITOR_COOKIE_TAIL}`);
     if (head) res.endWithoutBody();
     else res.end();
   };

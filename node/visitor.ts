@@ -1,10 +1,61 @@
 /**
- * Who is clicking: client IP behind trusted proxies, country from trusted headers, and whether the
- * visitor is a bot (SPEC §4, §7 rule 5). Pure functions of the request, no I/O.
+ * Who is clicking: client IP behind trusted proxies, country from trusted headers, the visitor
+ * cookie, and whether the visitor is a bot (SPEC §4, §6, §7 rule 5). Pure functions of the
+ * request, no I/O.
  */
 import { BlockList, isIP } from 'node:net';
 import { isbot } from 'isbot';
+import { newClickId } from '../schema/clickId.ts';
 import { memoized } from './memo.ts';
+
+/** Name of the first-party cookie that identifies a visitor across clicks (multi-touch attribution, SPEC §6). */
+export const VISITOR_COOKIE = 'affstream_vid';
+
+/**
+ * Lifetime of the visitor cookie, renewed at every click: 400 days, the longest browsers keep a
+ * cookie (Chrome caps `Max-Age` there), so a visitor stays one visitor across any attribution window.
+ */
+export const VISITOR_COOKIE_MAX_AGE_S = 400 * 86_400;
+
+/** A visitor id from a cookie dated this far ahead of the edge's clock is forged, not skewed. */
+const MAX_FUTURE_MS = 60_000;
+
+const NEEDLE = `${VISITOR_COOKIE}=`;
+
+/** A lower-case UUIDv7 ending the cookie value (at the header's end, `;` or a space), matched where the value starts. */
+const UUID_V7 = /[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}(?![^; ])/y;
+
+/**
+ * The visitor id in a `Cookie` header, or '' when there is none worth keeping: it must be a
+ * lower-case canonical UUIDv7 (what {@link newVisitorId} makes) not dated in the future — anything
+ * else is replaced by a new id. Runs on every redirect: no split of the header, no substring but
+ * the id returned (a sticky regex checks the value in place; the time is read digit by digit).
+ */
+export function visitorIdFromCookie(header: string, now: number): string {
+  for (let at = header.indexOf(NEEDLE); at >= 0; at = header.indexOf(NEEDLE, at + 1)) {
+    const before = at === 0 ? 59 : header.charCodeAt(at - 1);
+    if (before !== 59 && before !== 32) continue;
+    const from = at + NEEDLE.length;
+    UUID_V7.lastIndex = from;
+    if (!UUID_V7.test(header)) return '';
+    let ts = 0;
+    for (let i = 0; i < 13; i++) {
+      const c = header.charCodeAt(from + i);
+      if (i !== 8) ts = ts * 16 + (c <= 57 ? c - 48 : c - 87);
+    }
+    return ts <= now + MAX_FUTURE_MS ? header.slice(from, from + 36) : '';
+  }
+  return '';
+}
+
+/**
+ * A new visitor id: a UUIDv7 (RFC 9562) of the visitor's first click, made by the click id
+ * generator with random `rand_a` bits where a click id has its shard. Its time says since when the
+ * visitor is known, which tells the worker whether its memory holds all the visitor's clicks.
+ */
+export function newVisitorId(msecs: number): string {
+  return newClickId((Math.random() * 4096) | 0, msecs);
+}
 
 /**
  * An IPv4 address in dotted-quad text as an unsigned 32-bit number, or -1 when `s` is not one.

@@ -4,6 +4,8 @@
  * edits; `loadConfig()` merges it over the defaults, applies the environment and validates.
  * Every rejection names the key, the value and what is allowed.
  */
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from './errors.ts';
 
 /** Edge nodes: the HTTP front (redirects, admin API, reports, metrics). */
@@ -90,6 +92,19 @@ export interface RedisConfig {
   port: number;
 }
 
+/** Attribution models (SPEC §6). */
+export interface AttributionConfig {
+  /**
+   * The versioned JSON rules file naming each brand's attribution model (env
+   * `AFFSTREAM_ATTRIBUTION_RULES`); relative paths are from the project root. Watched by the
+   * workers and reloaded without restart; '' = no file, last click for every brand. Default
+   * `attribution.rules.json`.
+   */
+  rulesFile: string;
+  /** The file is also re-read this often (ms), for file systems where change notifications do not arrive. Default 1000. */
+  reloadPollMs: number;
+}
+
 /** The whole cluster. */
 export interface ClusterConfig {
   /** Prefix of every stream, bucket, database and key the cluster owns; lets clusters share servers. Default `affstream`. */
@@ -107,6 +122,7 @@ export interface ClusterConfig {
   nats: NatsConfig;
   clickhouse: ClickHouseConfig;
   redis: RedisConfig;
+  attribution: AttributionConfig;
 }
 
 /** What `cluster.config.ts` may set: any subset of the tree. */
@@ -147,6 +163,7 @@ export function defaultConfig(): ClusterConfig {
     nats: { url: undefined, port: 14222, duplicateWindowMs: 900_000, streamMaxAgeDays: 7, replicas: 1 },
     clickhouse: { url: undefined, httpPort: 18123, tcpPort: 19000, database: '', user: 'default', password: '' },
     redis: { url: undefined, port: 16379 },
+    attribution: { rulesFile: 'attribution.rules.json', reloadPollMs: 1000 },
   };
 }
 
@@ -179,6 +196,7 @@ export const ENV_OVERRIDES: ReadonlyArray<[string, string]> = [
   ['AFFSTREAM_CLICKHOUSE_TCP_PORT', 'clickhouse.tcpPort'],
   ['REDIS_URL', 'redis.url'],
   ['AFFSTREAM_REDIS_PORT', 'redis.port'],
+  ['AFFSTREAM_ATTRIBUTION_RULES', 'attribution.rulesFile'],
 ];
 
 /**
@@ -301,11 +319,25 @@ export function validate(c: ClusterConfig): void {
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(c.clickhouse.database)) throw new ConfigError('clickhouse.database', c.clickhouse.database, 'an identifier ([A-Za-z_][A-Za-z0-9_]*)');
   url('redis.url', c.redis.url, ['redis', 'rediss']);
   int('redis.port', c.redis.port, 1, 65535);
+  if (typeof c.attribution.rulesFile !== 'string' || !/^[^\0]*\.json$|^$/.test(c.attribution.rulesFile)) {
+    throw new ConfigError('attribution.rulesFile', c.attribution.rulesFile, "a path to a .json file, or '' for last click everywhere");
+  }
+  int('attribution.reloadPollMs', c.attribution.reloadPollMs, 100, 60_000);
 }
 
 /** True for ids of brands, affiliates and links (SPEC §3). */
 export function isId(s: unknown): s is string {
   return typeof s === 'string' && ID.test(s);
+}
+
+/** The folder of `cluster.config.ts`, against which relative paths of the config are read. */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The absolute path of the attribution rules file, or undefined when there is none (last click everywhere). */
+export function rulesFilePath(c: ClusterConfig): string | undefined {
+  const f = c.attribution.rulesFile;
+  if (f === '') return undefined;
+  return isAbsolute(f) ? f : resolve(PROJECT_ROOT, f);
 }
 
 /** The NATS URL in force: the external one, or the embedded server's. */

@@ -79,3 +79,25 @@ export class ConfigError extends Error {
     super(`config ${key} = ${JSON.stringify(value)} is not allowed: expected ${allowed}`);
   }
 }
+
+/**
+ * An attribution rules file (SPEC §6) that failed validation. `key` is the path inside the file
+ * (`brands.b1.weights`), or `(file)` when the file as a whole is unreadable or not JSON.
+ */
+export class RulesError extends Error {
+  override readonly name = 'RulesError';
+  readonly code = 'invalid_rules';
+  constructor(
+    readonly source: string,
+    readonly key: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`attribution rules ${source}: ${key} = ${describe(value)} is not allowed: expected ${allowed}`);
+  }
+}
+
+function describe(v: unknown): string {
+  const text = v === undefined ? 'undefined' : JSON.stringify(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

@@ -1,17 +1,18 @@
 /**
- * Player-side messages on the partition subjects, msgpack-encoded: event batches from edges and
- * click resolutions from workers. The message kind travels in the `Affstream-Kind` header so a
- * worker knows how to decode without trying; click batches (schema/wire.ts) carry none.
+ * Player-side messages on the partition subjects, msgpack-encoded: event batches from edges, click
+ * resolutions and attribution rules from workers. The message kind travels in the `Affstream-Kind`
+ * header so a worker knows how to decode without trying; click batches (schema/wire.ts) carry none.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { EVENT_TYPES, type PlayerEvent } from './events.ts';
 import { WireError } from './wire.ts';
+import { parseRules, type AttributionRules } from './attributionRules.ts';
 
 /** Header naming a partition message's kind. */
 export const KIND_HEADER = 'Affstream-Kind';
 
 /** Kinds of partition messages. */
-export type MessageKind = 'clicks' | 'events' | 'resolved' | 'forwarded' | 'tick' | 'lifted';
+export type MessageKind = 'clicks' | 'events' | 'resolved' | 'rules' | 'forwarded' | 'tick' | 'lifted';
 
 /** A batch of events from one edge request or frame. */
 export interface EventBatch {
@@ -34,6 +35,8 @@ export interface ClickInfo {
   country: string;
   bot: boolean;
   geoBlocked: boolean;
+  /** The visitor cookie of the click ('' for clicks recorded before visitor ids). */
+  visitorId: string;
   ip: string;
   fraudScore: number;
   /** Flagged by the click-stream fraud rule. */
@@ -48,6 +51,8 @@ export interface ClickResolution {
   brandId: string;
   clickId: string;
   click: ClickInfo | null;
+  /** The visitor's other clicks that may be touches (multi-touch and first click rules; else empty). */
+  touches: ClickInfo[];
 }
 
 const FIELDS = [
@@ -55,7 +60,12 @@ const FIELDS = [
   'currency', 'originalAmount', 'originalCurrency', 'first', 'game', 'category', 'bonusAction', 'bonusId', 'maxBonus', 'depositId',
 ] as const satisfies ReadonlyArray<keyof PlayerEvent>;
 
-const CLICK_FIELDS = ['clickId', 'ts', 'brandId', 'affiliateId', 'code', 'campaign', 'sub1', 'country', 'bot', 'geoBlocked', 'ip', 'fraudScore', 'flagged', 'commissionable'] as const satisfies ReadonlyArray<keyof ClickInfo>;
+// Fields are only ever appended: resolutions written by an earlier version (shorter tuples) still decode.
+const CLICK_FIELDS = [
+  'clickId', 'ts', 'brandId', 'affiliateId', 'code', 'campaign', 'sub1', 'country', 'bot', 'geoBlocked', 'visitorId', 'ip', 'fraudScore', 'flagged', 'commissionable',
+] as const satisfies ReadonlyArray<keyof ClickInfo>;
+/** Fields of a resolved click before visitor ids and fraud scores. */
+const CLICK_FIELDS_V1 = 10;
 
 const encoder = new Encoder({ initialBufferSize: 64 * 1024 });
 const decoder = new Decoder();
@@ -65,19 +75,29 @@ export function encodeEventBatch(edge: string, seq: number, receivedAt: number, 
   return encoder.encode(['events', edge, seq, receivedAt, events.map((e) => FIELDS.map((f) => e[f]))]);
 }
 
+const clickTuple = (c: ClickInfo) => CLICK_FIELDS.map((f) => c[f]);
+
 /** Encode click resolutions (`id` identifies the batch for deduplication). */
 export function encodeResolutions(id: string, items: readonly ClickResolution[]): Uint8Array {
-  return encoder.encode(['resolved', id, items.map((r) => [r.playerKey, r.brandId, r.clickId, r.click && CLICK_FIELDS.map((f) => r.click?.[f])])]);
+  return encoder.encode(['resolved', id, items.map((r) => [r.playerKey, r.brandId, r.clickId, r.click && clickTuple(r.click), r.touches.map(clickTuple)])]);
 }
 
-function decodeArray(data: Uint8Array, kind: string): unknown[] {
+/** Encode the attribution rules a worker puts into a partition's input (`id` identifies the message). */
+export function encodeRules(id: string, canonical: string): Uint8Array {
+  return encoder.encode(['rules', id, canonical]);
+}
+
+function decodeArray(data: Uint8Array, kind: string, last: 'array' | 'string' = 'array'): unknown[] {
   let v: unknown;
   try {
     v = decoder.decode(data);
   } catch (err) {
     throw new WireError('message is not msgpack', { cause: err });
   }
-  if (!Array.isArray(v) || v[0] !== kind || typeof v[1] !== 'string' || !Array.isArray(v[v.length - 1])) throw new WireError(`message is not a ${kind} message`);
+  const tail = Array.isArray(v) ? v[v.length - 1] : undefined;
+  if (!Array.isArray(v) || v[0] !== kind || typeof v[1] !== 'string' || (last === 'array' ? !Array.isArray(tail) : typeof tail !== 'string')) {
+    throw new WireError(`message is not a ${kind} message`);
+  }
   return v;
 }
 
@@ -100,15 +120,21 @@ export function decodeEventBatch(data: Uint8Array): EventBatch {
   return { edge: v[1] as string, seq: v[2], receivedAt: v[3], events };
 }
 
-/** Decode click resolutions; throws {@link WireError}. */
+function clickOf(c: unknown): ClickInfo {
+  if (!Array.isArray(c) || (c.length !== CLICK_FIELDS.length && c.length !== CLICK_FIELDS_V1)) throw new WireError('malformed resolved click');
+  // A resolution of an earlier version: the click had no visitor id and no fraud verdict.
+  const before = { visitorId: '', ip: '', fraudScore: 0, flagged: false, commissionable: true } as Record<string, unknown>;
+  return Object.fromEntries(CLICK_FIELDS.map((f, i) => [f, c[i] ?? before[f]])) as unknown as ClickInfo;
+}
+
+/** Decode click resolutions (those of earlier versions have no touches); throws {@link WireError}. */
 export function decodeResolutions(data: Uint8Array): ClickResolution[] {
   const v = decodeArray(data, 'resolved');
   return (v[2] as unknown[]).map((t) => {
-    if (!Array.isArray(t) || t.length !== 4 || typeof t[0] !== 'string' || typeof t[1] !== 'string' || typeof t[2] !== 'string') throw new WireError('malformed resolution');
-    const c = t[3];
-    if (c !== null && (!Array.isArray(c) || c.length !== CLICK_FIELDS.length)) throw new WireError('malformed resolved click');
-    const click = c === null ? null : (Object.fromEntries(CLICK_FIELDS.map((f, i) => [f, c[i]])) as unknown as ClickInfo);
-    return { playerKey: t[0], brandId: t[1], clickId: t[2], click };
+    if (!Array.isArray(t) || (t.length !== 4 && t.length !== 5) || typeof t[0] !== 'string' || typeof t[1] !== 'string' || typeof t[2] !== 'string') throw new WireError('malformed resolution');
+    const touches = t[4] ?? [];
+    if (!Array.isArray(touches)) throw new WireError('malformed resolution touches');
+    return { playerKey: t[0], brandId: t[1], clickId: t[2], click: t[3] === null ? null : clickOf(t[3]), touches: touches.map(clickOf) };
   });
 }
 
@@ -189,4 +215,14 @@ export function decodeLift(data: Uint8Array): Lift {
   const v = decodeArray(data, 'lifted');
   if (typeof v[2] !== 'string' || typeof v[3] !== 'string' || typeof v[4] !== 'string') throw new WireError('malformed lift');
   return { affiliateId: v[2], subId: v[3], pauseId: v[4] };
+}
+
+/** Decode a rules message, validating the rules again; throws {@link WireError}. */
+export function decodeRules(data: Uint8Array): AttributionRules {
+  const v = decodeArray(data, 'rules', 'string');
+  try {
+    return parseRules(v[2] as string, 'message');
+  } catch (err) {
+    throw new WireError(`rules message holds invalid rules: ${(err as Error).message}`, { cause: err });
+  }
 }

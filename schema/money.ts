@@ -55,3 +55,24 @@ export function multiply(a: Money, rate: Money): Money {
   const q = (abs + UNIT / 2n) / UNIT;
   return neg ? -q : q;
 }
+
+/**
+ * `a` shared out by integer `weights` (basis points, say), exactly: every part is the floor of its
+ * share in 1/10,000 units, and the units left over go one each to the largest remainders — so the
+ * parts always sum to `a` (the largest-remainder method at 0.0001). Equal remainders favour the
+ * later part, as equal weights favour the later touch (workers/actors/attribution.ts). A negative
+ * amount is split as its absolute value, negated, so a loss is shared exactly as a gain would be.
+ */
+export function splitByWeights(a: Money, weights: readonly number[]): Money[] {
+  if (a < 0n) return splitByWeights(-a, weights).map((p) => -p);
+  const total = BigInt(weights.reduce((s, w) => s + w, 0));
+  if (total === 0n) throw new RangeError('splitByWeights: the weights sum to 0');
+  const parts = weights.map((w) => (a * BigInt(w)) / total);
+  const order = weights.map((w, i) => ({ i, r: (a * BigInt(w)) % total })).sort((x, y) => (x.r === y.r ? y.i - x.i : x.r > y.r ? -1 : 1));
+  let left = a - parts.reduce((s, p) => s + p, 0n);
+  for (let k = 0; left > 0n; k++, left--) {
+    const i = (order[k] as { i: number }).i;
+    parts[i] = (parts[i] as bigint) + 1n;
+  }
+  return parts;
+}

@@ -3,14 +3,17 @@
  * one partition; the batch id (`edge`, `seq`) is also its `Nats-Msg-Id`. Clicks travel as
  * positional tuples: at 100k clicks/s the field names would be most of the bytes.
  *
- * Two layouts, told apart by the first element:
+ * Three layouts, told apart by the first element:
  * - `['clicks', edge, seq, tuples]` (v1): every field of a tuple written out.
  * - `['clicks.v2', edge, seq, strings, tuples]`: any string field of a tuple may instead be an
  *   unsigned integer, an index into `strings`, the batch's string table. The clicks of a batch
  *   share their user agents, link codes, brands, affiliates, campaigns and referers, so each of
  *   those is written once per batch instead of once per click: fewer bytes to encode, publish,
- *   store and decode. Edges write v2; v1 is still read, because spools and the stream may hold
- *   batches from edges of an earlier version.
+ *   store and decode.
+ * - `['clicks.v3', edge, seq, strings, tuples]`: v2 with a 14th tuple field, the visitor id
+ *   (written inline: it is one visitor's, rarely repeated within a batch).
+ * Edges write v3; v1 and v2 are still read (visitor id ''), because spools and the stream may hold
+ * batches from edges of an earlier version.
  */
 import { Decoder } from '@msgpack/msgpack';
 
@@ -47,6 +50,8 @@ export interface ClickRecorded {
   referer: string;
   flags: number;
   affiliateStatus: TrafficStatus;
+  /** The visitor cookie (`affstream_vid`, a UUIDv7), or '' for clicks of edges before visitor ids. */
+  visitorId: string;
 }
 
 /** A batch as published: `edge` is the publishing edge instance, `seq` its per-instance batch counter. */
@@ -59,6 +64,8 @@ export interface ClickBatch {
 
 const V1 = 'clicks';
 const V2 = 'clicks.v2';
+const V3 = 'clicks.v3';
+/** Fields of a v1 or v2 tuple; v3 appends the visitor id. */
 const TUPLE_LENGTH = 13;
 const SUBS = 10;
 
@@ -216,11 +223,11 @@ export class ClickBatchWriter {
   add(c: ClickRecorded): void {
     const o = this.body;
     const subs = c.subs;
-    let chars = c.clickId.length + c.ip.length + c.country.length;
+    let chars = c.clickId.length + c.ip.length + c.country.length + c.visitorId.length;
     for (let i = 0; i < subs.length; i++) chars += (subs[i] as string).length;
     // Room for everything but the table references, which take 5 bytes at most: one check per click.
-    o.reserve(3 * chars + 5 * (subs.length + 3) + 5 * 7 + 9 + 9 + 10);
-    o.arrayHeader(TUPLE_LENGTH);
+    o.reserve(3 * chars + 5 * (subs.length + 4) + 5 * 7 + 9 + 9 + 10);
+    o.arrayHeader(TUPLE_LENGTH + 1);
     o.put(c.clickId);
     o.number(c.ts);
     this.ref(c.code);
@@ -236,6 +243,7 @@ export class ClickBatchWriter {
     else this.ref(c.referer);
     o.number(c.flags);
     this.ref(c.affiliateStatus);
+    o.put(c.visitorId);
     this.n++;
   }
 
@@ -243,7 +251,7 @@ export class ClickBatchWriter {
   finish(edge: string, seq: number): Uint8Array {
     head.pos = 0;
     head.arrayHeader(5);
-    head.string(V2);
+    head.string(V3);
     head.string(edge);
     head.number(seq);
     head.arrayHeader(this.strings.length);
@@ -283,8 +291,8 @@ function str(v: unknown, strings: readonly string[]): string {
   throw new WireError('click batch holds a malformed click');
 }
 
-function fromTuple(t: unknown, strings: readonly string[]): ClickRecorded {
-  if (!Array.isArray(t) || t.length !== TUPLE_LENGTH || typeof t[1] !== 'number' || typeof t[11] !== 'number' || !Array.isArray(t[6]) || t[6].length !== SUBS) {
+function fromTuple(t: unknown, strings: readonly string[], length: number): ClickRecorded {
+  if (!Array.isArray(t) || t.length !== length || typeof t[1] !== 'number' || typeof t[11] !== 'number' || !Array.isArray(t[6]) || t[6].length !== SUBS) {
     throw new WireError('click batch holds a malformed click');
   }
   const affiliateStatus = str(t[12], strings);
@@ -293,6 +301,7 @@ function fromTuple(t: unknown, strings: readonly string[]): ClickRecorded {
     clickId: str(t[0], strings), ts: t[1], code: str(t[2], strings), brandId: str(t[3], strings), affiliateId: str(t[4], strings),
     campaign: str(t[5], strings), subs: (t[6] as unknown[]).map((s) => str(s, strings)), ip: str(t[7], strings), country: str(t[8], strings),
     userAgent: str(t[9], strings), referer: str(t[10], strings), flags: t[11], affiliateStatus: affiliateStatus as TrafficStatus,
+    visitorId: length > TUPLE_LENGTH ? str(t[13], strings) : '',
   };
 }
 
@@ -307,9 +316,11 @@ export function decodeBatch(data: Uint8Array): ClickBatch {
   if (!Array.isArray(v) || typeof v[1] !== 'string' || typeof v[2] !== 'number') throw new WireError('message is not a click batch');
   let strings: readonly string[];
   let tuples: unknown;
-  if (v[0] === V2 && v.length === 5 && Array.isArray(v[3]) && v[3].every((s: unknown) => typeof s === 'string')) {
+  let length = TUPLE_LENGTH;
+  if ((v[0] === V3 || v[0] === V2) && v.length === 5 && Array.isArray(v[3]) && v[3].every((s: unknown) => typeof s === 'string')) {
     strings = v[3] as string[];
     tuples = v[4];
+    if (v[0] === V3) length++;
   } else if (v[0] === V1 && v.length === 4) {
     strings = [];
     tuples = v[3];
@@ -317,5 +328,5 @@ export function decodeBatch(data: Uint8Array): ClickBatch {
     throw new WireError('message is not a click batch');
   }
   if (!Array.isArray(tuples)) throw new WireError('message is not a click batch');
-  return { kind: 'clicks', edge: v[1], seq: v[2], clicks: tuples.map((t) => fromTuple(t, strings)) };
+  return { kind: 'clicks', edge: v[1], seq: v[2], clicks: tuples.map((t) => fromTuple(t, strings, length)) };
 }

@@ -15,14 +15,15 @@ import { natsNames, type NatsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
 import { Catalog } from '../schema/catalogStore.ts';
-import { decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeTick, encodeTick, KIND_HEADER } from '../schema/eventWire.ts';
+import { decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeRules, decodeTick, encodeTick, KIND_HEADER } from '../schema/eventWire.ts';
+import { canonicalRules } from '../schema/attributionRules.ts';
 import { DEFAULT_FRAUD_RULES } from '../schema/fraud.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { retrying } from './runtime/retrying.ts';
 import { Forwarder } from './runtime/forwarder.ts';
 import { AlertOutlet } from './fraud/alertOutlet.ts';
 import { alertRow } from './sink/alertRow.ts';
-import type { BrandSettings } from './actors/player.ts';
+import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
 import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
 import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
@@ -32,6 +33,8 @@ import { redisUrl } from '../schema/config.ts';
 import { ClickResolver } from './runtime/clickResolver.ts';
 import { RecentClicks } from './runtime/recentClicks.ts';
 import { workerMetrics } from './metrics.ts';
+import { loadRulesFile, RulesFile } from './runtime/rulesFile.ts';
+import { RulesSync } from './runtime/rulesSync.ts';
 
 /** How often changed live counters are written to Redis. */
 const LIVE_PUBLISH_MS = 100;
@@ -54,6 +57,7 @@ function decodeInput(m: JsMsg): PartitionInput {
   const kind = m.headers?.get(KIND_HEADER) || 'clicks';
   if (kind === 'events') return { kind, batch: decodeEventBatch(m.data) };
   if (kind === 'resolved') return { kind, items: decodeResolutions(m.data) };
+  if (kind === 'rules') return { kind, rules: decodeRules(m.data) };
   if (kind === 'clicks') return { kind, batch: decodeBatch(m.data) };
   if (kind === 'forwarded') return { kind, batch: decodeForwarded(m.data) };
   if (kind === 'tick') return { kind, tick: decodeTick(m.data) };
@@ -112,6 +116,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const metrics = workerMetrics({ worker: String(process.pid) });
   let stopping = false;
   const isStopping = () => stopping;
+  // Before anything else: a worker with a bad rules file must not start (SPEC §6).
+  const bootRules = await loadRulesFile(cfg);
 
   const nc: NatsConnection = await connectNats(cfg, `worker-${process.pid}`);
   await retrying('JetStream setup', log, () => ensureStream(nc, cfg), isStopping);
@@ -138,14 +144,21 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   log.info({ partitions: partitions.length, resume: Object.fromEntries([...loops].filter(([, l]) => l.lastSeq > 0).map(([p, l]) => [p, l.lastSeq])) }, 'partitions recovered');
 
   const js = jetstream(nc);
-  const recent = new RecentClicks();
+  // Owning every partition, this worker applies every click made from now on: its memory holds whole visitors.
+  const recent = new RecentClicks(undefined, partitions.length === cfg.partitions ? Date.now() : Infinity);
+  // Partitions still replaying the messages they held at start (their clicks may be touches of replayed registrations).
+  const replaying = new Set<number>();
+  let consuming = false;
+  const resolver = new ClickResolver(ch, js, names, recent, log, () => consuming && replaying.size === 0);
   const forwarder = new Forwarder(js, names, log);
   const outlet = new AlertOutlet(js, await openFraudBucket(nc, cfg), names, log);
-  const resolver = new ClickResolver(ch, js, names, recent, log);
   // Registrations that were waiting for their click when the previous worker stopped ask again.
   for (const [p, loop] of loops) {
-    resolver.request(p, [...loop.players.values()].filter((s) => s.awaiting).map((s) => ({ clickId: s.awaiting as string, playerKey: s.key, brandId: s.brandId })));
+    resolver.request(p, [...loop.players.values()].flatMap((s) => pendingResolution(s, brandSettings(catalog, s.brandId)) ?? []));
   }
+  const rulesSync = new RulesSync(loops, js, names, log, bootRules);
+  const rulesFile = new RulesFile(cfg, bootRules, log, (rules) => rulesSync.want(rules));
+  rulesSync.sync();
 
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
   const snapshots = () => ({
@@ -186,6 +199,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     const loop = loops.get(p) as PartitionLoop;
     await retrying(`consumer ${names.consumer(p)}`, log, () => resetConsumer(jsm, names, p, loop.lastSeq, cfg), isStopping);
     const consumer = await js.consumers.get(names.stream, names.consumer(p));
+    if ((await consumer.info()).num_pending > 0) replaying.add(p);
     const messages = await consumer.consume({ max_messages: 64 });
     consumers.push(messages);
     void (async () => {
@@ -194,12 +208,15 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     loopsDone.push(
       (async () => {
         for await (const m of messages) {
-          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], alerts: [] };
+          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [] };
           try {
             const out = loop.apply(m.seq, decodeInput(m));
             if (out) {
               queued.clicks = out.clicks;
               queued.events = out.events;
+              queued.credits = out.credits;
+              queued.creditParts = out.creditParts;
+              if (out.rules) queued.rules = canonicalRules(out.rules);
               queued.alerts = out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq }));
               forwarder.send(p, m.seq, out.forwards);
               // Alerts a previous run already wrote (and so published) are not published again.
@@ -221,6 +238,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
             if (!(err instanceof WireError)) throw err;
             log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
           }
+          if (m.info.pending === 0) replaying.delete(p);
           (unacked.get(p) as JsMsg[]).push(m);
           sink.push(queued);
           metrics.consumerLag.labels(String(p)).set(m.info.pending);
@@ -232,10 +250,14 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     );
   }
 
+  consuming = true;
+
   const timer = setInterval(() => {
     metrics.queuedRows.set(sink.depth);
     if (sink.messages > 0) flushSoon();
   }, cfg.worker.flushIntervalMs);
+  // Partitions whose rules message was lost on the way get it again.
+  const rulesTimer = setInterval(() => rulesSync.sync(), cfg.attribution.reloadPollMs);
   // Live counters go out far more often than flushes: they are the "at most 1 s old" view.
   const liveTimer = setInterval(publishLive, LIVE_PUBLISH_MS);
   const announced = new Map<number, string>();
@@ -283,6 +305,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       clearInterval(timer);
       clearInterval(liveTimer);
       clearInterval(tickTimer);
+      clearInterval(rulesTimer);
+      rulesFile.close();
       forwarder.stop();
       outlet.stop();
       resolver.stop();

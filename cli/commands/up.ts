@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { bootConfig } from '../../schema/bootConfig.ts';
 import { migrate } from '../../schema/clickhouse/migrate.ts';
+import { loadRulesFile } from '../../workers/runtime/rulesFile.ts';
 import type { ClusterConfig } from '../../schema/config.ts';
 import { ensureNats } from '../../schema/natsSetup.ts';
 import { CliError, describeError, say } from '../command.ts';
@@ -45,6 +46,8 @@ Options:
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { detach: { type: 'boolean', short: 'd' } } });
   const cfg = await bootConfig();
+  // Checked here too, so a bad rules file stops `up` with its reason rather than a worker that dies at boot.
+  await loadRulesFile(cfg);
   const running = livePid(upFiles(cfg).pidFile);
   if (running !== undefined) {
     say(`already up (pid ${running}); \`affstream down\` stops it`);

@@ -3,8 +3,7 @@
  * each applied version is recorded in `schema_migrations`, so running again does nothing. Every
  * statement is itself idempotent (`IF NOT EXISTS`), so a migration interrupted half-way is simply
  * run again. `{db}` in a file stands for the cluster's database. ClickHouse 18.16 has no
- * `ADD COLUMN IF NOT EXISTS`, so an `ADD COLUMN` whose column is already there (a migration
- * interrupted after it) counts as done.
+ * `ADD COLUMN IF NOT EXISTS`, so an `ADD COLUMN` refused because the column exists counts as done.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +34,20 @@ export async function loadMigrations(db: string): Promise<Migration[]> {
   );
 }
 
+/**
+ * ClickHouse's error 44, a column that already exists: the client parses the code out of current
+ * servers' messages; 18.16's (`Code: 44, e.displayText() = …`) it leaves in the message.
+ */
+function isDuplicateColumn(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '44' || /^Code: 44\b/.test(e.message ?? '');
+}
+
+function ignoreExistingColumn(query: string, err: unknown): void {
+  if (/\bADD COLUMN\b/i.test(query) && isDuplicateColumn(err)) return;
+  throw err;
+}
+
 /** Apply every migration not yet applied; returns the versions applied now. */
 export async function migrate(cfg: ClusterConfig): Promise<number[]> {
   const db = cfg.clickhouse.database;
@@ -49,9 +62,7 @@ export async function migrate(cfg: ClusterConfig): Promise<number[]> {
     const applied: number[] = [];
     for (const m of await loadMigrations(db)) {
       if (done.has(m.version)) continue;
-      for (const query of m.statements) await ch.command({ query }).catch((err: unknown) => {
-        if (!(/\bADD COLUMN\b/i.test(query) && /already exists/i.test(String(err)))) throw err;
-      });
+      for (const query of m.statements) await ch.command({ query }).catch((err) => ignoreExistingColumn(query, err));
       await ch.insert({
         table: `${db}.schema_migrations`,
         values: [{ version: m.version, name: m.name, applied_at: Math.floor(Date.now() / 1000) }],

@@ -13,9 +13,18 @@ import { ensureNats } from '../../schema/natsSetup.ts';
 import { runReport } from '../../schema/reports/index.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 
+/**
+ * The environment that says where the suite's servers are: external URLs, or the ports of the
+ * embedded ones (another checkout's suite may be running on the default ports at the same time).
+ */
+function serverEnv(): Record<string, string | undefined> {
+  const names = ['NATS_URL', 'CLICKHOUSE_URL', 'REDIS_URL', 'AFFSTREAM_NATS_PORT', 'AFFSTREAM_CLICKHOUSE_HTTP_PORT', 'AFFSTREAM_CLICKHOUSE_TCP_PORT', 'AFFSTREAM_REDIS_PORT'];
+  return Object.fromEntries(names.map((n) => [n, process.env[n]]));
+}
+
 /** Config of the servers the suite's global setup started (what `stopServer` needs). */
 export function serversConfig(): ClusterConfig {
-  return loadConfig({ dataDir: '.data/test' }, {});
+  return loadConfig({ dataDir: '.data/test' }, serverEnv());
 }
 
 /** True when the suite runs against servers it did not start (URLs in the environment): outages can't be staged. */
@@ -72,6 +81,11 @@ export class ClusterProcess {
     return this.child?.pid;
   }
 
+  /** The exit code once the process has exited by itself, else undefined. */
+  get exitCode(): number | undefined {
+    return this.child?.exitCode ?? undefined;
+  }
+
   /** Stop with `signal` and wait for the exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const c = this.child;
@@ -90,8 +104,7 @@ export class TestCluster {
 
   constructor(readonly name: string) {
     const namespace = `t_${name}_${randomBytes(3).toString('hex')}`;
-    const { NATS_URL, CLICKHOUSE_URL, REDIS_URL } = process.env;
-    this.cfg = loadConfig({ namespace, dataDir: `.data/test/clusters/${namespace}`, logLevel: 'warn' }, { NATS_URL, CLICKHOUSE_URL, REDIS_URL });
+    this.cfg = loadConfig({ namespace, dataDir: `.data/test/clusters/${namespace}`, logLevel: 'warn' }, serverEnv());
   }
 
   /** Create the namespace's stream, bucket and database. */
@@ -129,9 +142,9 @@ export class TestCluster {
     }
   }
 
-  /** Start a worker process. */
-  worker(): ClusterProcess {
-    const p = new ClusterProcess('worker', this.env({})).start();
+  /** Start a worker process; `extra` is added to its environment. */
+  worker(extra: Record<string, string> = {}): ClusterProcess {
+    const p = new ClusterProcess('worker', this.env(extra)).start();
     this.processes.push(p);
     return p;
   }

@@ -9,7 +9,7 @@ const T0 = Date.UTC(2026, 10, 20, 12);
 function click(over: Partial<ClickRecorded>): ClickRecorded {
   return {
     clickId: 'id', ts: T0, code: 'l1', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-    ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', ...over,
+    ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
   };
 }
 

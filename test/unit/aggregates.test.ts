@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clickMinuteRows, eventMinuteRows } from '../../workers/sink/aggregates.ts';
+import { clickMinuteRows, creditMinuteRows, eventMinuteRows } from '../../workers/sink/aggregates.ts';
+import type { CreditPart } from '../../workers/sink/creditRow.ts';
 import { clickRow } from '../../workers/sink/clickRow.ts';
 import type { ClickRecorded } from '../../schema/wire.ts';
 import type { EventRow } from '../../workers/sink/eventRow.ts';
@@ -7,7 +8,7 @@ import type { EventRow } from '../../workers/sink/eventRow.ts';
 const T = Date.UTC(2026, 10, 20, 12, 0, 30);
 const click = (over: Partial<ClickRecorded>): ClickRecorded => ({
   clickId: 'c', ts: T, code: 'l', brandId: 'b', affiliateId: 'a', campaign: 'c1', subs: ['s1', '', '', '', '', '', '', '', '', ''],
-  ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', ...over,
+  ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
 });
 const ev = (over: Record<string, string | number>): EventRow => ({
   ts: Math.floor(T / 1000), brand_id: 'b', affiliate_id: 'a', sub1: 's1', campaign: 'c1', country: 'MT', click_country: 'DE', type: 'deposit',
@@ -18,9 +19,9 @@ describe('worker aggregates', () => {
   it('sum clicks per partition and minute key, tagged with the partition last sequence', () => {
     const at = (seq: number, idx: number) => ({ partition: 1, seq, idx, edge: 'e', batchSeq: 1 });
     const rows = clickMinuteRows([
-      { partition: 1, seq: 5, clicks: [clickRow(click({}), { unique: true, flagged: false, score: 0 }, at(5, 0)), clickRow(click({ flags: 1 }), { unique: false, flagged: false, score: 0 }, at(5, 1))], events: [] },
-      { partition: 1, seq: 9, clicks: [clickRow(click({ ts: T + 60_000 }), { unique: true, flagged: false, score: 0 }, at(9, 0))], events: [] },
-      { partition: 2, seq: 3, clicks: [clickRow(click({}), { unique: false, flagged: false, score: 0 }, { ...at(3, 0), partition: 2 })], events: [] },
+      { partition: 1, seq: 5, clicks: [clickRow(click({}), { unique: true, flagged: false, score: 0 }, at(5, 0)), clickRow(click({ flags: 1 }), { unique: false, flagged: false, score: 0 }, at(5, 1))], events: [], creditParts: [] },
+      { partition: 1, seq: 9, clicks: [clickRow(click({ ts: T + 60_000 }), { unique: true, flagged: false, score: 0 }, at(9, 0))], events: [], creditParts: [] },
+      { partition: 2, seq: 3, clicks: [clickRow(click({}), { unique: false, flagged: false, score: 0 }, { ...at(3, 0), partition: 2 })], events: [], creditParts: [] },
     ]);
     expect(rows.map((r) => [r.partition, r.seq, r.minute, r.clicks, r.unique_clicks, r.bot_clicks])).toEqual([
       [1, 9, Math.floor(T / 60_000) * 60, 2, 1, 1],
@@ -32,7 +33,7 @@ describe('worker aggregates', () => {
   it('sum event money exactly, by the click country of attributed players', () => {
     const [row] = eventMinuteRows([
       {
-        partition: 0, seq: 1, clicks: [],
+        partition: 0, seq: 1, clicks: [], creditParts: [],
         events: [
           ev({ type: 'registration' }),
           ev({ amount: '0.1000', is_ftd: 1, ngr: '-0.0020' }),
@@ -46,4 +47,21 @@ describe('worker aggregates', () => {
       country: 'DE', registrations: 1, ftds: 1, deposits: 2, ftd_amount: '0.1000', deposit_amount: '0.3000', withdrawal_amount: '1.0000', ggr: '2.7000', ngr: '2.4240',
     });
   });
+
+  it('sum credit shares per minute, affiliate and rules version, money exact', () => {
+    const part = (over: Partial<CreditPart>): CreditPart => ({
+      ts: Math.floor(T / 1000), brand_id: 'b', affiliate_id: 'a1', sub1: 's', campaign: 'c', rules_version: 'position@1',
+      registrations_bp: 0, ftds_bp: 0, ftd_amount: 0n, deposit_amount: 0n, ngr: 0n, ...over,
+    });
+    const rows = creditMinuteRows([
+      { partition: 2, seq: 4, clicks: [], events: [], creditParts: [part({ registrations_bp: 4000 }), part({ affiliate_id: 'a2', registrations_bp: 6000 })] },
+      { partition: 2, seq: 6, clicks: [], events: [], creditParts: [part({ ftds_bp: 4000, ftd_amount: 400_001n, deposit_amount: 400_001n, ngr: -3n }), part({ rules_version: 'linear@2', ngr: 1n })] },
+    ]);
+    expect(rows).toEqual([
+      { partition: 2, seq: 6, minute: Math.floor(T / 60_000) * 60, brand_id: 'b', affiliate_id: 'a1', sub1: 's', campaign: 'c', rules_version: 'position@1', registrations_bp: 4000, ftds_bp: 4000, ftd_amount: '40.0001', deposit_amount: '40.0001', ngr: '-0.0003' },
+      { partition: 2, seq: 6, minute: Math.floor(T / 60_000) * 60, brand_id: 'b', affiliate_id: 'a2', sub1: 's', campaign: 'c', rules_version: 'position@1', registrations_bp: 6000, ftds_bp: 0, ftd_amount: '0.0000', deposit_amount: '0.0000', ngr: '0.0000' },
+      { partition: 2, seq: 6, minute: Math.floor(T / 60_000) * 60, brand_id: 'b', affiliate_id: 'a1', sub1: 's', campaign: 'c', rules_version: 'linear@2', registrations_bp: 0, ftds_bp: 0, ftd_amount: '0.0000', deposit_amount: '0.0000', ngr: '0.0001' },
+    ]);
+  });
 });
+

@@ -9,11 +9,13 @@ import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect
 import { DEFAULT_FRAUD_RULES, parseFraudRules, pauseKey, pauseOf, type FraudAlert } from '../../schema/fraud.ts';
 import { parseEvent } from '../../schema/events.ts';
 import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
+import { BUILTIN_RULES, ruleFor } from '../../schema/attributionRules.ts';
 
 const T0 = Date.UTC(2026, 10, 21, 12);
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0';
+const RULE = ruleFor(BUILTIN_RULES, 'b');
 
 function ctx(network: { registrations: number; uniqueClicks: number } | null = null): AffiliateContext {
   return { settings: { uniqueDays: 2 }, rules: () => DEFAULT_FRAUD_RULES, network: () => network };
@@ -26,7 +28,7 @@ const attributed = (over: Partial<Attributed> = {}): Attributed => ({
 });
 const click = (over: Partial<ClickRecorded> = {}): ClickRecorded => ({
   clickId: `c${++n}`, ts: T0, code: 'l', brandId: 'b', affiliateId: 'a', campaign: '', subs: ['s1', '', '', '', '', '', '', '', '', ''],
-  ip: `10.0.${n >> 8 & 255}.${n & 255}`, country: '', userAgent: UA, referer: '', flags: 0, affiliateStatus: 'active', ...over,
+  ip: `10.0.${n >> 8 & 255}.${n & 255}`, country: '', userAgent: UA, referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
 });
 
 function registrations(s: AffiliateState, count: number, over: (i: number) => Partial<Attributed>, c = ctx()): FraudAlert[] {
@@ -82,7 +84,7 @@ describe('rule 2: conversion rate against the network', () => {
 describe('rule 3: bonus abuse', () => {
   const brand: BrandSettings = { attributionWindowDays: 30, paymentFeePct: '0', gamingTaxPct: '0', fraud: DEFAULT_FRAUD_RULES };
   const ev = (raw: Record<string, unknown>) => parseEvent({ player_id: 'p1', ...raw }, 'b', 'json', T0 + 48 * HOUR);
-  const play = (s: PlayerState, raws: Array<Record<string, unknown>>) => raws.flatMap((r) => handlePlayer(s, { type: 'EventReceived', event: ev(r) }, brand));
+  const play = (s: PlayerState, raws: Array<Record<string, unknown>>) => raws.flatMap((r) => handlePlayer(s, { type: 'EventReceived', event: ev(r) }, brand, RULE));
   const start = () => {
     const s = initialPlayerState('b', 'p1');
     play(s, [
@@ -95,11 +97,11 @@ describe('rule 3: bonus abuse', () => {
 
   it('deposit, maximum bonus, no bet for 24 hours: commission held, once', () => {
     const s = start();
-    expect(alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 2 * MIN + 24 * HOUR - 1 }, brand))).toEqual([]);
-    const [a] = alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 2 * MIN + 24 * HOUR }, brand));
+    expect(alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 2 * MIN + 24 * HOUR - 1 }, brand, RULE))).toEqual([]);
+    const [a] = alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 2 * MIN + 24 * HOUR }, brand, RULE));
     expect(a).toMatchObject({ rule: 'bonus_abuse', action: 'hold_commission', player_id: 'p1' });
     expect(s.hold?.alertId).toBe(a?.id);
-    expect(alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 72 * HOUR }, brand))).toEqual([]);
+    expect(alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 72 * HOUR }, brand, RULE))).toEqual([]);
     const later = play(s, [{ event_id: 'd2', type: 'deposit', amount: '10', currency: 'EUR', ts: T0 + 30 * HOUR }]);
     expect(later.find((e) => e.type === 'EventApplied')).toMatchObject({ commissionable: false });
   });
@@ -107,14 +109,14 @@ describe('rule 3: bonus abuse', () => {
   it('a bet within the window, or a bonus that is not the maximum: nothing', () => {
     const s = start();
     play(s, [{ event_id: 'x', type: 'bet', stake: '1', win: '0', currency: 'EUR', game: 'g', category: 'slots', ts: T0 + HOUR }]);
-    expect(alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 48 * HOUR }, brand))).toEqual([]);
+    expect(alerts(handlePlayer(s, { type: 'TimePassed', at: T0 + 48 * HOUR }, brand, RULE))).toEqual([]);
     const t = initialPlayerState('b', 'p1');
     play(t, [
       { event_id: 'r', type: 'registration', ts: T0 },
       { event_id: 'd', type: 'deposit', amount: '50', currency: 'EUR', ts: T0 + MIN },
       { event_id: 'g', type: 'bonus', action: 'granted', amount: '10', currency: 'EUR', bonus_id: 'B', max: false, ts: T0 + 2 * MIN },
     ]);
-    expect(alerts(handlePlayer(t, { type: 'TimePassed', at: T0 + 48 * HOUR }, brand))).toEqual([]);
+    expect(alerts(handlePlayer(t, { type: 'TimePassed', at: T0 + 48 * HOUR }, brand, RULE))).toEqual([]);
   });
 });
 

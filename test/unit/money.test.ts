@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { multiply, parseMoney, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
+import { multiply, parseMoney, splitByWeights, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
 
 describe('money', () => {
   it('parses decimal text and JSON numbers exactly', () => {
@@ -37,4 +37,29 @@ describe('money', () => {
     expect(toDecimalText(multiply(parseMoney('0.0003') as bigint, parseMoney('0.5') as bigint))).toBe('0.0002');
     expect(toDecimalText(multiply(parseMoney('-0.0003') as bigint, parseMoney('0.5') as bigint))).toBe('-0.0002');
   });
+
+  it('splits an amount by weights exactly: largest remainder at 0.0001, ties to the later part, losses as gains', () => {
+    expect(splitByWeights(1_000_001n, [4000, 2000, 4000])).toEqual([400_000n, 200_000n, 400_001n]);
+    expect(splitByWeights(7n, [4000, 2000, 4000])).toEqual([3n, 1n, 3n]);
+    expect(splitByWeights(-7n, [4000, 2000, 4000])).toEqual([-3n, -1n, -3n]);
+    expect(splitByWeights(1n, [5000, 5000])).toEqual([0n, 1n]);
+    expect(splitByWeights(0n, [1, 2])).toEqual([0n, 0n]);
+    expect(splitByWeights(5n, [10_000])).toEqual([5n]);
+    expect(() => splitByWeights(5n, [0, 0])).toThrow(RangeError);
+    for (let i = 0; i < 500; i++) {
+      const a = BigInt(Math.floor(Math.random() * 2e9) - 1e9);
+      const w = Array.from({ length: 1 + (i % 20) }, () => Math.floor(Math.random() * 1000));
+      w[0] = (w[0] as number) + 1;
+      const parts = splitByWeights(a, w);
+      expect(parts.reduce((s, p) => s + p, 0n)).toBe(a);
+      // No part is more than one unit from its exact share.
+      const total = BigInt(w.reduce((s, x) => s + x, 0));
+      parts.forEach((p, k) => {
+        const exact = a * BigInt(w[k] as number);
+        const diff = p * total - exact;
+        expect(diff < 0n ? -diff : diff).toBeLessThan(total);
+      });
+    }
+  });
 });
+

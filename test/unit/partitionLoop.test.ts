@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { PartitionLoop } from '../../workers/runtime/partition.ts';
 import type { ClickBatch, ClickRecorded } from '../../schema/wire.ts';
 import { parseEvent } from '../../schema/events.ts';
-import type { EventBatch } from '../../schema/eventWire.ts';
+import { decodeResolutions, encodeResolutions, type ClickInfo, type EventBatch } from '../../schema/eventWire.ts';
+import { encode } from '@msgpack/msgpack';
+import { parseRules } from '../../schema/attributionRules.ts';
 import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
 
 const T0 = Date.UTC(2026, 10, 20);
@@ -10,7 +12,7 @@ const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
 const settings = { affiliate: { uniqueDays: 2 }, partitions: 64, brand: () => ({ attributionWindowDays: 30, paymentFeePct: '0', gamingTaxPct: '0', fraud: DEFAULT_FRAUD_RULES }) };
 const click = (ip: string): ClickRecorded => ({
   clickId: `c-${ip}`, ts: T0, code: 'l', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-  ip, country: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active',
+  ip, country: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '',
 });
 const clicks = (seq: number, ips: string[]) => ({ kind: 'clicks' as const, batch: { kind: 'clicks', edge: 'e1', seq, clicks: ips.map(click) } as ClickBatch });
 const events = (raws: Array<Record<string, unknown>>, receivedAt = T0) => ({
@@ -45,13 +47,40 @@ describe('partition loop', () => {
   it('asks to resolve a click, then applies the waiting events when the resolution arrives', () => {
     const loop = new PartitionLoop(0, settings);
     const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration', click_id: CLICK }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]));
-    expect([a?.resolve, a?.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b' }], []]);
-    const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, ip: '', fraudScore: 0, flagged: false, commissionable: true };
-    const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info }] });
+    expect([a?.resolve, a?.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b', touches: null }], []]);
+    const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: '', ip: '', fraudScore: 0, flagged: false, commissionable: true };
+    const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info, touches: [] }] });
     expect(b?.events.map((r) => [r.event_id, r.affiliate_id, r.seq, r.idx])).toEqual([['r1', 'aff', 2, 0], ['d1', 'aff', 2, 1]]);
     const snaps = loop.takeSnapshots();
     expect(snaps.map((s) => [s.player_key, s.seq])).toEqual([['b:p1', 2]]);
     expect(loop.takeSnapshots()).toEqual([]);
+  });
+
+  it('takes the attribution rule in force at the registration: a rules message changes it for later registrations only', () => {
+    const loop = new PartitionLoop(0, settings);
+    const info = (affiliateId: string, ts: number): ClickInfo => ({
+      clickId: CLICK, ts, brandId: 'b', affiliateId, code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: 'v',
+      ip: '', fraudScore: 0, flagged: false, commissionable: true,
+    });
+    const other = { ...info('first-aff', T0 - 5000), clickId: '01a1fb40-0efa-78a7-b23e-000000000001' };
+    const reg = (player: string, id: string) => events([{ event_id: id, type: 'registration', click_id: CLICK, player_id: player }]);
+    expect(loop.apply(1, reg('p1', 'r1'))?.resolve[0]?.touches).toBeNull();
+    const rules = parseRules('{"version": "7", "brands": {"b": {"model": "first_click"}}}', 't');
+    expect(loop.apply(2, { kind: 'rules', rules })?.rules).toEqual(rules);
+    expect([loop.rules, loop.rulesSeq]).toEqual([rules, 2]);
+    expect(loop.apply(3, reg('p2', 'r2'))?.resolve[0]?.touches).toEqual({ since: T0 - 30 * 86_400_000, until: T0 });
+    const out = loop.apply(4, { kind: 'resolved', items: ['p1', 'p2'].map((p) => ({ playerKey: `b:${p}`, brandId: 'b', clickId: CLICK, click: info('last-aff', T0 - 1000), touches: [other] })) });
+    expect(out?.events.map((r) => [r.player_id, r.affiliate_id, r.rules_version])).toEqual([['p1', 'last-aff', 'last-click@1'], ['p2', 'first-aff', 'first-click@7']]);
+    expect(out?.credits.map((r) => [r.player_id, r.affiliate_id, r.weight_bp, r.binding, r.idx])).toEqual([['p1', 'last-aff', 10_000, 1, 0], ['p2', 'first-aff', 10_000, 1, 1]]);
+    expect(out?.creditParts.map((p) => [p.affiliate_id, p.registrations_bp])).toEqual([['last-aff', 10_000], ['first-aff', 10_000]]);
+  });
+
+  it('reads resolutions with touches, and those of earlier versions without them', () => {
+    const c: ClickInfo = { clickId: CLICK, ts: T0, brandId: 'b', affiliateId: 'a', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: true, visitorId: 'v', ip: '', fraudScore: 0, flagged: false, commissionable: true };
+    const items = [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: c, touches: [c, { ...c, clickId: 'x' }] }, { playerKey: 'b:p2', brandId: 'b', clickId: CLICK, click: null, touches: [] }];
+    expect(decodeResolutions(encodeResolutions('id', items))).toEqual(items);
+    const old = encode(['resolved', 'id', [['b:p1', 'b', CLICK, [CLICK, T0, 'b', 'a', 'l', 'c', 's', 'DE', false, true]]]]);
+    expect(decodeResolutions(old)).toEqual([{ ...items[0], click: { ...c, visitorId: '' }, touches: [] }]);
   });
 });
 

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { handlePlayer, initialPlayerState, type BrandSettings, type ClickInfo, type PlayerEffect, type PlayerState } from '../../workers/actors/player.ts';
 import { parseEvent, type PlayerEvent } from '../../schema/events.ts';
 import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
+import { BUILTIN_RULES, ruleFor } from '../../schema/attributionRules.ts';
 
 const T0 = Date.UTC(2026, 10, 20, 12);
 const DAY = 86_400_000;
 const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
 const brand: BrandSettings = { attributionWindowDays: 30, paymentFeePct: '2.5', gamingTaxPct: '10', fraud: DEFAULT_FRAUD_RULES };
 const click = (over: Partial<ClickInfo> = {}): ClickInfo => ({
-  clickId: CLICK, ts: T0 - 60_000, brandId: 'b1', affiliateId: 'aff-7', code: 'L1', campaign: 'spring', sub1: 's1', country: 'DE', bot: false, geoBlocked: false,
+  clickId: CLICK, ts: T0 - 60_000, brandId: 'b1', affiliateId: 'aff-7', code: 'L1', campaign: 'spring', sub1: 's1', country: 'DE', bot: false, geoBlocked: false, visitorId: '',
   ip: '', fraudScore: 0, flagged: false, commissionable: true, ...over,
 });
 
@@ -18,7 +19,8 @@ function ev(raw: Record<string, unknown>): PlayerEvent {
 }
 
 function run(s: PlayerState, msgs: Array<PlayerEvent | [string, ClickInfo | null]>): PlayerEffect[] {
-  return msgs.flatMap((m) => (Array.isArray(m) ? handlePlayer(s, { type: 'ClickResolved', clickId: m[0], click: m[1] }, brand) : handlePlayer(s, { type: 'EventReceived', event: m }, brand)));
+  const rule = ruleFor(BUILTIN_RULES, 'b1');
+  return msgs.flatMap((m) => (Array.isArray(m) ? handlePlayer(s, { type: 'ClickResolved', clickId: m[0], click: m[1], touches: [] }, brand, rule) : handlePlayer(s, { type: 'EventReceived', event: m }, brand, rule)));
 }
 
 const applied = (effects: PlayerEffect[]) => effects.filter((e) => e.type === 'EventApplied') as Extract<PlayerEffect, { type: 'EventApplied' }>[];
@@ -27,7 +29,7 @@ describe('player actor', () => {
   it('registration with a click: resolve, then bind and apply in order, first deposit is the FTD', () => {
     const s = initialPlayerState('b1', 'p1');
     const first = run(s, [ev({ type: 'registration', click_id: CLICK })]);
-    expect(first).toEqual([{ type: 'ResolveClick', clickId: CLICK, playerKey: 'b1:p1', brandId: 'b1' }]);
+    expect(first).toEqual([{ type: 'ResolveClick', clickId: CLICK, playerKey: 'b1:p1', brandId: 'b1', touches: null }]);
     // A deposit before the click is resolved waits, and is attributed once it is.
     expect(run(s, [ev({ type: 'deposit', amount: '50.00', currency: 'EUR' })])).toEqual([]);
     const out = applied(run(s, [[CLICK, click()], ev({ type: 'deposit', amount: '20', currency: 'EUR' })]));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { isClickId, timeOfClickId } from '../../schema/clickId.ts';
 import { isIPv4 } from 'node:net';
-import { isBotUserAgent, isPrefetch, parseIpv4, TrustedProxies, visitorCountry } from '../../node/visitor.ts';
+import { TrustedProxies, VISITOR_COOKIE, isBotUserAgent, isPrefetch, newVisitorId, parseIpv4, visitorCountry, visitorIdFromCookie } from '../../node/visitor.ts';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
 
@@ -61,5 +62,35 @@ describe('bots', () => {
     expect(isPrefetch(undefined, undefined, 'PreRender')).toBe(true);
     expect(isPrefetch(undefined, undefined, undefined)).toBe(false);
     expect(isPrefetch('', '', '')).toBe(false);
+  });
+});
+
+describe('visitor cookie', () => {
+  const NOW = Date.UTC(2026, 10, 21, 12);
+  const vid = newVisitorId(NOW - 86_400_000);
+
+  it('is a new lower-case UUIDv7 of the given time, unique per call', () => {
+    expect(isClickId(vid)).toBe(true);
+    expect(timeOfClickId(vid)).toBe(NOW - 86_400_000);
+    expect(new Set(Array.from({ length: 1000 }, () => newVisitorId(NOW))).size).toBe(1000);
+  });
+
+  it('reuses a valid visitor id wherever it sits in the Cookie header', () => {
+    for (const header of [`${VISITOR_COOKIE}=${vid}`, `a=1; ${VISITOR_COOKIE}=${vid}`, `${VISITOR_COOKIE}=${vid}; b=2`, `x_${VISITOR_COOKIE}=zz;${VISITOR_COOKIE}=${vid};c=3`]) {
+      expect(visitorIdFromCookie(header, NOW)).toBe(vid);
+    }
+  });
+
+  it('ignores what it did not make: absent, other names, malformed, upper case, not v7, dated in the future', () => {
+    const future = newVisitorId(NOW + 120_000);
+    for (const header of [
+      '', 'a=1', `my${VISITOR_COOKIE}=${vid}`, `${VISITOR_COOKIE}=${vid.slice(0, 35)}`, `${VISITOR_COOKIE}=${vid}0`, `${VISITOR_COOKIE}=${vid.toUpperCase()}`,
+      `${VISITOR_COOKIE}=${vid.slice(0, 14)}4${vid.slice(15)}`, `${VISITOR_COOKIE}=${vid.slice(0, 19)}c${vid.slice(20)}`, `${VISITOR_COOKIE}=${vid.replace(/-/g, 'x')}`,
+      `${VISITOR_COOKIE}=${future}`,
+    ]) {
+      expect(visitorIdFromCookie(header, NOW)).toBe('');
+    }
+    // A little clock skew between edges is not forgery.
+    expect(visitorIdFromCookie(`${VISITOR_COOKIE}=${newVisitorId(NOW + 30_000)}`, NOW)).not.toBe('');
   });
 });

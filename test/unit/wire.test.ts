@@ -5,6 +5,7 @@ import { ClickBatchWriter, decodeBatch, encodeClickBatch, WireError, type ClickR
 const c: ClickRecorded = {
   clickId: '01a1fb40-0efa-78a7-b23e-632c6d65b1ce', ts: 1_795_000_000_123, code: 'l1', brandId: 'b', affiliateId: 'a', campaign: 'c',
   subs: ['ü', '', '', '', '', '', '', '', '', 'x'], ip: '2001:db8::1', country: 'DE', userAgent: 'ua', referer: 'https://r', flags: 3, affiliateStatus: 'paused',
+  visitorId: '01a1fb40-0efa-7123-b23e-632c6d65b1cf',
 };
 
 const v1Tuple = (x: ClickRecorded) => [x.clickId, x.ts, x.code, x.brandId, x.affiliateId, x.campaign, x.subs, x.ip, x.country, x.userAgent, x.referer, x.flags, x.affiliateStatus];
@@ -38,15 +39,20 @@ describe('partition wire format', () => {
     w.add({ ...c, clickId: 'z', ip: '1.2.3.4' });
     expect(w.count).toBe(2);
     const [tag, edge, seq, strings, tuples] = decode(w.finish('e', 7)) as [string, string, number, string[], unknown[][]];
-    expect([tag, edge, seq]).toEqual(['clicks.v2', 'e', 7]);
+    expect([tag, edge, seq]).toEqual(['clicks.v3', 'e', 7]);
     expect(strings).toEqual(['l1', 'b', 'a', 'c', 'ua', 'https://r', 'paused']);
-    expect(tuples[1]).toEqual(['z', c.ts, 0, 1, 2, 3, c.subs, '1.2.3.4', 'DE', 4, 5, 3, 6]);
+    expect(tuples[1]).toEqual(['z', c.ts, 0, 1, 2, 3, c.subs, '1.2.3.4', 'DE', 4, 5, 3, 6, c.visitorId]);
     expect(w.count).toBe(0);
     expect(decodeBatch(w.finish('e', 8)).clicks).toEqual([]);
   });
 
-  it('still reads batches of the first layout (spools and streams of older edges)', () => {
-    expect(decodeBatch(encode(['clicks', 'edge-1', 42, [v1Tuple(c)]]))).toEqual({ kind: 'clicks', edge: 'edge-1', seq: 42, clicks: [c] });
+  it('still reads batches of the earlier layouts (spools and streams of older edges), without visitor ids', () => {
+    const old = { ...c, visitorId: '' };
+    expect(decodeBatch(encode(['clicks', 'edge-1', 42, [v1Tuple(c)]]))).toEqual({ kind: 'clicks', edge: 'edge-1', seq: 42, clicks: [old] });
+    expect(decodeBatch(encode(['clicks.v2', 'edge-1', 43, ['l1'], [[...v1Tuple(c).slice(0, 2), 0, ...v1Tuple(c).slice(3)]]]))).toEqual({ kind: 'clicks', edge: 'edge-1', seq: 43, clicks: [old] });
+    // A v2 tuple has no visitor id; a v3 tuple must have one.
+    expect(() => decodeBatch(encode(['clicks.v2', 'e', 1, [], [[...v1Tuple(c), c.visitorId]]]))).toThrow(WireError);
+    expect(() => decodeBatch(encode(['clicks.v3', 'e', 1, [], [v1Tuple(c)]]))).toThrow(WireError);
   });
 
   it('rejects malformed messages with a typed error', () => {

@@ -3,18 +3,21 @@
  * (SPEC §9). It binds the player to an affiliate (SPEC §6), detects the FTD, keeps the KYC
  * status, and turns every event into its revenue components (SPEC §8 NGR), exactly.
  *
- * Attribution is last click: a registration quoting a click id asks the host to resolve the click
- * ({@link ResolveClick}); the answer comes back through the partition's own ordered input
- * ({@link ClickResolved}), so a replay sees it at the same place. Until the binding is known —
- * and for events that arrive before the registration — events wait in `pending` and are applied,
- * in their order, once it is; nothing is lost and nothing is applied with the wrong affiliate.
+ * A registration takes the attribution rule its partition has in force at that point of its
+ * ordered input (last click, first click, linear or position-based: workers/actors/attribution.ts)
+ * and keeps it. A registration quoting a click id asks the host to resolve the click — and, for the
+ * models that weigh several touches, the visitor's other clicks ({@link ResolveClick}); the answer
+ * comes back through the partition's own ordered input ({@link ClickResolved}), so a replay sees
+ * it at the same place. Until the binding is known — and for events that arrive before the
+ * registration — events wait in `pending` and are applied, in their order, once it is; nothing is
+ * lost and nothing is applied with the wrong affiliate.
  *
  * Fraud (SPEC §7): every registration gets a fraud score from its click; bonus abuse (a deposit,
  * the maximum bonus, then no bet within the window) holds the player's commission; attributed
  * registrations, FTDs and chargebacks are forwarded to the affiliate's actor and registrations to
  * the actors of their IP and device, which judge them network-wide ({@link Forward}).
  *
- * Deterministic: reads only the state, the message and the brand settings given to it.
+ * Deterministic: reads only the state, the message, the brand settings and the rule given to it.
  */
 import { v5 as uuidv5 } from 'uuid';
 import type { FraudAlert, FraudRules } from '../../schema/fraud.ts';
@@ -25,6 +28,8 @@ import { identityKey, type IdentityMessage } from './identity.ts';
 import { multiply, parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import type { ClickInfo } from '../../schema/eventWire.ts';
+import { BUILTIN_RULES, ruleFor, type BrandRule } from '../../schema/attributionRules.ts';
+import { bindingIndex, FULL_WEIGHT, selectTouches, touchWeights, type TouchWindow } from './attribution.ts';
 
 export type { ClickInfo };
 
@@ -44,7 +49,7 @@ export interface Attribution {
   campaign: string;
   sub1: string;
   clickCountry: string;
-  /** Attribution model and rules version used. */
+  /** Attribution model and rules version used (`position@2026-11-21.1`). */
   rulesVersion: string;
   /**
    * The click's traffic was active (affiliate and sub-ID neither paused nor blocked) and the click
@@ -61,6 +66,19 @@ export interface CommissionHold {
   alertId: string;
 }
 
+/** A touch's share of a player's conversions and revenue, for life (the binding touch is one of them). */
+export interface Credit {
+  clickId: string;
+  /** The click's time, ms. */
+  clickTs: number;
+  affiliateId: string;
+  code: string;
+  campaign: string;
+  sub1: string;
+  /** Basis points; a player's credits sum to 10,000. Touches with no weight get no credit. */
+  weightBp: number;
+}
+
 /** Namespace of global player UUIDs (SPEC §6): UUIDv5 of `brand:player_id` under it, stable forever. */
 export const PLAYER_UUID_NAMESPACE = '5b0f3a52-6f0e-4c55-9d6c-1f3c2a7e9b41';
 
@@ -74,7 +92,11 @@ export interface PlayerState {
   registeredAt: number | null;
   /** Click id being resolved, while the binding is not known yet. */
   awaiting: string | null;
+  /** The rule in force when the player registered; null before (and in snapshots of earlier versions: last click). */
+  rule?: BrandRule | null;
   attribution: Attribution | null;
+  /** The touches credited once the binding is known (absent in snapshots of earlier versions: see {@link creditsOf}). */
+  credits?: Credit[];
   kyc: string;
   ftdEventId: string | null;
   /** Events received before the binding was known, oldest first. */
@@ -97,7 +119,7 @@ export interface BrandSettings {
 /** Messages a player actor handles. */
 export type PlayerMessage =
   | { type: 'EventReceived'; event: PlayerEvent }
-  | { type: 'ClickResolved'; clickId: string; click: ClickInfo | null }
+  | { type: 'ClickResolved'; clickId: string; click: ClickInfo | null; touches: readonly ClickInfo[] }
   /** The partition's clock moved on (a tick): deadlines up to `at` have passed. */
   | { type: 'TimePassed'; at: number };
 
@@ -118,38 +140,106 @@ export interface Revenue {
 
 /** Effects, carried out by the host. */
 export type PlayerEffect =
-  | { type: 'ResolveClick'; clickId: string; playerKey: string; brandId: string }
-  | { type: 'EventApplied'; event: PlayerEvent; attribution: Attribution; isFtd: boolean; revenue: Revenue; fraudScore: number; commissionable: boolean }
+  | {
+      type: 'ResolveClick';
+      clickId: string;
+      playerKey: string;
+      brandId: string;
+      /** Where the visitor's other clicks must fall to be touches; null when the rule needs only the quoted click (last click). */
+      touches: TouchWindow | null;
+    }
+  | {
+      type: 'EventApplied';
+      event: PlayerEvent;
+      attribution: Attribution;
+      /** The player's credits (none for an organic player); a registration's are its credit rows. */
+      credits: readonly Credit[];
+      isFtd: boolean;
+      revenue: Revenue;
+      /** The registration's fraud score (0 for other events). */
+      fraudScore: number;
+      /** Attributed through active, unflagged traffic, and the player not held. */
+      commissionable: boolean;
+    }
   | Forward
   | { type: 'AlertRaised'; alert: FraudAlert };
-
-/** The rules version recorded on every attribution made by this handler. */
-export const RULES_VERSION = 'last-click@1';
 
 /** A fresh actor for `brand:player`. */
 export function initialPlayerState(brandId: string, playerId: string): PlayerState {
   const key = `${brandId}:${playerId}`;
   return {
-    key, brandId, playerId, uuid: uuidv5(key, PLAYER_UUID_NAMESPACE), registeredAt: null, awaiting: null, attribution: null, kyc: '', ftdEventId: null, pending: [],
-    registrationScore: 0, bonusWatch: null, hold: null,
+    key, brandId, playerId, uuid: uuidv5(key, PLAYER_UUID_NAMESPACE), registeredAt: null, awaiting: null, rule: null, attribution: null, credits: [],
+    kyc: '', ftdEventId: null, pending: [], registrationScore: 0, bonusWatch: null, hold: null,
   };
 }
 
-function organic(reason: AttributionReason, clickId = ''): Attribution {
-  return { attributed: false, reason, clickId, affiliateId: '', code: '', campaign: '', sub1: '', clickCountry: '', rulesVersion: RULES_VERSION, commissionable: false };
+/** The rule of players that registered before rules files: last click under the built-in rules. */
+const LEGACY_RULE = ruleFor(BUILTIN_RULES, '');
+
+function organic(reason: AttributionReason, rulesVersion: string, clickId = ''): Attribution {
+  return { attributed: false, reason, clickId, affiliateId: '', code: '', campaign: '', sub1: '', clickCountry: '', rulesVersion, commissionable: false };
 }
 
-/** The binding a resolved click gives a registration made at `registeredAt`. */
-export function attributionFor(brandId: string, registeredAt: number, clickId: string, click: ClickInfo | null, b: BrandSettings): Attribution {
-  if (!click) return organic('unknown_click', clickId);
-  if (click.brandId !== brandId) return organic('other_brand_click', clickId);
-  if (click.bot) return organic('bot_click', clickId);
-  if (click.geoBlocked) return organic('geo_blocked_click', clickId);
-  if (registeredAt - click.ts > b.attributionWindowDays * DAY_MS) return organic('expired_click', clickId);
+/** The binding a resolved click gives a registration made at `registeredAt` under last click (`rulesVersion` is recorded on it). */
+export function attributionFor(brandId: string, registeredAt: number, clickId: string, click: ClickInfo | null, b: BrandSettings, rulesVersion: string): Attribution {
+  if (!click) return organic('unknown_click', rulesVersion, clickId);
+  if (click.brandId !== brandId) return organic('other_brand_click', rulesVersion, clickId);
+  if (click.bot) return organic('bot_click', rulesVersion, clickId);
+  if (click.geoBlocked) return organic('geo_blocked_click', rulesVersion, clickId);
+  if (registeredAt - click.ts > b.attributionWindowDays * DAY_MS) return organic('expired_click', rulesVersion, clickId);
   return {
     attributed: true, reason: 'click', clickId, affiliateId: click.affiliateId, code: click.code, campaign: click.campaign,
-    sub1: click.sub1, clickCountry: click.country, rulesVersion: RULES_VERSION, commissionable: click.commissionable,
+    sub1: click.sub1, clickCountry: click.country, rulesVersion, commissionable: click.commissionable,
   };
+}
+
+function credit(c: ClickInfo, weightBp: number): Credit {
+  return { clickId: c.clickId, clickTs: c.ts, affiliateId: c.affiliateId, code: c.code, campaign: c.campaign, sub1: c.sub1, weightBp };
+}
+
+/** The window a registration's touches must fall in. */
+function windowOf(registeredAt: number, b: BrandSettings): TouchWindow {
+  return { since: registeredAt - b.attributionWindowDays * DAY_MS, until: registeredAt };
+}
+
+/**
+ * The binding and the credits a resolution gives a registration under `rule`. Last click binds the
+ * quoted click, whole. The other models weigh the visitor's touches and bind the heaviest (ties:
+ * the latest); with no valid touch the player is organic, for the quoted click's own reason.
+ */
+export function attribute(
+  brandId: string,
+  registeredAt: number,
+  rule: BrandRule,
+  msg: Extract<PlayerMessage, { type: 'ClickResolved' }>,
+  b: BrandSettings,
+): { attribution: Attribution; credits: Credit[] } {
+  const quoted = attributionFor(brandId, registeredAt, msg.clickId, msg.click, b, rule.version);
+  if (rule.model === 'last_click' || !msg.click) return { attribution: quoted, credits: msg.click && quoted.attributed ? [credit(msg.click, FULL_WEIGHT)] : [] };
+  const touches = selectTouches(brandId, windowOf(registeredAt, b), msg.click, msg.touches);
+  if (touches.length === 0) return { attribution: quoted, credits: [] };
+  const weights = touchWeights(rule, touches.length);
+  const binding = touches[bindingIndex(weights)] as ClickInfo;
+  return {
+    attribution: attributionFor(brandId, registeredAt, binding.clickId, binding, b, rule.version),
+    credits: touches.flatMap((t, i) => ((weights[i] as number) > 0 ? [credit(t, weights[i] as number)] : [])),
+  };
+}
+
+/** The resolution a player waits for (asked again by a restarted worker), or null when it waits for none. */
+export function pendingResolution(s: PlayerState, b: BrandSettings): Extract<PlayerEffect, { type: 'ResolveClick' }> | null {
+  if (s.awaiting === null) return null;
+  const rule = s.rule ?? LEGACY_RULE;
+  const touches = rule.model === 'last_click' ? null : windowOf(s.registeredAt as number, b);
+  return { type: 'ResolveClick', clickId: s.awaiting, playerKey: s.key, brandId: s.brandId, touches };
+}
+
+/** A player's credits; players bound before credits existed were bound by last click: their click, whole. */
+export function creditsOf(s: PlayerState): Credit[] {
+  if (s.credits) return s.credits;
+  const a = s.attribution;
+  s.credits = a?.attributed ? [{ clickId: a.clickId, clickTs: 0, affiliateId: a.affiliateId, code: a.code, campaign: a.campaign, sub1: a.sub1, weightBp: FULL_WEIGHT }] : [];
+  return s.credits;
 }
 
 const m = (s: string): Money => parseMoney(s) as Money;
@@ -236,7 +326,7 @@ function apply(s: PlayerState, e: PlayerEvent, b: BrandSettings): PlayerEffect[]
   if (e.type === 'kyc') s.kyc = e.kycStatus;
   watchBonus(s, e, b);
   out.push({
-    type: 'EventApplied', event: e, attribution, isFtd, revenue: revenueOf(e, b),
+    type: 'EventApplied', event: e, attribution, credits: creditsOf(s), isFtd, revenue: revenueOf(e, b),
     fraudScore: e.type === 'registration' ? s.registrationScore : 0,
     commissionable: attribution.attributed && attribution.commissionable && s.hold === null,
   });
@@ -250,13 +340,19 @@ function flushPending(s: PlayerState, b: BrandSettings): PlayerEffect[] {
   return out;
 }
 
-/** Handle one message: update `state` in place, return the effects. */
-export function handlePlayer(s: PlayerState, msg: PlayerMessage, b: BrandSettings): PlayerEffect[] {
+/**
+ * Handle one message: update `state` in place, return the effects. `rule` is the attribution rule
+ * of the player's brand in force at this message's place in the partition's input; a registration
+ * keeps it for its attribution.
+ */
+export function handlePlayer(s: PlayerState, msg: PlayerMessage, b: BrandSettings, rule: BrandRule): PlayerEffect[] {
   if (msg.type === 'TimePassed') return checkBonusAbuse(s, msg.at, b);
   if (msg.type === 'ClickResolved') {
     if (s.awaiting !== msg.clickId) return [];
     s.awaiting = null;
-    s.attribution = attributionFor(s.brandId, s.registeredAt as number, msg.clickId, msg.click, b);
+    const made = attribute(s.brandId, s.registeredAt as number, s.rule ?? LEGACY_RULE, msg, b);
+    s.attribution = made.attribution;
+    s.credits = made.credits;
     const reg = s.pending[0] as PlayerEvent;
     const c = msg.click;
     s.registrationScore = registrationScore({
@@ -272,12 +368,14 @@ export function handlePlayer(s: PlayerState, msg: PlayerMessage, b: BrandSetting
     // One registration per player: the first binds for life, a later one changes nothing.
     if (s.registeredAt !== null) return [];
     s.registeredAt = e.ts;
+    s.rule = rule;
     s.pending.unshift(e);
     if (e.clickId) {
       s.awaiting = e.clickId;
-      return [{ type: 'ResolveClick', clickId: e.clickId, playerKey: s.key, brandId: s.brandId }];
+      return [pendingResolution(s, b) as PlayerEffect];
     }
-    s.attribution = organic('no_click');
+    s.attribution = organic('no_click', rule.version);
+    s.credits = [];
     return flushPending(s, b);
   }
   if (s.attribution === null) {

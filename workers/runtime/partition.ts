@@ -1,8 +1,9 @@
 /**
  * One partition's ordered loop (DESIGN.md principle 2): every message of `ev.<p>`, in stream order,
  * routed to its actors; the effects come back as data for the host to carry out. Owns the
- * partition's actors, its position in the stream, and the event-id memory that makes ingestion
- * idempotent: a (brand, event_id) already applied — or waiting in a player — is dropped.
+ * partition's actors, its position in the stream, the event-id memory that makes ingestion
+ * idempotent (a (brand, event_id) already applied — or waiting in a player — is dropped), and the
+ * attribution rules in force, which only a `rules` message in the stream changes.
  *
  * The fraud state of the partition (affiliate actors' windows and pauses, identity actors, network
  * totals, which forwarded batches were applied) is snapshotted with every flush
@@ -23,6 +24,9 @@ import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect
 import { WindowTable, type WindowSnapshot } from '../fraud/windowTable.ts';
 import { clickRow, type ClickRow } from '../sink/clickRow.ts';
 import { eventRow, type EventRow } from '../sink/eventRow.ts';
+import { creditParts, creditRows, type CreditPart, type CreditRow } from '../sink/creditRow.ts';
+import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
+import type { TouchWindow } from '../actors/attribution.ts';
 
 /** How long an event id is remembered (SPEC §5: at least 7 days). */
 export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
@@ -36,6 +40,7 @@ export type PartitionInput =
   | { kind: 'clicks'; batch: ClickBatch }
   | { kind: 'events'; batch: EventBatch }
   | { kind: 'resolved'; items: ClickResolution[] }
+  | { kind: 'rules'; rules: AttributionRules }
   | { kind: 'forwarded'; batch: ForwardedBatch }
   | { kind: 'tick'; tick: Tick }
   | { kind: 'lifted'; lift: Lift };
@@ -45,12 +50,18 @@ export interface ResolveRequest {
   clickId: string;
   playerKey: string;
   brandId: string;
+  /** Also fetch the visitor's touches in this window (multi-touch and first click rules). */
+  touches: TouchWindow | null;
 }
 
 /** What applying one message produced. */
 export interface LoopOutput {
   clicks: ClickRow[];
   events: EventRow[];
+  credits: CreditRow[];
+  creditParts: CreditPart[];
+  /** The rules this message put in force, if it was a `rules` message. */
+  rules?: AttributionRules;
   /** Alerts raised (rows, KV pauses and the alert subject are the host's to write). */
   alerts: FraudAlert[];
   resolve: ResolveRequest[];
@@ -111,6 +122,10 @@ export class PartitionLoop {
   private readonly fraudDirty = new Set<string>();
   /** Stream sequence of the last message applied (or already in ClickHouse at recovery). */
   lastSeq = 0;
+  /** Attribution rules in force at `lastSeq`: a registration takes its brand's rule from here. */
+  rules: AttributionRules = BUILTIN_RULES;
+  /** Sequence of the `rules` message that put them in force (0: the built-in rules). */
+  rulesSeq = 0;
   private readonly ctx: AffiliateContext;
 
   constructor(
@@ -119,12 +134,12 @@ export class PartitionLoop {
   ) {
     this.ctx = {
       settings: settings.affiliate,
-      rules: (brandId) => this.rules(brandId),
+      rules: (brandId) => this.fraudRules(brandId),
       network: (brandId) => this.announced.get(brandId) ?? null,
     };
   }
 
-  private rules(brandId: string): FraudRules {
+  private fraudRules(brandId: string): FraudRules {
     return this.settings.brand(brandId).fraud;
   }
 
@@ -160,7 +175,7 @@ export class PartitionLoop {
 
   /** The brand's network window of this partition. */
   private networkWindow(brandId: string): WindowTable {
-    const hours = this.rules(brandId).conversionRate.windowHours;
+    const hours = this.fraudRules(brandId).conversionRate.windowHours;
     let w = this.network.get(brandId);
     if (!w || w.windowMs !== hours * HOUR_MS) this.network.set(brandId, (w = new WindowTable({ bucketMs: hours * HOUR_MS / 24, buckets: 24 }, 8)));
     return w;
@@ -178,7 +193,7 @@ export class PartitionLoop {
   apply(seq: number, input: PartitionInput): LoopOutput | null {
     if (seq <= this.lastSeq) return null;
     this.lastSeq = seq;
-    const out: LoopOutput = { clicks: [], events: [], alerts: [], resolve: [], forwards: new Map(), duplicates: 0 };
+    const out: LoopOutput = { clicks: [], events: [], credits: [], creditParts: [], alerts: [], resolve: [], forwards: new Map(), duplicates: 0 };
     switch (input.kind) {
       case 'clicks': {
         const b = input.batch;
@@ -203,8 +218,13 @@ export class PartitionLoop {
         for (const r of input.items) {
           // The player id may itself contain ':'; the brand id (an id, SPEC §3) cannot.
           const playerId = r.playerKey.slice(r.brandId.length + 1);
-          this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click }, out);
+          this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click, touches: r.touches }, out);
         }
+        break;
+      case 'rules':
+        this.rules = input.rules;
+        this.rulesSeq = seq;
+        out.rules = input.rules;
         break;
       case 'forwarded':
         this.applyForwarded(input.batch, out);
@@ -238,7 +258,7 @@ export class PartitionLoop {
         const msg = item.message as unknown as IdentityMessage & { kind: 'ip' | 'device'; value: string; brandId: string };
         let s = this.identities.get(item.key);
         if (!s) this.identities.set(item.key, (s = initialIdentityState(msg.brandId, msg.kind, msg.value)));
-        for (const e of handleIdentity(s, msg, this.rules(s.brandId))) out.alerts.push(e.alert);
+        for (const e of handleIdentity(s, msg, this.fraudRules(s.brandId))) out.alerts.push(e.alert);
         this.fraudDirty.add(`i:${item.key}`);
       }
     }
@@ -252,7 +272,7 @@ export class PartitionLoop {
       if (p) this.deliver(seq, p, { type: 'TimePassed', at: t.at }, out);
     }
     for (const [key, s] of this.identities) {
-      if (idleAfter(s, this.rules(s.brandId)) >= t.at) continue;
+      if (idleAfter(s, this.fraudRules(s.brandId)) >= t.at) continue;
       this.identities.delete(key);
       this.fraudDirty.add(`i:${key}`);
     }
@@ -268,12 +288,12 @@ export class PartitionLoop {
   /** Run a player's handler unless its snapshot already includes this message; collect the effects. */
   private deliver(seq: number, p: PlayerState, msg: PlayerMessage, out: LoopOutput): void {
     if ((this.restoredSeq.get(p.key) ?? 0) >= seq) return;
-    const effects: PlayerEffect[] = handlePlayer(p, msg, this.settings.brand(p.brandId));
+    const effects: PlayerEffect[] = handlePlayer(p, msg, this.settings.brand(p.brandId), ruleFor(this.rules, p.brandId));
     this.dirty.add(p.key);
     this.playerSeq.set(p.key, seq);
     this.trackTimer(p);
     for (const e of effects) {
-      if (e.type === 'ResolveClick') out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId });
+      if (e.type === 'ResolveClick') out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId, touches: e.touches });
       else if (e.type === 'AlertRaised') out.alerts.push(e.alert);
       else if (e.type === 'Forward') {
         const to = partitionOf(e.key, this.settings.partitions);
@@ -281,7 +301,11 @@ export class PartitionLoop {
         const list = out.forwards.get(to) ?? [];
         list.push({ actor: e.actor, key: e.key, message: message as unknown as Record<string, unknown> });
         out.forwards.set(to, list);
-      } else out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
+      } else {
+        out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
+        out.credits.push(...creditRows(e, p, { partition: this.partition, seq, idx: out.credits.length }));
+        out.creditParts.push(...creditParts(e));
+      }
     }
   }
 

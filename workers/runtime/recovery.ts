@@ -12,6 +12,8 @@
  *   snapshot's version is not applied to that player again.
  * - The unique-click memory, the event-id memory and the click-flood window are rebuilt from the
  *   rows up to the resume point, so the replay recomputes the rest exactly as the first time.
+ * - The attribution rules in force at the resume point are the latest `partition_rules` row at or
+ *   below it (a later one belongs to a message the replay applies again).
  *
  * So a crash at any instant — before, during or after any insert — restarts from a state that
  * matches ClickHouse exactly, and the replay neither loses nor doubles anything.
@@ -22,7 +24,8 @@ import { DEDUPE_WINDOW_MS } from './partition.ts';
 import { rememberClick, type AffiliateSettings } from '../actors/affiliate.ts';
 import type { PlayerState } from '../actors/player.ts';
 import type { LiveCounters } from './liveCounters.ts';
-import { COUNTED, type Table } from '../sink/clickhouseSink.ts';
+import { COUNTED_TABLES, type Table } from '../sink/clickhouseSink.ts';
+import { parseRules } from '../../schema/attributionRules.ts';
 
 async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
@@ -49,7 +52,7 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   const partitions = [...loops.keys()];
   const loop = (p: number) => loops.get(Number(p)) as PartitionLoop;
   const checkpoints = await landedSeqs(ch, 'checkpoints', partitions);
-  const landed: Landed = new Map(await Promise.all([...COUNTED].map(async (t) => [t, await landedSeqs(ch, t, partitions)] as const)));
+  const landed: Landed = new Map(await Promise.all(COUNTED_TABLES.map(async (t) => [t, await landedSeqs(ch, t, partitions)] as const)));
   if (partitions.length === 0) return landed;
   const list = partitions.join(',');
   // `version`, not `seq`: ClickHouse 18.16 aliases are global, and argMax reads the column.
@@ -65,6 +68,15 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
     if (f.key === '') l.lastSeq = Math.min(checkpoints.get(Number(f.partition)) ?? 0, Number(f.version));
   }
   const upTo = (p: number, seq: number) => seq <= loop(p).lastSeq;
+
+  for (const r of await rows<{ partition: number; seq: number; rules: string }>(ch, `SELECT partition, seq, rules FROM partition_rules WHERE partition IN (${list}) ORDER BY seq`)) {
+    const l = loop(r.partition);
+    const seq = Number(r.seq);
+    if (seq <= l.lastSeq && seq > l.rulesSeq) {
+      l.rules = parseRules(r.rules, `partition_rules (partition ${r.partition}, seq ${seq})`);
+      l.rulesSeq = seq;
+    }
+  }
 
   const uniques = await ch.query({
     query: `SELECT partition, seq, affiliate_id, code, ip, toUInt32(toDate(ts)) AS day FROM clicks

@@ -5,8 +5,9 @@
  * landed-rows check that protects the raw logs protects these too. Money sums are exact (bigint).
  */
 import { parseMoney, toDecimalText } from '../../schema/money.ts';
-import type { ClickRow } from './clickRow.ts';
+import type { ClickLookupRow, ClickRow } from './clickRow.ts';
 import type { EventRow } from './eventRow.ts';
+import type { CreditPart } from './creditRow.ts';
 
 /** The rows of one message, as the sink queues them. */
 interface Rows {
@@ -14,6 +15,7 @@ interface Rows {
   seq: number;
   clicks: ClickRow[];
   events: EventRow[];
+  creditParts: CreditPart[];
 }
 
 const minuteOf = (secs: number) => secs - (secs % 60);
@@ -106,13 +108,54 @@ export function eventMinuteRows(messages: Rows[]): Array<Record<string, string |
   ).map((a) => ({ partition: a.partition, seq: a.seq, ...a.row, ...Object.fromEntries(MONEY.map((k) => [k, toDecimalText(a.money[k] as bigint)])) }));
 }
 
+/** The attribution columns of a click's row (`click_lookup` and `visitor_clicks` hold the same). */
+const lookupRow = (r: ClickRow): ClickLookupRow => ({
+  click_id: r.click_id, partition: r.partition, ts: r.ts, ts_ms: r.ts_ms, code: r.code, brand_id: r.brand_id, affiliate_id: r.affiliate_id,
+  campaign: r.campaign, sub1: r.sub1, country: r.country, bot: r.bot, geo_blocked: r.geo_blocked, affiliate_status: r.affiliate_status,
+  visitor_id: r.visitor_id, ip: r.ip, fraud_score: r.fraud_score, flagged: r.flagged, sub_status: r.sub_status,
+});
+
 /** `click_lookup` rows: the clicks by id, for attribution. */
-export function clickLookupRows(messages: Rows[]): Array<Record<string, string | number>> {
-  return messages.flatMap((m) =>
-    m.clicks.map((r) => ({
-      click_id: r.click_id, partition: r.partition, ts: r.ts, ts_ms: r.ts_ms, code: r.code, brand_id: r.brand_id, affiliate_id: r.affiliate_id,
-      campaign: r.campaign, sub1: r.sub1, country: r.country, bot: r.bot, geo_blocked: r.geo_blocked, affiliate_status: r.affiliate_status,
-      ip: r.ip, fraud_score: r.fraud_score, flagged: r.flagged, sub_status: r.sub_status,
-    })),
-  );
+export function clickLookupRows(messages: Rows[]): ClickLookupRow[] {
+  return messages.flatMap((m) => m.clicks.map(lookupRow));
+}
+
+/** `visitor_clicks` rows: the attributable clicks (not bot, not geo-blocked) of identified visitors, for multi-touch attribution. */
+export function visitorClickRows(messages: Rows[]): ClickLookupRow[] {
+  return messages.flatMap((m) => m.clicks.filter((r) => r.visitor_id !== '' && r.bot === 0 && r.geo_blocked === 0).map(lookupRow));
+}
+
+interface CreditMinute {
+  partition: number;
+  seq: number;
+  row: Record<string, string | number>;
+  registrations_bp: number;
+  ftds_bp: number;
+  ftd_amount: bigint;
+  deposit_amount: bigint;
+  ngr: bigint;
+}
+
+/** `credit_minutes` rows of a flush: the touches' shares of events summed per minute (money as decimal text, exact). */
+export function creditMinuteRows(messages: Rows[]): Array<Record<string, string | number>> {
+  return group<CreditPart, CreditMinute>(
+    messages,
+    (m) => m.creditParts,
+    (r) => `${minuteOf(r.ts)}\u0000${r.brand_id}\u0000${r.affiliate_id}\u0000${r.sub1}\u0000${r.campaign}\u0000${r.rules_version}`,
+    (partition, r) => ({
+      partition, seq: 0,
+      row: { minute: minuteOf(r.ts), brand_id: r.brand_id, affiliate_id: r.affiliate_id, sub1: r.sub1, campaign: r.campaign, rules_version: r.rules_version },
+      registrations_bp: 0, ftds_bp: 0, ftd_amount: 0n, deposit_amount: 0n, ngr: 0n,
+    }),
+    (a, r) => {
+      a.registrations_bp += r.registrations_bp;
+      a.ftds_bp += r.ftds_bp;
+      a.ftd_amount += r.ftd_amount;
+      a.deposit_amount += r.deposit_amount;
+      a.ngr += r.ngr;
+    },
+  ).map((a) => ({
+    partition: a.partition, seq: a.seq, ...a.row, registrations_bp: a.registrations_bp, ftds_bp: a.ftds_bp,
+    ftd_amount: toDecimalText(a.ftd_amount), deposit_amount: toDecimalText(a.deposit_amount), ngr: toDecimalText(a.ngr),
+  }));
 }

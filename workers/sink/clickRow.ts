@@ -34,6 +34,8 @@ export interface ClickRow {
   flagged: number;
   /** `active`, or `paused` / `blocked` by the fraud engine. */
   sub_status: string;
+  /** The visitor cookie ('' for clicks recorded before visitor ids). */
+  visitor_id: string;
 }
 
 /** Where a click came from on the stream. */
@@ -66,23 +68,28 @@ export function clickRow(c: ClickRecorded, v: ClickVerdict, at: StreamPosition):
     ip: c.ip, country: c.country, user_agent: c.userAgent, referer: c.referer,
     bot: c.flags & ClickFlag.Bot ? 1 : 0, geo_blocked: c.flags & ClickFlag.GeoBlocked ? 1 : 0,
     is_unique: v.unique ? 1 : 0, affiliate_status: c.affiliateStatus,
-    edge: at.edge, batch_seq: at.batchSeq,
+    edge: at.edge, batch_seq: at.batchSeq, visitor_id: c.visitorId,
     fraud_score: v.score, flagged: v.flagged ? 1 : 0, sub_status: subStatus(c.flags),
   };
 }
 
-/** The columns of a click that attribution reads (`click_lookup` holds exactly these). */
+/** The columns of a click that attribution reads (`click_lookup` and `visitor_clicks` hold exactly these). */
 export type ClickLookupRow = Pick<
   ClickRow,
-  'click_id' | 'partition' | 'ts' | 'ts_ms' | 'code' | 'brand_id' | 'affiliate_id' | 'campaign' | 'sub1' | 'country' | 'bot' | 'geo_blocked' | 'affiliate_status' | 'ip' | 'fraud_score' | 'flagged' | 'sub_status'
+  | 'click_id' | 'partition' | 'ts' | 'ts_ms' | 'code' | 'brand_id' | 'affiliate_id' | 'campaign' | 'sub1' | 'country' | 'bot' | 'geo_blocked'
+  | 'affiliate_status' | 'visitor_id' | 'ip' | 'fraud_score' | 'flagged' | 'sub_status'
 >;
 
-/** A click as attribution sees it, from its row (in memory or from `click_lookup`). */
+/** The columns of {@link ClickLookupRow}, for the queries that read them back. */
+export const CLICK_LOOKUP_COLUMNS =
+  'click_id, partition, toUInt32(ts) AS ts, ts_ms, code, brand_id, affiliate_id, campaign, sub1, country, bot, geo_blocked, toString(affiliate_status) AS affiliate_status, visitor_id, ip, fraud_score, flagged, sub_status';
+
+/** A click as attribution sees it, from its row (in memory, `click_lookup` or `visitor_clicks`). */
 export function clickInfoOf(r: ClickLookupRow): ClickInfo {
   return {
     clickId: r.click_id, ts: Number(r.ts) * 1000 + Number(r.ts_ms), brandId: r.brand_id, affiliateId: r.affiliate_id, code: r.code,
     campaign: r.campaign, sub1: r.sub1, country: r.country, bot: Number(r.bot) === 1, geoBlocked: Number(r.geo_blocked) === 1,
-    ip: r.ip, fraudScore: Number(r.fraud_score), flagged: Number(r.flagged) === 1,
+    visitorId: r.visitor_id, ip: r.ip, fraudScore: Number(r.fraud_score), flagged: Number(r.flagged) === 1,
     commissionable: r.affiliate_status === 'active' && r.sub_status === 'active' && Number(r.flagged) === 0,
   };
 }

@@ -3,8 +3,9 @@
  *
  * Every message a partition consumes enters the queue in stream order with the rows it produced
  * (maybe none). A flush takes the whole queue plus the snapshots of the players those messages
- * changed, and writes, in this order: `clicks`, `click_lookup`, `click_minutes`, `events`,
- * `event_minutes`, `fraud_alerts`, `player_state`, `checkpoints`, `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
+ * changed, and writes, in this order: `clicks`, `click_lookup`, `visitor_clicks`, `click_minutes`,
+ * `events`, `event_minutes`, `attribution_credits`, `credit_minutes`, `fraud_alerts`,
+ * `partition_rules`, `player_state`, `checkpoints`, `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
  * so for every partition a table holds exactly the rows of the messages up to some sequence. The
  * order matters for recovery (workers/runtime/recovery.ts): a player snapshot never lands before
  * the event rows it accounts for, and the fraud state lands after the checkpoint, so its version
@@ -14,17 +15,18 @@
  * An insert whose outcome is unknown (timeout, connection reset, server stopped mid-request) may
  * or may not have landed. The sink retries the same flush, and before re-inserting a counted table
  * (raw logs and aggregates) asks ClickHouse how far each partition got in that table and skips what
- * is there, so a retry never writes a row twice. Snapshots and checkpoints are ReplacingMergeTree
- * rows keyed by version and `click_lookup` is only ever read by id: writing one twice changes
- * nothing.
+ * is there, so a retry never writes a row twice. Snapshots, checkpoints and partition rules are
+ * ReplacingMergeTree rows keyed by version, `click_lookup` is only ever read by id and
+ * `visitor_clicks` by visitor, deduplicated by click id: writing one twice changes nothing.
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { toJsonLine, type EventRow } from './eventRow.ts';
+import { clickLookupRows, clickMinuteRows, creditMinuteRows, eventMinuteRows, lastSeqs, visitorClickRows } from './aggregates.ts';
+import type { CreditPart, CreditRow } from './creditRow.ts';
 import type { AlertRow } from './alertRow.ts';
 import type { FraudStateRow } from '../runtime/partition.ts';
-import { clickLookupRows, clickMinuteRows, eventMinuteRows, lastSeqs } from './aggregates.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
 /** A consumed message and the rows it produced. */
@@ -33,6 +35,11 @@ export interface QueuedMessage {
   seq: number;
   clicks: ClickRow[];
   events: EventRow[];
+  credits: CreditRow[];
+  /** Summed into `credit_minutes`, not stored. */
+  creditParts: CreditPart[];
+  /** The attribution rules (canonical JSON) this message put in force, if it was a `rules` message. */
+  rules?: string;
   alerts: AlertRow[];
 }
 
@@ -63,10 +70,13 @@ export interface SinkEvents {
 }
 
 /** Tables a flush writes. */
-export type Table = 'clicks' | 'click_lookup' | 'click_minutes' | 'events' | 'event_minutes' | 'fraud_alerts' | 'player_state' | 'checkpoints' | 'fraud_state';
+export type Table =
+  | 'clicks' | 'click_lookup' | 'visitor_clicks' | 'click_minutes' | 'events' | 'event_minutes' | 'attribution_credits' | 'credit_minutes'
+  | 'fraud_alerts' | 'partition_rules' | 'player_state' | 'checkpoints' | 'fraud_state';
 
 /** Tables where a row written twice would count twice: before a retry, what already landed is skipped. */
-export const COUNTED: ReadonlySet<Table> = new Set(['clicks', 'click_minutes', 'events', 'event_minutes', 'fraud_alerts']);
+export const COUNTED_TABLES: readonly Table[] = ['clicks', 'click_minutes', 'events', 'event_minutes', 'attribution_credits', 'credit_minutes', 'fraud_alerts'];
+const COUNTED: ReadonlySet<Table> = new Set(COUNTED_TABLES);
 
 /** One flush: what it writes, which tables already have it, and per table what had landed before a retry. */
 interface Flush {
@@ -118,7 +128,7 @@ export class ClickHouseSink {
   /** Queue a consumed message. */
   push(m: QueuedMessage): void {
     this.queue.push(m);
-    this.queuedRows += m.clicks.length + m.events.length + m.alerts.length;
+    this.queuedRows += m.clicks.length + m.events.length + m.credits.length + m.creditParts.length + m.alerts.length;
   }
 
   /** Write what is queued (one flush at a time); rejects when ClickHouse refuses, keeping everything for the retry. */
@@ -155,10 +165,14 @@ export class ClickHouseSink {
     const steps: Array<[Table, () => string[]]> = [
       ['clicks', () => todo('clicks').flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
       ['click_lookup', () => clickLookupRows(f.messages).map((r) => JSON.stringify(r))],
+      ['visitor_clicks', () => visitorClickRows(f.messages).map((r) => JSON.stringify(r))],
       ['click_minutes', () => clickMinuteRows(todo('click_minutes')).map((r) => JSON.stringify(r))],
       ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
       ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
+      ['attribution_credits', () => todo('attribution_credits').flatMap((m) => m.credits.map((r) => JSON.stringify(r)))],
+      ['credit_minutes', () => creditMinuteRows(todo('credit_minutes')).map(toJsonLine)],
       ['fraud_alerts', () => todo('fraud_alerts').flatMap((m) => m.alerts.map((r) => JSON.stringify(r)))],
+      ['partition_rules', () => f.messages.flatMap((m) => (m.rules === undefined ? [] : [JSON.stringify({ partition: m.partition, seq: m.seq, rules: m.rules })]))],
       ['player_state', () => f.snapshots.players.map((s) => JSON.stringify(s))],
       ['checkpoints', () => [...lastSeqs(f.messages)].map(([partition, seq]) => JSON.stringify({ partition, seq }))],
       ['fraud_state', () => f.snapshots.fraud.map((s) => JSON.stringify(s))],

@@ -52,3 +52,12 @@ CREATE TABLE IF NOT EXISTS {db}.fraud_state (
   seq UInt64,
   state String
 ) ENGINE = ReplacingMergeTree(seq) ORDER BY (partition, key);
+
+-- Multi-touch attribution reads a visitor's clicks with the same columns as a single click.
+ALTER TABLE {db}.visitor_clicks ADD COLUMN bot UInt8 DEFAULT 0;
+ALTER TABLE {db}.visitor_clicks ADD COLUMN geo_blocked UInt8 DEFAULT 0;
+ALTER TABLE {db}.visitor_clicks ADD COLUMN affiliate_status String DEFAULT 'active';
+ALTER TABLE {db}.visitor_clicks ADD COLUMN ip String DEFAULT '';
+ALTER TABLE {db}.visitor_clicks ADD COLUMN fraud_score UInt8 DEFAULT 0;
+ALTER TABLE {db}.visitor_clicks ADD COLUMN flagged UInt8 DEFAULT 0;
+ALTER TABLE {db}.visitor_clicks ADD COLUMN sub_status String DEFAULT 'active';
