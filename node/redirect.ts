@@ -170,9 +170,12 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     // A link whose affiliate was removed still redirects, but nothing it brings is commissionable.
     let affiliateStatus: TrafficStatus = affiliate?.status ?? 'blocked';
     // Fraud pauses (SPEC §7): still redirected, recorded with the status, not commissionable.
-    if (affiliateStatus === 'active' && d.pauses.ofAffiliate(link.affiliateId)) affiliateStatus = 'paused';
-    const subPause = d.pauses.ofSub(link.affiliateId, subs[0] as string);
-    if (subPause) flags |= subPause.action === 'block_sub' ? ClickFlag.SubBlocked : ClickFlag.SubPaused;
+    const paused = d.pauses.ofAffiliate(link.affiliateId);
+    if (paused) {
+      if (affiliateStatus === 'active' && paused.wide) affiliateStatus = 'paused';
+      const sub = paused.subs.get(subs[0] as string);
+      if (sub) flags |= sub.action === 'block_sub' ? ClickFlag.SubBlocked : ClickFlag.SubPaused;
+    }
     const ts = Date.now();
     const clickId = newClickId(plan.shard, ts);
     const visitorId = visitorIdFromCookie(req.getHeader(COOKIE), ts) || newVisitorId(ts);

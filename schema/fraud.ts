@@ -133,7 +133,7 @@ export interface FraudAlert {
   evidence: Record<string, unknown>;
 }
 
-/** An active pause or block of a sub-ID (or of a whole affiliate when `sub_id` is ''), as listed by the API. */
+/** An active pause or block of a sub-ID, or of a whole affiliate (action `pause_affiliate`, `sub_id` ''), as listed by the API. */
 export interface FraudPause {
   id: string;
   brand_id: string;
@@ -154,9 +154,12 @@ export function alertId(rule: RuleId, subject: string, trigger: string): string 
   return uuidv5(`${rule}\u0000${subject}\u0000${trigger}`, ALERT_NAMESPACE);
 }
 
-/** KV key of the pause of `affiliateId`'s `subId` ('' = the whole affiliate); KV keys allow only a small alphabet, so the sub-ID is hex. */
-export function pauseKey(affiliateId: string, subId: string): string {
-  return `pause.${affiliateId}.${subId === '' ? '_' : Buffer.from(subId).toString('hex')}`;
+/** Whether a pause stops the whole affiliate rather than one sub-ID (which may be '' too). */
+export const isAffiliateWide = (p: Pick<FraudPause, 'action'>) => p.action === 'pause_affiliate';
+
+/** KV key of a pause: `pause.<affiliate>.a` (the whole affiliate) or `pause.<affiliate>.s<hex sub-ID>` (KV keys allow only a small alphabet). */
+export function pauseKey(p: Pick<FraudPause, 'affiliate_id' | 'sub_id' | 'action'>): string {
+  return `pause.${p.affiliate_id}.${isAffiliateWide(p) ? 'a' : `s${Buffer.from(p.sub_id).toString('hex')}`}`;
 }
 
 /** The pause an alert with a pausing action sets. */

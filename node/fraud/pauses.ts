@@ -1,17 +1,25 @@
 /**
  * The fraud pauses and blocks in force (SPEC §7), mirrored from the fraud KV bucket the workers
- * write: the redirect asks it about every click (a map lookup), and the API lists and lifts them.
+ * write: the redirect asks it about every click (one map lookup), and the API lists and lifts them.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { ClusterConfig } from '../../schema/config.ts';
 import { openFraudBucket } from '../../schema/natsSetup.ts';
 import { mirrorBucket } from '../../schema/kvMirror.ts';
-import { pauseKey, type FraudPause } from '../../schema/fraud.ts';
+import { isAffiliateWide, pauseKey, type FraudPause } from '../../schema/fraud.ts';
 
-/** The pauses in force, by affiliate and sub-ID ('' = the whole affiliate). */
+/** The pauses of one affiliate. */
+export interface AffiliatePauses {
+  /** The affiliate as a whole. */
+  wide: FraudPause | undefined;
+  /** By sub-ID. */
+  subs: Map<string, FraudPause>;
+}
+
+/** The pauses in force, by affiliate. */
 export class FraudPauses {
-  private readonly byAffiliate = new Map<string, Map<string, FraudPause>>();
+  private readonly byAffiliate = new Map<string, AffiliatePauses>();
   private readonly byKey = new Map<string, FraudPause>();
   private stopWatch: () => void = () => {};
 
@@ -27,25 +35,24 @@ export class FraudPauses {
   private apply(key: string, value: Uint8Array | null): void {
     const old = this.byKey.get(key);
     if (old) {
-      this.byAffiliate.get(old.affiliate_id)?.delete(old.sub_id);
+      const a = this.byAffiliate.get(old.affiliate_id);
+      if (a && isAffiliateWide(old)) a.wide = undefined;
+      else a?.subs.delete(old.sub_id);
+      if (a && !a.wide && a.subs.size === 0) this.byAffiliate.delete(old.affiliate_id);
       this.byKey.delete(key);
     }
     if (value === null || value.length === 0) return;
     const pause = JSON.parse(Buffer.from(value).toString('utf8')) as FraudPause;
     this.byKey.set(key, pause);
-    let subs = this.byAffiliate.get(pause.affiliate_id);
-    if (!subs) this.byAffiliate.set(pause.affiliate_id, (subs = new Map()));
-    subs.set(pause.sub_id, pause);
+    let a = this.byAffiliate.get(pause.affiliate_id);
+    if (!a) this.byAffiliate.set(pause.affiliate_id, (a = { wide: undefined, subs: new Map() }));
+    if (isAffiliateWide(pause)) a.wide = pause;
+    else a.subs.set(pause.sub_id, pause);
   }
 
-  /** The pause of the affiliate as a whole, if any. */
-  ofAffiliate(affiliateId: string): FraudPause | undefined {
-    return this.byAffiliate.get(affiliateId)?.get('');
-  }
-
-  /** The pause of one sub-ID, if any. */
-  ofSub(affiliateId: string, subId: string): FraudPause | undefined {
-    return this.byAffiliate.get(affiliateId)?.get(subId);
+  /** The pauses of an affiliate, if it has any. */
+  ofAffiliate(affiliateId: string): AffiliatePauses | undefined {
+    return this.byAffiliate.get(affiliateId);
   }
 
   /** Every pause in force, oldest first. */
@@ -60,7 +67,7 @@ export class FraudPauses {
 
   /** Remove a pause from the bucket (every edge sees it within milliseconds). */
   async remove(p: FraudPause): Promise<void> {
-    const key = pauseKey(p.affiliate_id, p.sub_id);
+    const key = pauseKey(p);
     await this.kv.delete(key);
     this.apply(key, null);
   }

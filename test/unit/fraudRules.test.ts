@@ -208,14 +208,31 @@ describe('per-brand rule settings', () => {
     const rules = parseFraudRules({ ipRegistrations: { action: 'pause_affiliate' } });
     const [a] = registrations(initialAffiliateState('a'), 6, () => ({}), { ...ctx(), rules: () => rules });
     expect(pauseOf(a as FraudAlert)).toMatchObject({ affiliate_id: 'a', sub_id: '', action: 'pause_affiliate' });
-    expect(pauseKey('a', '')).toBe('pause.a._');
-    expect(pauseKey('a', 'é/x')).toBe(`pause.a.${Buffer.from('é/x').toString('hex')}`);
+    expect(pauseKey(pauseOf(a as FraudAlert))).toBe('pause.a.a');
+    expect(pauseKey({ affiliate_id: 'a', sub_id: '', action: 'pause_sub' })).toBe('pause.a.s');
+    expect(pauseKey({ affiliate_id: 'a', sub_id: 'é/x', action: 'block_sub' })).toBe(`pause.a.s${Buffer.from('é/x').toString('hex')}`);
 
     const s = initialAffiliateState('a');
     expect(registrations(s, 6, () => ({})).map((x) => x.action)).toEqual(['pause_sub']);
     for (let i = 0; i < 30; i++) handleAffiliate(s, { type: 'FtdAttributed', ftd: attributed() }, ctx());
     const blocks = Array.from({ length: 4 }, () => alerts(handleAffiliate(s, { type: 'ChargebackAttributed', chargeback: attributed() }, ctx()))).flat();
     expect(blocks.map((x) => x.action)).toEqual(['block_sub']);
+  });
+
+  it('an empty sub-ID is a sub-ID like any other: pausing it does not pause the affiliate, and each lift finds its own', () => {
+    const rules = parseFraudRules({ chargebackRate: { action: 'pause_affiliate' } });
+    const c: AffiliateContext = { ...ctx(), rules: () => rules };
+    const s = initialAffiliateState('a');
+    const [sub] = registrations(s, 6, () => ({ sub1: '' }), c);
+    expect(sub).toMatchObject({ action: 'pause_sub', sub_id: '' });
+    for (let i = 0; i < 10; i++) handleAffiliate(s, { type: 'FtdAttributed', ftd: attributed({ sub1: 'x' }) }, c);
+    const [wide] = Array.from({ length: 3 }, () => alerts(handleAffiliate(s, { type: 'ChargebackAttributed', chargeback: attributed({ sub1: 'x' }) }, c))).flat();
+    expect(wide).toMatchObject({ action: 'pause_affiliate' });
+    expect(pauseKey(pauseOf(sub as FraudAlert))).not.toBe(pauseKey(pauseOf(wide as FraudAlert)));
+    handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (wide as FraudAlert).id }, c);
+    expect([...s.fraud.actions.keys()]).toEqual(['']);
+    handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (sub as FraudAlert).id }, c);
+    expect(s.fraud.actions.size).toBe(0);
   });
 
   it('a disabled rule never fires', () => {

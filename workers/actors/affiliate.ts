@@ -27,7 +27,7 @@ const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 
-/** A pause or block in force on a sub-ID ('' = the whole affiliate). */
+/** A pause or block in force on a sub-ID, or (key null) on the whole affiliate. */
 export interface ActiveAction {
   action: FraudAction;
   rule: RuleId;
@@ -38,9 +38,10 @@ export interface ActiveAction {
 export interface AffiliateFraud {
   /** Sliding windows by name (rule, measure and shape). */
   windows: Map<string, WindowTable>;
-  actions: Map<string, ActiveAction>;
-  /** Sub-ID ('' = affiliate) → generation, bumped when an operator lifts a pause. */
-  generations: Map<string, number>;
+  /** By sub-ID; null = the affiliate as a whole (any string, '' included, is a sub-ID). */
+  actions: Map<string | null, ActiveAction>;
+  /** Sub-ID (null = the affiliate) → generation, bumped when an operator lifts a pause. */
+  generations: Map<string | null, number>;
   /** `rule\u0000sub` → event time until which a flag is not raised again (one per window). */
   quietUntil: Map<string, number>;
 }
@@ -149,12 +150,7 @@ function windowOf(f: AffiliateFraud, name: string, windowMs: number, buckets: nu
 
 /** The window key of a sub-ID: its generation and the affiliate's, so a lift starts it afresh. */
 function subKey(f: AffiliateFraud, sub: string): string {
-  return `${f.generations.get('') ?? 0}\u0000${sub}\u0000${f.generations.get(sub) ?? 0}`;
-}
-
-/** The action in force on a click's traffic: the affiliate's own pause wins over its sub-ID's. */
-export function stoppedBy(f: AffiliateFraud, sub: string): ActiveAction | undefined {
-  return f.actions.get('') ?? f.actions.get(sub);
+  return `${f.generations.get(null) ?? 0}\u0000${sub}\u0000${f.generations.get(sub) ?? 0}`;
 }
 
 interface Trigger {
@@ -175,10 +171,10 @@ interface Trigger {
 function raise(s: AffiliateState, t: Trigger): AffiliateEffect[] {
   const f = s.fraud;
   if (PAUSE_ACTIONS.has(t.action)) {
-    const target = t.action === 'pause_affiliate' ? '' : t.sub;
-    const current = f.actions.get(target) ?? f.actions.get('');
+    const target = t.action === 'pause_affiliate' ? null : t.sub;
+    const current = f.actions.get(target) ?? f.actions.get(null);
     if (current && ACTION_RANK[current.action] >= ACTION_RANK[t.action]) return [];
-    const id = alertId(t.rule, `${s.affiliateId}\u0000${target}`, t.eventId);
+    const id = alertId(t.rule, `${s.affiliateId}\u0000${target ?? '*'}`, t.eventId);
     f.actions.set(target, { action: t.action, rule: t.rule, alertId: id });
     return [{ type: 'AlertRaised', alert: alertOf(s, t, id) }];
   }
@@ -304,9 +300,10 @@ export function handleAffiliate(state: AffiliateState, msg: AffiliateMessage, ct
       return onChargeback(state, msg.chargeback, ctx);
     case 'PauseLifted': {
       const f = state.fraud;
-      if (f.actions.get(msg.subId)?.alertId !== msg.pauseId) return [];
-      f.actions.delete(msg.subId);
-      f.generations.set(msg.subId, (f.generations.get(msg.subId) ?? 0) + 1);
+      const target = f.actions.get(null)?.alertId === msg.pauseId ? null : msg.subId;
+      if (f.actions.get(target)?.alertId !== msg.pauseId) return [];
+      f.actions.delete(target);
+      f.generations.set(target, (f.generations.get(target) ?? 0) + 1);
       return [];
     }
   }
@@ -315,8 +312,8 @@ export function handleAffiliate(state: AffiliateState, msg: AffiliateMessage, ct
 /** The snapshot form of an affiliate's fraud state (JSON-safe). */
 export interface AffiliateFraudSnapshot {
   windows: Array<[string, WindowSnapshot]>;
-  actions: Array<[string, ActiveAction]>;
-  generations: Array<[string, number]>;
+  actions: Array<[string | null, ActiveAction]>;
+  generations: Array<[string | null, number]>;
   quietUntil: Array<[string, number]>;
 }
 

@@ -33,7 +33,7 @@ export class AlertOutlet {
     const publish = async () => {
       if (PAUSE_ACTIONS.has(a.action)) {
         const pause = pauseOf(a);
-        await this.kv.put(pauseKey(pause.affiliate_id, pause.sub_id), JSON.stringify(pause));
+        await this.kv.put(pauseKey(pause), JSON.stringify(pause));
       }
       await this.js.publish(this.names.fraudAlerts, JSON.stringify(a), { msgID: a.id });
     };
