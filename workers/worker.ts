@@ -40,6 +40,12 @@ import { RulesSync } from './runtime/rulesSync.ts';
 const LIVE_PUBLISH_MS = 100;
 /** How often the partitions' clocks are advanced (bonus-abuse deadlines) and network totals announced. */
 const TICK_MS = 1_000;
+/**
+ * How often a partition's fraud state goes into a flush. Its windows are the largest snapshot a
+ * flush writes; between two, a restart replays at most this much of the stream (deterministically,
+ * so to the same state). A stopping worker writes one last.
+ */
+const FRAUD_SNAPSHOT_MS = 5_000;
 
 /** Brand settings the player actors read, from the catalog (defaults for a brand that is gone). */
 function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
@@ -161,9 +167,15 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   rulesSync.sync();
 
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
+  const fraudSnapshotAt = new Map<number, number>();
   const snapshots = () => ({
     players: [...loops.values()].flatMap((l) => l.takeSnapshots()),
-    fraud: [...loops.values()].flatMap((l) => l.takeFraudSnapshot()),
+    fraud: [...loops.values()].flatMap((l) => {
+      const now = Date.now();
+      if (!stopping && now - (fraudSnapshotAt.get(l.partition) ?? 0) < FRAUD_SNAPSHOT_MS) return [];
+      fraudSnapshotAt.set(l.partition, now);
+      return l.takeFraudSnapshot();
+    }),
   });
   const sink = new ClickHouseSink(ch, snapshots, {
     async beforeWrite() {

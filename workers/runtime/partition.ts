@@ -6,7 +6,7 @@
  * attribution rules in force, which only a `rules` message in the stream changes.
  *
  * The fraud state of the partition (affiliate actors' windows and pauses, identity actors, network
- * totals, which forwarded batches were applied) is snapshotted with every flush
+ * totals, which forwarded batches were applied) is snapshotted with a flush every few seconds
  * ({@link PartitionLoop.takeFraudSnapshot}): the actors changed since the last one, and the
  * partition's own part, in one insert; recovery resumes the stream from that version, so windows
  * are neither lost nor counted twice. The click-flood window is rebuilt from the raw log instead.
