@@ -10,12 +10,14 @@ import { ProcessSet } from '../../loadtest/lib/proc.ts';
 import { renderRedirect, writeResults } from '../../loadtest/lib/results.ts';
 import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from '../../loadtest/scenarios/attribution.ts';
 import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from '../../loadtest/scenarios/ingest.ts';
+import { MIXED_DEFAULTS, renderMixed, runMixed } from '../../loadtest/scenarios/mixed.ts';
 import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
 
 /** Full usage text. */
 export const help = `Usage: affstream bench redirect [--duration S] [--connections N] [--links N] [--keep]
        affstream bench ingest [--duration S] [--frame N] [--window W] [--keep]
        affstream bench attribution [--rate R] [--duration S] [--keep]
+       affstream bench mixed [--rate R] [--duration S | --soak M] [--seed N] [--keep]
 
 Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
 loadtest/results/<date>-<scenario>.json and .md, with a verdict against the issue's targets.
@@ -44,6 +46,18 @@ attribution  under a steady load of postbacks and JSON batches (registrations qu
   --rate R          background events per second (default ${ATTRIBUTION_DEFAULTS.rate})
   --duration S      seconds of load (default ${ATTRIBUTION_DEFAULTS.durationS}, at least 3)
 
+mixed        a casino programme's whole traffic from a seeded generator (redirects with bots and
+             restricted countries, the player funnel over postbacks, JSON and msgpack batches and
+             the stream, duplicates, late events, planted fraud for every rule), with end-to-end
+             latency probes, a progress line every second on stderr, a chart of the run
+             (loadtest/results/<date>-mixed.svg) and CPU and memory per process; then
+             affiliate-daily and the live API must equal the generator's ledger exactly (verdict
+             PASS/FAIL with the differing rows), and fraud alerts are scored (precision, recall).
+  --rate R          redirects + events per second in steady state (default ${MIXED_DEFAULTS.rate})
+  --duration S      seconds of load (default ${MIXED_DEFAULTS.durationS})
+  --soak M          soak mode: M minutes at --rate instead of --duration (1-60); results named soak
+  --seed N          generator seed: the same seed replays the same traffic (default ${MIXED_DEFAULTS.seed})
+
 Every scenario:
   --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
   -h, --help        show this text
@@ -61,6 +75,8 @@ const LIMITS = {
   frame: [1, 10_000],
   window: [1, 64],
   rate: [1, 100_000],
+  seed: [0, 2 ** 31 - 1],
+  soak: [1, 60],
 } as const;
 type Flag = keyof typeof LIMITS;
 
@@ -136,6 +152,25 @@ const SCENARIOS: Record<string, Scenario> = {
       return async (procs) => {
         const results = await runAttribution(options, procs);
         return { results, markdown: renderAttribution(results), pass: results.pass };
+      };
+    },
+  },
+  mixed: {
+    flags: ['rate', 'duration', 'soak', 'seed'],
+    prepare(values, keep) {
+      if (values.duration !== undefined && values.soak !== undefined) throw new Error('give --duration or --soak, not both');
+      const soakMinutes = values.soak === undefined ? undefined : intFlag('soak', values.soak, 1);
+      const options = {
+        rate: intFlag('rate', values.rate, MIXED_DEFAULTS.rate),
+        durationS: soakMinutes === undefined ? intFlag('duration', values.duration, MIXED_DEFAULTS.durationS) : soakMinutes * 60,
+        seed: intFlag('seed', values.seed, MIXED_DEFAULTS.seed),
+        soak: soakMinutes !== undefined,
+        keep,
+        log: say,
+      };
+      return async (procs) => {
+        const results = await runMixed(options, procs);
+        return { results, markdown: renderMixed(results), pass: results.pass };
       };
     },
   },

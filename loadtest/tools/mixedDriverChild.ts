@@ -1,0 +1,401 @@
+/**
+ * Child process of {@link ./mixedDriver.ts}: reads a {@link DriverInput} on stdin, plays the
+ * timeline, writes a {@link DriverStatus} to the status file every second and prints a
+ * {@link DriverOutput} on the result line.
+ *
+ * Every {@link TICK_MS} it takes the actions now due and sends them: each redirect as a request of
+ * its own, each postback too, and the events of each other transport and brand as one request
+ * (a JSON or msgpack batch, a stream frame). Two rules keep the ground truth exact:
+ * - a player's events reach the edge in the timeline's order: an event waits while an earlier one
+ *   of the same player is unanswered, unless both go in the same batch (the FTD is the first deposit
+ *   *received*, and an answer means durable in JetStream, in order);
+ * - a registration waits for the answer to the redirect it quotes, whose click id it then carries.
+ * A failed event request is retried (the edge deduplicates by event id); a failed redirect is not
+ * (a retry would be another click) and is reported, failing the run.
+ */
+import { createHmac } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { text } from 'node:stream/consumers';
+import { decode, encode } from '@msgpack/msgpack';
+import { WebSocket } from 'ws';
+import { planProgramme } from '../generator/programme.ts';
+import { createTimeline, type Action, type ClickAction, type EventAction } from '../generator/timeline.ts';
+import { RawHttpPool, type RawResponse } from '../lib/rawHttp.ts';
+import { latencySummary } from '../lib/stats.ts';
+import { RESULT_MARKER } from './tool.ts';
+import type { DriverInput, DriverOutput, DriverStatus, LatencyFigures } from './mixedDriver.ts';
+
+const TICK_MS = 10;
+/** HTTP requests in flight or queued for a connection at most; past that the driver falls behind (and says so). */
+const MAX_HTTP = 512;
+const CONNECTIONS = 64;
+/** Stream frames unacknowledged per connection: the protocol's window. */
+const STREAM_WINDOW = 64;
+/** Events per batch or frame at most: well within the edge's 10,000 events and 1 MiB. */
+const MAX_BATCH = 2_000;
+/** Queued actions looked at per tick: a large backlog is worked off from its head. */
+const SCAN_LIMIT = 50_000;
+const RETRIES = 3;
+const RETRY_DELAY_MS = 300;
+/** Click ids kept for the registrations that will quote them: the timeline's registrations come within seconds. */
+const CLICK_ID_TTL_MS = 120_000;
+/** Latency samples kept per kind (reservoir). */
+const SAMPLES = 100_000;
+const PROBLEMS = 10;
+
+const input = JSON.parse(await text(process.stdin)) as DriverInput;
+const programme = planProgramme(input.tag, input.timeline.seed);
+const timeline = createTimeline(programme, input.timeline);
+const actions = timeline.actions[Symbol.iterator]();
+const pool = new RawHttpPool(input.baseUrl, CONNECTIONS);
+
+const counters = { due: 0, clicks: 0, clickFailures: 0, events: 0, accepted: 0, duplicates: 0, rejected: 0, eventFailures: 0 };
+const problems: string[] = [];
+const problem = (s: string) => {
+  if (problems.length < PROBLEMS) problems.push(s.slice(0, 300));
+};
+
+/** Latency samples per kind (a reservoir), and the last second's. */
+const latency = new Map<string, number[]>();
+const seen = new Map<string, number>();
+let second = { clicks: [] as number[], events: [] as number[], actions: 0 };
+function record(kind: string, ms: number): void {
+  const list = latency.get(kind) ?? [];
+  latency.set(kind, list);
+  const n = (seen.get(kind) ?? 0) + 1;
+  seen.set(kind, n);
+  if (list.length < SAMPLES) list.push(ms);
+  else {
+    const i = Math.floor(Math.random() * n);
+    if (i < SAMPLES) list[i] = ms;
+  }
+  if (kind === 'redirect') second.clicks.push(ms);
+  else second.events.push(ms);
+}
+
+const clickIds = new Map<number, { id: string; at: number }>();
+const failedClicks = new Set<number>();
+/** Players (brand:player) with requests unanswered, and how many. */
+const busy = new Map<string, number>();
+let httpInFlight = 0;
+
+const sign = (body: Buffer | string) => `X-Signature: sha256=${createHmac('sha256', input.secret).update(body).digest('hex')}`;
+const playerKey = (e: EventAction) => `${e.brandId}:${String(e.fields.player_id)}`;
+
+function hold(players: readonly string[]): void {
+  for (const p of players) busy.set(p, (busy.get(p) ?? 0) + 1);
+}
+function release(players: readonly string[]): void {
+  for (const p of players) {
+    const n = (busy.get(p) ?? 1) - 1;
+    if (n <= 0) busy.delete(p);
+    else busy.set(p, n);
+  }
+}
+
+function sendClick(c: ClickAction): void {
+  const headers = [`X-Forwarded-For: ${c.ip}`];
+  if (c.ua !== undefined) headers.push(`User-Agent: ${c.ua}`);
+  if (c.country !== undefined) headers.push(`CF-IPCountry: ${c.country}`);
+  if (c.prefetch) headers.push('Sec-Purpose: prefetch');
+  httpInFlight++;
+  second.actions++;
+  const t = performance.now();
+  pool
+    .request('GET', `/c/${c.code}?sub1=${encodeURIComponent(c.sub1)}`, headers)
+    .then((r) => {
+      record('redirect', performance.now() - t);
+      counters.clicks++;
+      const id = r.location ? /[?&]cid=([0-9a-f-]{36})/.exec(r.location)?.[1] : undefined;
+      if (r.status !== 302 || (id === undefined && !c.geoBlocked)) {
+        counters.clickFailures++;
+        failedClicks.add(c.ref);
+        problem(`GET /c/${c.code} answered ${r.status} with Location ${r.location ?? '(none)'}`);
+      } else if (id !== undefined) clickIds.set(c.ref, { id, at: performance.now() });
+      else failedClicks.add(c.ref);
+    })
+    .catch((err: unknown) => {
+      counters.clicks++;
+      counters.clickFailures++;
+      failedClicks.add(c.ref);
+      problem(`GET /c/${c.code}: ${err instanceof Error ? err.message : String(err)}`);
+    })
+    .finally(() => httpInFlight--);
+}
+
+/** An event's wire fields, with the click id of the redirect its registration quotes. */
+function wire(e: EventAction): Record<string, string | number | boolean> {
+  if (e.clickRef === undefined) return e.fields;
+  const click = clickIds.get(e.clickRef);
+  // Resends of the registration quote the same click: the id stays until its TTL.
+  return click ? { ...e.fields, click_id: click.id } : e.fields;
+}
+
+interface Reply {
+  accepted: number;
+  duplicates: number;
+  rejected: { index?: number; code: string; message: string }[];
+}
+
+function booked(kind: string, n: number, reply: Reply, ms: number): void {
+  record(kind, ms);
+  counters.events += n;
+  counters.accepted += reply.accepted;
+  counters.duplicates += reply.duplicates;
+  counters.rejected += reply.rejected.length;
+  for (const r of reply.rejected) problem(`${kind}: rejected ${r.code}: ${r.message}`);
+}
+
+/** An HTTP event request, retried on failure; the players are released once it is settled. */
+function sendHttp(kind: string, n: number, players: string[], build: () => [string, string, string[], Buffer?], parse: (r: RawResponse) => Reply): void {
+  httpInFlight++;
+  hold(players);
+  second.actions += n;
+  const attempt = (left: number): void => {
+    const t = performance.now();
+    const [method, path, headers, body] = build();
+    pool
+      .request(method, path, headers, body)
+      .then((r) => {
+        if (r.status !== 200) throw new Error(`${kind} answered ${r.status}: ${r.body.slice(0, 200)}`);
+        booked(kind, n, parse(r), performance.now() - t);
+        return true;
+      })
+      .catch((err: unknown) => {
+        if (left > 0) {
+          setTimeout(() => attempt(left - 1), RETRY_DELAY_MS);
+          return false;
+        }
+        counters.eventFailures += n;
+        problem(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
+        return true;
+      })
+      .then((settled) => {
+        if (settled) {
+          httpInFlight--;
+          release(players);
+        }
+      });
+  };
+  attempt(RETRIES);
+}
+
+function sendPostback(e: EventAction): void {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(wire(e))) query.set(k, String(v));
+  query.set('token', input.secret);
+  sendHttp('postback', 1, [playerKey(e)], () => ['GET', `/pb/${e.brandId}?${query}`, []], (r) => {
+    const body = JSON.parse(r.body) as { duplicate?: boolean };
+    return { accepted: body.duplicate ? 0 : 1, duplicates: body.duplicate ? 1 : 0, rejected: [] };
+  });
+}
+
+function sendBatch(transport: 'json' | 'msgpack', brand: string, events: EventAction[], players: string[]): void {
+  const envelope = { brand, events: events.map(wire) };
+  const body = transport === 'json' ? Buffer.from(JSON.stringify(envelope)) : Buffer.from(encode(envelope));
+  const headers = [`Content-Type: application/${transport}`, sign(body)];
+  sendHttp(transport, events.length, players, () => ['POST', '/v1/events', headers, body], (r) => JSON.parse(r.body) as Reply);
+}
+
+/** One WebSocket per brand; frames answered in order. */
+class Stream {
+  private readonly ws: WebSocket;
+  private readonly waiting: { n: number; players: string[]; t: number }[] = [];
+  private seq = 0;
+  readonly open: Promise<void>;
+
+  constructor(brand: string) {
+    this.ws = new WebSocket(`${input.baseUrl.replace('http:', 'ws:')}/v1/stream?brand=${encodeURIComponent(brand)}`, {
+      headers: { Authorization: `Bearer ${input.secret}` },
+      perMessageDeflate: false,
+      // See streamIngestChild.ts: an all-zero mask spares the client a pure-JS pass over every byte.
+      generateMask: (mask: Buffer) => mask.fill(0),
+    });
+    this.open = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+    this.ws.on('message', (data: Buffer) => {
+      const frame = this.waiting.shift();
+      const answer = decode(data) as Partial<Reply> & { error?: { code: string; message: string } };
+      if (!frame) return;
+      if (answer.error) {
+        counters.eventFailures += frame.n;
+        problem(`stream: error frame ${answer.error.code}: ${answer.error.message}`);
+      } else booked('stream', frame.n, { accepted: answer.accepted ?? 0, duplicates: answer.duplicates ?? 0, rejected: answer.rejected ?? [] }, performance.now() - frame.t);
+      release(frame.players);
+    });
+    this.ws.on('close', (code) => {
+      for (const f of this.waiting.splice(0)) {
+        counters.eventFailures += f.n;
+        release(f.players);
+      }
+      if (!finished) problem(`stream: closed by the server (${code})`);
+    });
+    this.ws.on('error', (err) => problem(`stream: ${err.message}`));
+  }
+
+  get room(): number {
+    return this.ws.readyState === WebSocket.OPEN ? STREAM_WINDOW - this.waiting.length : 0;
+  }
+
+  get inFlight(): number {
+    return this.waiting.length;
+  }
+
+  send(events: EventAction[], players: string[]): void {
+    hold(players);
+    second.actions += events.length;
+    this.waiting.push({ n: events.length, players, t: performance.now() });
+    this.ws.send(encode({ seq: ++this.seq, events: events.map(wire) }));
+  }
+
+  close(): void {
+    this.ws.close(1000);
+  }
+}
+
+let finished = false;
+const streams = new Map(programme.brands.map((b) => [b.id, new Stream(b.id)]));
+await Promise.all([...streams.values()].map((s) => s.open));
+
+let queue: Action[] = [];
+let next = actions.next();
+
+/** Sends what is due and allowed; keeps the rest, in order, for the next tick. */
+function dispatch(): void {
+  const blocked = new Set<string>();
+  const joined = new Map<string, string>();
+  const batches = new Map<string, { transport: EventAction['transport']; brand: string; events: EventAction[]; players: Set<string> }>();
+  const keep: Action[] = [];
+  const limit = Math.min(queue.length, SCAN_LIMIT);
+  let httpBudget = MAX_HTTP - httpInFlight;
+  for (let i = 0; i < limit; i++) {
+    const a = queue[i] as Action;
+    if (a.kind === 'click') {
+      if (httpBudget > 0) {
+        httpBudget--;
+        sendClick(a);
+      } else keep.push(a);
+      continue;
+    }
+    const key = playerKey(a);
+    const waitsForClick = a.clickRef !== undefined && !clickIds.has(a.clickRef) && !failedClicks.has(a.clickRef);
+    const batchKey = `${a.transport}|${a.brandId}`;
+    const mine = joined.get(key);
+    if (blocked.has(key) || waitsForClick || busy.has(key) || (mine !== undefined && mine !== batchKey) || (a.transport === 'postback' && mine !== undefined)) {
+      keep.push(a);
+      blocked.add(key);
+      continue;
+    }
+    if (a.transport === 'postback') {
+      if (httpBudget <= 0) {
+        keep.push(a);
+        blocked.add(key);
+        continue;
+      }
+      httpBudget--;
+      joined.set(key, batchKey);
+      sendPostback(a);
+      continue;
+    }
+    let batch = batches.get(batchKey);
+    if (!batch) {
+      const room = a.transport === 'stream' ? (streams.get(a.brandId)?.room ?? 0) > 0 : httpBudget > 0;
+      if (room) {
+        if (a.transport !== 'stream') httpBudget--;
+        batch = { transport: a.transport, brand: a.brandId, events: [], players: new Set() };
+        batches.set(batchKey, batch);
+      }
+    }
+    if (!batch || batch.events.length >= MAX_BATCH) {
+      keep.push(a);
+      blocked.add(key);
+      continue;
+    }
+    batch.events.push(a);
+    batch.players.add(key);
+    joined.set(key, batchKey);
+  }
+  queue = limit === queue.length ? keep : keep.concat(queue.slice(limit));
+  for (const b of batches.values()) {
+    const players = [...b.players];
+    if (b.transport === 'stream') streams.get(b.brand)?.send(b.events, players);
+    else sendBatch(b.transport as 'json' | 'msgpack', b.brand, b.events, players);
+  }
+}
+
+const inFlight = () => httpInFlight + [...streams.values()].reduce((n, s) => n + s.inFlight, 0);
+
+function status(elapsedMs: number): DriverStatus {
+  const c = latencySummary(second.clicks);
+  const e = latencySummary(second.events);
+  const s: DriverStatus = {
+    elapsedS: elapsedMs / 1000,
+    ...counters,
+    backlog: queue.length + inFlight(),
+    second: { actions: second.actions, clickP50: c.p50, clickP99: c.p99, eventP50: e.p50, eventP99: e.p99 },
+  };
+  second = { clicks: [], events: [], actions: 0 };
+  return s;
+}
+
+function writeStatus(s: DriverStatus): void {
+  writeFileSync(`${input.statusFile}.tmp`, JSON.stringify(s));
+  renameSync(`${input.statusFile}.tmp`, input.statusFile);
+}
+
+const cpuAtStart = process.cpuUsage();
+// Due times count from the run's start as the harness set it (a little after spawning this
+// process), so clicks reach the edge on the UTC day, and in the minute, the ledger books them.
+const t0 = performance.now() + (input.timeline.startMs - Date.now());
+const deadline = input.timeline.durationS * 1000 + input.drainMs;
+let lastStatus = 0;
+let lastAnswer = t0;
+for (;;) {
+  const now = performance.now() - t0;
+  while (!next.done && next.value.at <= now) {
+    queue.push(next.value);
+    counters.due++;
+    next = actions.next();
+  }
+  dispatch();
+  for (const [ref, c] of clickIds) {
+    if (performance.now() - c.at < CLICK_ID_TTL_MS) break;
+    clickIds.delete(ref);
+  }
+  if (inFlight() > 0) lastAnswer = performance.now();
+  if (now - lastStatus >= 1000) {
+    lastStatus = now;
+    writeStatus(status(now));
+  }
+  if ((next.done && queue.length === 0 && inFlight() === 0) || now > deadline) break;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(TICK_MS, -now)));
+}
+finished = true;
+const cpu = process.cpuUsage(cpuAtStart);
+let unsent = queue.length + inFlight();
+while (!next.done) {
+  unsent++;
+  next = actions.next();
+}
+if (unsent > 0) problem(`${unsent} action(s) not sent or not answered within ${input.drainMs / 1000} s after the timeline's end`);
+if (counters.clickFailures > 0) problem(`${counters.clickFailures} redirect(s) failed: their clicks and registrations are not what the ledger books`);
+for (const s of streams.values()) s.close();
+pool.close();
+const durationS = (lastAnswer - t0) / 1000;
+const final = status(performance.now() - t0);
+writeStatus(final);
+const sent = counters.clicks + counters.events;
+const output: DriverOutput = {
+  ...final,
+  durationS,
+  actionsPerSec: durationS > 0 ? sent / durationS : 0,
+  unsent,
+  latency: Object.fromEntries([...latency].map(([k, v]): [string, LatencyFigures] => [k, { requests: seen.get(k) ?? 0, ...latencySummary(v) }])),
+  problems,
+  cpuMicros: cpu.user + cpu.system,
+};
+process.stdout.write(`${RESULT_MARKER}${JSON.stringify(output)}\n`);
+process.exit(0);
