@@ -53,7 +53,7 @@ export const MIXED_TARGET = 30_000;
 /** Time the driver has after the timeline for its backlog and last answers, ms. */
 const DRAIN_MS = 120_000;
 /** The driver starts playing this long after it is spawned (tsx, the timeline's calibration). */
-const START_DELAY_MS = 4_000;
+const START_DELAY_MS = 6_000;
 /** After the load: every row in ClickHouse within 5 minutes, or nothing moving for 60 s. */
 const SETTLE = { timeoutMs: 300_000, quietMs: 60_000 };
 const PROBE_TIMEOUT_MS = 10_000;

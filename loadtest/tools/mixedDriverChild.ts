@@ -27,9 +27,13 @@ import { RESULT_MARKER } from './tool.ts';
 import type { DriverInput, DriverOutput, DriverStatus, LatencyFigures } from './mixedDriver.ts';
 
 const TICK_MS = 10;
-/** HTTP requests in flight or queued for a connection at most; past that the driver falls behind (and says so). */
-const MAX_HTTP = 512;
-const CONNECTIONS = 64;
+/**
+ * Redirects and event requests in flight (or queued for a connection) at most, each; past that the
+ * driver falls behind, and says so. Each kind has connections of its own: an event request waits
+ * for JetStream, a redirect does not, and one must not queue behind the other.
+ */
+const MAX_IN_FLIGHT = 256;
+const CONNECTIONS = 32;
 /** Stream frames unacknowledged per connection: the protocol's window. */
 const STREAM_WINDOW = 64;
 /** Events per batch or frame at most: well within the edge's 10,000 events and 1 MiB. */
@@ -48,7 +52,8 @@ const input = JSON.parse(await text(process.stdin)) as DriverInput;
 const programme = planProgramme(input.tag, input.timeline.seed);
 const timeline = createTimeline(programme, input.timeline);
 const actions = timeline.actions[Symbol.iterator]();
-const pool = new RawHttpPool(input.baseUrl, CONNECTIONS);
+const clickPool = new RawHttpPool(input.baseUrl, CONNECTIONS);
+const eventPool = new RawHttpPool(input.baseUrl, CONNECTIONS);
 
 const counters = { due: 0, clicks: 0, clickFailures: 0, events: 0, accepted: 0, duplicates: 0, rejected: 0, eventFailures: 0 };
 const problems: string[] = [];
@@ -78,7 +83,8 @@ const clickIds = new Map<number, { id: string; at: number }>();
 const failedClicks = new Set<number>();
 /** Players (brand:player) with requests unanswered, and how many. */
 const busy = new Map<string, number>();
-let httpInFlight = 0;
+let clicksInFlight = 0;
+let eventRequestsInFlight = 0;
 
 const sign = (body: Buffer | string) => `X-Signature: sha256=${createHmac('sha256', input.secret).update(body).digest('hex')}`;
 const playerKey = (e: EventAction) => `${e.brandId}:${String(e.fields.player_id)}`;
@@ -89,8 +95,10 @@ function hold(players: readonly string[]): void {
 function release(players: readonly string[]): void {
   for (const p of players) {
     const n = (busy.get(p) ?? 1) - 1;
-    if (n <= 0) busy.delete(p);
-    else busy.set(p, n);
+    if (n <= 0) {
+      busy.delete(p);
+      wake(p);
+    } else busy.set(p, n);
   }
 }
 
@@ -99,10 +107,10 @@ function sendClick(c: ClickAction): void {
   if (c.ua !== undefined) headers.push(`User-Agent: ${c.ua}`);
   if (c.country !== undefined) headers.push(`CF-IPCountry: ${c.country}`);
   if (c.prefetch) headers.push('Sec-Purpose: prefetch');
-  httpInFlight++;
+  clicksInFlight++;
   second.actions++;
   const t = performance.now();
-  pool
+  clickPool
     .request('GET', `/c/${c.code}?sub1=${encodeURIComponent(c.sub1)}`, headers)
     .then((r) => {
       record('redirect', performance.now() - t);
@@ -121,7 +129,12 @@ function sendClick(c: ClickAction): void {
       failedClicks.add(c.ref);
       problem(`GET /c/${c.code}: ${err instanceof Error ? err.message : String(err)}`);
     })
-    .finally(() => httpInFlight--);
+    .finally(() => {
+      clicksInFlight--;
+      const player = waitingForClick.get(c.ref);
+      waitingForClick.delete(c.ref);
+      if (player !== undefined) wake(player);
+    });
 }
 
 /** An event's wire fields, with the click id of the redirect its registration quotes. */
@@ -149,13 +162,13 @@ function booked(kind: string, n: number, reply: Reply, ms: number): void {
 
 /** An HTTP event request, retried on failure; the players are released once it is settled. */
 function sendHttp(kind: string, n: number, players: string[], build: () => [string, string, string[], Buffer?], parse: (r: RawResponse) => Reply): void {
-  httpInFlight++;
+  eventRequestsInFlight++;
   hold(players);
   second.actions += n;
   const attempt = (left: number): void => {
     const t = performance.now();
     const [method, path, headers, body] = build();
-    pool
+    eventPool
       .request(method, path, headers, body)
       .then((r) => {
         if (r.status !== 200) throw new Error(`${kind} answered ${r.status}: ${r.body.slice(0, 200)}`);
@@ -173,7 +186,7 @@ function sendHttp(kind: string, n: number, players: string[], build: () => [stri
       })
       .then((settled) => {
         if (settled) {
-          httpInFlight--;
+          eventRequestsInFlight--;
           release(players);
         }
       });
@@ -260,65 +273,107 @@ let finished = false;
 const streams = new Map(programme.brands.map((b) => [b.id, new Stream(b.id)]));
 await Promise.all([...streams.values()].map((s) => s.open));
 
+/** Actions due, not yet looked at: an array consumed from `head` (compacted now and then), so a backlog costs nothing per tick. */
 let queue: Action[] = [];
+let head = 0;
 let next = actions.next();
+/** Players' events held back (an earlier event unanswered, the quoted click not answered yet, no room), in order. */
+const held = new Map<string, EventAction[]>();
+/** Players whose held events may go now. */
+const ready = new Set<string>();
+/** Click refs a held registration waits for → its player. */
+const waitingForClick = new Map<number, string>();
 
-/** Sends what is due and allowed; keeps the rest, in order, for the next tick. */
+const clickPending = (e: EventAction) => e.clickRef !== undefined && !clickIds.has(e.clickRef) && !failedClicks.has(e.clickRef);
+/** Called when a player's requests are all answered, or the click it waits for is. */
+function wake(key: string): void {
+  if (held.has(key)) ready.add(key);
+}
+
+/**
+ * Sends what is due and allowed. Players with held events go first, then the queue from its head
+ * until the request budget is spent. A player's events stay in order: an event is held while the
+ * player has one held or unanswered, unless it can join the same batch in this tick. Each event
+ * is looked at a bounded number of times, so a large backlog costs no more per tick than a small one.
+ */
 function dispatch(): void {
-  const blocked = new Set<string>();
   const joined = new Map<string, string>();
   const batches = new Map<string, { transport: EventAction['transport']; brand: string; events: EventAction[]; players: Set<string> }>();
-  const keep: Action[] = [];
-  const limit = Math.min(queue.length, SCAN_LIMIT);
-  let httpBudget = MAX_HTTP - httpInFlight;
-  for (let i = 0; i < limit; i++) {
-    const a = queue[i] as Action;
-    if (a.kind === 'click') {
-      if (httpBudget > 0) {
-        httpBudget--;
-        sendClick(a);
-      } else keep.push(a);
-      continue;
-    }
-    const key = playerKey(a);
-    const waitsForClick = a.clickRef !== undefined && !clickIds.has(a.clickRef) && !failedClicks.has(a.clickRef);
-    const batchKey = `${a.transport}|${a.brandId}`;
+  let clickBudget = MAX_IN_FLIGHT - clicksInFlight;
+  let httpBudget = MAX_IN_FLIGHT - eventRequestsInFlight;
+
+  /** Places `e` in this tick's requests when allowed and there is room; false otherwise. */
+  const place = (e: EventAction, key: string): 'sent' | 'order' | 'room' => {
+    const batchKey = `${e.transport}|${e.brandId}`;
     const mine = joined.get(key);
-    if (blocked.has(key) || waitsForClick || busy.has(key) || (mine !== undefined && mine !== batchKey) || (a.transport === 'postback' && mine !== undefined)) {
-      keep.push(a);
-      blocked.add(key);
-      continue;
-    }
-    if (a.transport === 'postback') {
-      if (httpBudget <= 0) {
-        keep.push(a);
-        blocked.add(key);
-        continue;
-      }
+    if (busy.has(key) || (mine !== undefined && (mine !== batchKey || e.transport === 'postback'))) return 'order';
+    if (e.transport === 'postback') {
+      if (httpBudget <= 0) return 'room';
       httpBudget--;
       joined.set(key, batchKey);
-      sendPostback(a);
-      continue;
+      sendPostback(e);
+      return 'sent';
     }
     let batch = batches.get(batchKey);
     if (!batch) {
-      const room = a.transport === 'stream' ? (streams.get(a.brandId)?.room ?? 0) > 0 : httpBudget > 0;
-      if (room) {
-        if (a.transport !== 'stream') httpBudget--;
-        batch = { transport: a.transport, brand: a.brandId, events: [], players: new Set() };
-        batches.set(batchKey, batch);
-      }
+      const room = e.transport === 'stream' ? (streams.get(e.brandId)?.room ?? 0) > 0 : httpBudget > 0;
+      if (!room) return 'room';
+      if (e.transport !== 'stream') httpBudget--;
+      batch = { transport: e.transport, brand: e.brandId, events: [], players: new Set() };
+      batches.set(batchKey, batch);
     }
-    if (!batch || batch.events.length >= MAX_BATCH) {
-      keep.push(a);
-      blocked.add(key);
-      continue;
-    }
-    batch.events.push(a);
+    if (batch.events.length >= MAX_BATCH) return 'room';
+    batch.events.push(e);
     batch.players.add(key);
     joined.set(key, batchKey);
+    return 'sent';
+  };
+  const keep = (e: EventAction, key: string, why: 'order' | 'room' | 'click'): void => {
+    const list = held.get(key);
+    if (list) list.push(e);
+    else held.set(key, [e]);
+    if (why === 'room') ready.add(key);
+    if (why === 'click') waitingForClick.set(e.clickRef as number, key);
+  };
+
+  for (const key of [...ready]) {
+    ready.delete(key);
+    const list = held.get(key);
+    if (!list) continue;
+    while (list.length > 0) {
+      const e = list[0] as EventAction;
+      if (clickPending(e)) {
+        waitingForClick.set(e.clickRef as number, key);
+        break;
+      }
+      const r = place(e, key);
+      if (r === 'room') ready.add(key);
+      if (r !== 'sent') break;
+      list.shift();
+    }
+    if (list.length === 0) held.delete(key);
   }
-  queue = limit === queue.length ? keep : keep.concat(queue.slice(limit));
+
+  for (let n = 0; head < queue.length && n < SCAN_LIMIT; n++, head++) {
+    const a = queue[head] as Action;
+    if (a.kind === 'click') {
+      if (clickBudget <= 0) break;
+      clickBudget--;
+      sendClick(a);
+      continue;
+    }
+    const key = playerKey(a);
+    if (held.has(key)) keep(a, key, 'order');
+    else if (clickPending(a)) keep(a, key, 'click');
+    else {
+      const r = place(a, key);
+      if (r !== 'sent') keep(a, key, r);
+    }
+  }
+  if (head > 100_000 && head * 2 > queue.length) {
+    queue = queue.slice(head);
+    head = 0;
+  }
   for (const b of batches.values()) {
     const players = [...b.players];
     if (b.transport === 'stream') streams.get(b.brand)?.send(b.events, players);
@@ -326,7 +381,8 @@ function dispatch(): void {
   }
 }
 
-const inFlight = () => httpInFlight + [...streams.values()].reduce((n, s) => n + s.inFlight, 0);
+const heldEvents = () => [...held.values()].reduce((n, l) => n + l.length, 0);
+const inFlight = () => clicksInFlight + eventRequestsInFlight + [...streams.values()].reduce((n, s) => n + s.inFlight, 0);
 
 function status(elapsedMs: number): DriverStatus {
   const c = latencySummary(second.clicks);
@@ -334,7 +390,7 @@ function status(elapsedMs: number): DriverStatus {
   const s: DriverStatus = {
     elapsedS: elapsedMs / 1000,
     ...counters,
-    backlog: queue.length + inFlight(),
+    backlog: queue.length - head + heldEvents() + inFlight(),
     second: { actions: second.actions, clickP50: c.p50, clickP99: c.p99, eventP50: e.p50, eventP99: e.p99 },
   };
   second = { clicks: [], events: [], actions: 0 };
@@ -370,12 +426,12 @@ for (;;) {
     lastStatus = now;
     writeStatus(status(now));
   }
-  if ((next.done && queue.length === 0 && inFlight() === 0) || now > deadline) break;
+  if ((next.done && queue.length === head && held.size === 0 && inFlight() === 0) || now > deadline) break;
   await new Promise((resolve) => setTimeout(resolve, Math.max(TICK_MS, -now)));
 }
 finished = true;
 const cpu = process.cpuUsage(cpuAtStart);
-let unsent = queue.length + inFlight();
+let unsent = queue.length - head + heldEvents() + inFlight();
 while (!next.done) {
   unsent++;
   next = actions.next();
@@ -383,7 +439,8 @@ while (!next.done) {
 if (unsent > 0) problem(`${unsent} action(s) not sent or not answered within ${input.drainMs / 1000} s after the timeline's end`);
 if (counters.clickFailures > 0) problem(`${counters.clickFailures} redirect(s) failed: their clicks and registrations are not what the ledger books`);
 for (const s of streams.values()) s.close();
-pool.close();
+clickPool.close();
+eventPool.close();
 const durationS = (lastAnswer - t0) / 1000;
 const final = status(performance.now() - t0);
 writeStatus(final);
