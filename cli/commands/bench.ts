@@ -93,6 +93,8 @@ interface Outcome {
   results: { scenario: string; date: string };
   markdown: string;
   pass: boolean;
+  /** File name of the results when not `<date>-<scenario>`. */
+  stem?: string;
 }
 
 /** A scenario: the flags it takes, and how it runs once they are parsed. */
@@ -170,7 +172,7 @@ const SCENARIOS: Record<string, Scenario> = {
       };
       return async (procs) => {
         const results = await runMixed(options, procs);
-        return { results, markdown: renderMixed(results), pass: results.pass };
+        return { results, markdown: renderMixed(results), pass: results.pass, stem: results.stem };
       };
     },
   },
@@ -217,8 +219,8 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const { results, markdown, pass } = await start(procs);
-    const files = writeResults(results, markdown);
+    const { results, markdown, pass, stem } = await start(procs);
+    const files = writeResults(results, markdown, undefined, stem);
     process.stdout.write(`\n${markdown}\n`);
     say(`results: ${files.json}, ${files.md}`);
     if (!pass) say('at least one target was not met (see the verdict above)');

@@ -1,10 +1,16 @@
 /**
  * Once a second during a run: what the driver sent, what the edge accepted (its `clicks_total` +
- * `events_total`), the worker's consumer lag, queued rows and flush latency, and the memory of
- * every process — printed as one progress line on stderr and kept as the run's time series (the
- * chart, the soak figures).
+ * `events_total`), the consumer lag (from JetStream's consumer info: it answers even when the
+ * worker is too busy to serve its /metrics), the worker's queued rows and flush latency, and the
+ * memory of every process — printed as one progress line on stderr and kept as the run's time
+ * series (the chart, the soak figures).
  */
 import { performance } from 'node:perf_hooks';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ClusterConfig } from '../../schema/config.ts';
+import { connectNats } from '../../schema/natsSetup.ts';
+import { natsNames } from '../../schema/subjects.ts';
 import { readDriverStatus } from '../tools/mixedDriver.ts';
 import { promSum, scrape } from './net.ts';
 import { memoryMiB } from './proc.ts';
@@ -21,9 +27,12 @@ export interface Sample {
   errors: number;
   /** Actions due and not yet answered, at the driver. */
   backlog: number;
-  /** Messages in JetStream not yet delivered to the worker (sum over partitions); null when the worker's /metrics did not answer. */
+  /**
+   * Messages of the stream the worker has not acknowledged yet — not delivered, or delivered and not
+   * yet in ClickHouse — summed over the partitions' consumers; null when JetStream did not answer.
+   */
   consumerLag: number | null;
-  /** Rows consumed and not yet in ClickHouse. */
+  /** Rows consumed and not yet in ClickHouse; null when the worker's /metrics did not answer within 0.9 s (its event loop was busy). */
   queuedRows: number | null;
   /** Mean ClickHouse flush latency over the second, ms (null without a flush). */
   flushMs: number | null;
@@ -36,6 +45,7 @@ export interface Sample {
 
 /** What the sampler watches. */
 export interface SamplerTargets {
+  cfg: ClusterConfig;
   edgeUrl: string;
   workerUrl: string;
   statusFile: string;
@@ -52,13 +62,16 @@ export class Sampler {
   private readonly t0 = performance.now();
   private last: { t: number; accepted: number; flushSum: number; flushCount: number } | undefined;
   private busy = false;
+  private nats: { nc: NatsConnection; jsm: JetStreamManager } | undefined;
 
   constructor(
     private readonly targets: SamplerTargets,
     private readonly progress: (line: string) => void,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
+    const nc = await connectNats(this.targets.cfg, `${this.targets.cfg.namespace}-sampler`);
+    this.nats = { nc, jsm: await jetstreamManager(nc) };
     this.timer = setInterval(() => {
       // A scrape slower than a second (a saturated machine) skips a tick rather than piling up.
       if (this.busy) return;
@@ -69,12 +82,27 @@ export class Sampler {
     }, 1000);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    const nats = this.nats;
+    this.nats = undefined;
+    await nats?.nc.close();
+  }
+
+  /** Unacknowledged messages over every consumer of the stream; undefined when JetStream does not answer. */
+  private async lag(): Promise<number | undefined> {
+    if (!this.nats) return undefined;
+    try {
+      let n = 0;
+      for await (const c of this.nats.jsm.consumers.list(natsNames(this.targets.cfg).stream)) n += c.num_pending + c.num_ack_pending;
+      return n;
+    } catch {
+      return undefined;
+    }
   }
 
   private async sample(): Promise<void> {
-    const [edge, worker] = await Promise.all([scrape(`${this.targets.edgeUrl}/metrics`, 900), scrape(`${this.targets.workerUrl}/metrics`, 900)]);
+    const [edge, worker, lag] = await Promise.all([scrape(`${this.targets.edgeUrl}/metrics`, 900), scrape(`${this.targets.workerUrl}/metrics`, 900), this.lag()]);
     const t = (performance.now() - this.t0) / 1000;
     const driver = readDriverStatus(this.targets.statusFile);
     const accepted = edge === undefined ? undefined : (promSum(edge, 'clicks_total') ?? 0) + (promSum(edge, 'events_total') ?? 0);
@@ -98,7 +126,7 @@ export class Sampler {
       acceptedPerSec,
       errors: driver ? driver.clickFailures + driver.eventFailures + driver.rejected : 0,
       backlog: driver?.backlog ?? 0,
-      consumerLag: worker === undefined ? null : (promSum(worker, 'consumer_lag') ?? 0),
+      consumerLag: lag ?? null,
       queuedRows: worker === undefined ? null : (promSum(worker, 'worker_queued_rows') ?? 0),
       flushMs,
       clickP99: driver?.second.clickP99 ?? 0,

@@ -28,7 +28,7 @@ import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitFor
 import { summarizeLog } from '../lib/logs.ts';
 import { countClicks, countEventRows, waitForRows } from '../lib/namespace.ts';
 import { memoryMiB, serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, resultsStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { Sampler, type Sample } from '../lib/sampler.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { runDriver, type DriverOutput } from '../tools/mixedDriver.ts';
@@ -92,6 +92,8 @@ export interface MixedResults {
   machine: Machine;
   git: { commit: string; dirty: boolean };
   options: { rate: number; durationS: number; seed: number; namespace: string; partitions: number; flushIntervalMs: number };
+  /** `<date>-<name>` of the .json, .md and .svg files. */
+  stem: string;
   programme: { brands: number; affiliates: number; links: number; planted: PlantedCase[] };
   driver: DriverOutput | undefined;
   /** Actions/s the edge accepted over the run's second half (steady state, after the funnels filled). */
@@ -373,13 +375,13 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     const ledger = new Ledger(programme.brands, programme.rates, { clickFloodRule: withFraud });
     const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
     const timelineOptions = { seed: opts.seed, startMs: Date.now() + START_DELAY_MS, durationS: opts.durationS, rate: opts.rate };
-    sampler = new Sampler({ edgeUrl: cluster.edgeUrl, workerUrl: cluster.workerUrl, statusFile, pids: Object.fromEntries(measured) }, (line) => process.stderr.write(`${line}\n`));
+    sampler = new Sampler({ cfg, edgeUrl: cluster.edgeUrl, workerUrl: cluster.workerUrl, statusFile, pids: Object.fromEntries(measured) }, (line) => process.stderr.write(`${line}\n`));
     const ch = clickhouse(cfg, { timeoutMs: 5_000 });
     planted = createTimeline(programme, timelineOptions).planted;
     const probeCtx: ProbeContext = { target, token: cluster.adminToken, ch, ledger, tag, fraud: withFraud, planted, visitor: 0, events: 0 };
     log(`${opts.soak ? 'soak' : 'mixed'}: ${fmt(opts.rate)} actions/s for ${opts.durationS} s (seed ${opts.seed}), probes every ${PROBE_EVERY_MS} ms; progress every second on stderr`);
     const t0 = performance.now();
-    sampler.start();
+    await sampler.start();
     let load;
     try {
       load = await withCpu(
@@ -414,7 +416,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
         ),
     );
     const drainWallS = (performance.now() - t1) / 1000;
-    sampler.stop();
+    await sampler.stop();
     const actions = ledger.tally.clicks + ledger.tally.events;
     cpu.push(
       cpuWindow('load', loadWallS, [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, actions)), processCpu('load driver', driver.cpuMicros, driver.durationS, actions)], load.machineMicros),
@@ -464,7 +466,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     failedVerdict = judged.verdict === 'FAIL';
     log(`verdict ${judged.verdict}${reasons.length > 0 ? `: ${reasons.join('; ')}` : `: all ${fmt(report.figures)} report figures and ${fmt(live?.figures ?? 0)} live counters exactly as the ledger says`}`);
   } finally {
-    sampler?.stop();
+    await sampler?.stop();
     await cluster.close(procs, opts.keep || failedVerdict, log);
   }
 
@@ -473,7 +475,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   const steady = second.length > 0 ? second.reduce((n, s) => n + (s.acceptedPerSec as number), 0) / second.length : undefined;
   const scenario = opts.soak ? 'soak' : 'mixed';
   const date = started.toISOString();
-  const chart = `${date.slice(0, 10)}-${scenario}.svg`;
+  const stem = mixedStem({ scenario, date }, opts.rate);
+  const chart = `${stem}.svg`;
   writeFileSync(path.join(RESULTS_DIR, chart), chartOf(scenario, date, samples));
   const verdict: 'PASS' | 'FAIL' = report && live && !failedVerdict ? 'PASS' : 'FAIL';
   if (!report && reasons.length === 0) reasons.push('the run ended before the verification');
@@ -485,6 +488,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     machine: host,
     git: gitState(PROJECT_ROOT),
     options: { rate: opts.rate, durationS: opts.durationS, seed: opts.seed, namespace, partitions: cfg.partitions, flushIntervalMs: cfg.worker.flushIntervalMs },
+    stem,
     programme: { brands: programme.brands.length, affiliates: programme.affiliates.length, links: programme.links.length, planted },
     driver,
     steadyAcceptedPerSec: steady,
@@ -507,6 +511,11 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   };
 }
 
+/** The results' file name: a run at another rate than the default gets its own files (`mixed-r30000`). */
+export function mixedStem(r: { scenario: string; date: string }, rate: number): string {
+  return resultsStem(r, rate === MIXED_DEFAULTS.rate ? r.scenario : `${r.scenario}-r${rate}`);
+}
+
 /** The run's time series as a chart: throughput, latency, backlog, memory. */
 function chartOf(scenario: string, date: string, samples: readonly Sample[]): string {
   const pts = (f: (s: Sample) => number | null) => samples.filter((s) => f(s) !== null).map((s) => [s.t, f(s) as number] as const);
@@ -520,7 +529,7 @@ function chartOf(scenario: string, date: string, samples: readonly Sample[]): st
         unit: 'ms',
         series: [{ name: 'redirect p99', points: pts((s) => s.clickP99) }, { name: 'event request p99', points: pts((s) => s.eventP99) }, { name: 'ClickHouse flush (mean)', points: pts((s) => s.flushMs) }],
       },
-      { title: 'Backlog', unit: 'messages / rows / actions', series: [{ name: 'consumer lag (msgs)', points: pts((s) => s.consumerLag) }, { name: 'worker queued rows', points: pts((s) => s.queuedRows) }, { name: 'driver backlog', points: pts((s) => s.backlog) }] },
+      { title: 'Backlog', unit: 'messages / rows / actions', series: [{ name: 'JetStream messages not yet acked by the worker', points: pts((s) => s.consumerLag) }, { name: 'worker queued rows', points: pts((s) => s.queuedRows) }, { name: 'driver backlog', points: pts((s) => s.backlog) }] },
       { title: 'Memory', unit: 'MiB resident', series: processes.map((p) => ({ name: p, points: pts((s) => s.rssMiB[p] ?? null) })) },
     ],
     Math.max(1, ...samples.map((s) => s.t)),
