@@ -362,6 +362,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   const cpu: CpuWindow[] = [];
   const peakMemoryMiB: Record<string, number> = {};
   let failedVerdict = false;
+  /** Seconds from the sampler's start to the timeline's: the samples' `t` minus this is time into the load. */
+  let samplerLeadS = 0;
   await cluster.startServers(log);
   try {
     log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
@@ -381,6 +383,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     const probeCtx: ProbeContext = { target, token: cluster.adminToken, ch, ledger, tag, fraud: withFraud, planted, visitor: 0, events: 0 };
     log(`${opts.soak ? 'soak' : 'mixed'}: ${fmt(opts.rate)} actions/s for ${opts.durationS} s (seed ${opts.seed}), probes every ${PROBE_EVERY_MS} ms; progress every second on stderr`);
     const t0 = performance.now();
+    samplerLeadS = (timelineOptions.startMs - Date.now()) / 1000;
     await sampler.start();
     let load;
     try {
@@ -471,7 +474,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   }
 
   const samples = sampler?.samples ?? [];
-  const second = samples.filter((s) => s.t >= opts.durationS / 2 && s.t <= opts.durationS && s.acceptedPerSec !== null);
+  const intoLoad = (s: Sample) => s.t - samplerLeadS;
+  const second = samples.filter((s) => intoLoad(s) >= opts.durationS / 2 && intoLoad(s) <= opts.durationS && s.acceptedPerSec !== null);
   const steady = second.length > 0 ? second.reduce((n, s) => n + (s.acceptedPerSec as number), 0) / second.length : undefined;
   const scenario = opts.soak ? 'soak' : 'mixed';
   const date = started.toISOString();
@@ -480,7 +484,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   writeFileSync(path.join(RESULTS_DIR, chart), chartOf(scenario, date, samples));
   const verdict: 'PASS' | 'FAIL' = report && live && !failedVerdict ? 'PASS' : 'FAIL';
   if (!report && reasons.length === 0) reasons.push('the run ended before the verification');
-  const targets = judgeTargets(opts, steady, samples);
+  const targets = judgeTargets(opts, steady, samples.filter((s) => intoLoad(s) >= 0 && intoLoad(s) <= opts.durationS));
   const trim = (c: Comparison | undefined) => (c ? { rows: c.rows, figures: c.figures, differing: c.differences.length, differences: c.differences.slice(0, DIFFERENCES_KEPT) } : undefined);
   return {
     scenario,
@@ -536,9 +540,9 @@ function chartOf(scenario: string, date: string, samples: readonly Sample[]): st
   );
 }
 
-/** The issue's throughput target and the bounded-lag condition, judged on this run. */
-function judgeTargets(opts: MixedOptions, steady: number | undefined, samples: readonly Sample[]): Verdict[] {
-  const lags = samples.filter((s) => s.t <= opts.durationS && s.consumerLag !== null).map((s) => s.consumerLag as number);
+/** The issue's throughput target and the bounded-lag condition, judged on the samples of the load. */
+function judgeTargets(opts: MixedOptions, steady: number | undefined, load: readonly Sample[]): Verdict[] {
+  const lags = load.filter((s) => s.consumerLag !== null).map((s) => s.consumerLag as number);
   const half = Math.floor(lags.length / 2);
   const firstHalf = Math.max(0, ...lags.slice(0, half));
   const secondHalf = Math.max(0, ...lags.slice(half));
