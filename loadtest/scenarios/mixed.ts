@@ -50,8 +50,14 @@ export const MIXED_DEFAULTS = { rate: 4000, durationS: 60, seed: 1 } as const;
 /** The issue's sustained target, actions/s. */
 export const MIXED_TARGET = 30_000;
 
-/** Time the driver has after the timeline for its backlog and last answers, ms. */
-const DRAIN_MS = 120_000;
+/**
+ * Time the driver has after the timeline for its backlog and last answers: 2 minutes, plus what
+ * the timeline's actions take at {@link DRAIN_RATE} (a run far above the cluster's rate ends with a
+ * backlog to work off, and must still end with every action sent before it is verified).
+ */
+const drainMs = (o: { rate: number; durationS: number }) => 120_000 + Math.round((o.rate * o.durationS * 1000) / DRAIN_RATE);
+/** Actions per second the driver is sure to get through on this machine (measured: 4,000–9,000). */
+const DRAIN_RATE = 4_000;
 /** The driver starts playing this long after it is spawned (tsx, the timeline's calibration). */
 const START_DELAY_MS = 6_000;
 /** After the load: every row in ClickHouse within 5 minutes, or nothing moving for 60 s. */
@@ -334,7 +340,7 @@ async function fraudAvailable(baseUrl: string, token: string): Promise<boolean> 
 export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<MixedResults> {
   const { log } = opts;
   const started = new Date();
-  const endBy = started.getTime() + START_DELAY_MS + opts.durationS * 1000 + DRAIN_MS;
+  const endBy = started.getTime() + START_DELAY_MS + opts.durationS * 1000 + drainMs(opts);
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
   if (day(endBy) !== day(started.getTime())) {
     throw new Error(`the run would span 00:00 UTC (it may last until ${new Date(endBy).toISOString()}): the ledger books clicks on the UTC day the edge stamps them; start it after midnight`);
@@ -392,7 +398,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
         () =>
           procs.guard(
             Promise.all([
-              runDriver(procs, { baseUrl: cluster.edgeUrl, secret, tag, timeline: timelineOptions, statusFile, drainMs: DRAIN_MS }),
+              runDriver(procs, { baseUrl: cluster.edgeUrl, secret, tag, timeline: timelineOptions, statusFile, drainMs: drainMs(opts) }),
               sleep(START_DELAY_MS).then(() => runProbes(probeCtx, opts.durationS)),
             ]),
           ),

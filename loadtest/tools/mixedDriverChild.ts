@@ -41,6 +41,8 @@ const MAX_BATCH = 2_000;
 /** Queued actions looked at per tick: a large backlog is worked off from its head. */
 const SCAN_LIMIT = 50_000;
 const RETRIES = 3;
+/** Time per tick spent generating due actions at most, ms. */
+const GENERATE_SLICE_MS = 20;
 const RETRY_DELAY_MS = 300;
 /** Click ids kept for the registrations that will quote them: the timeline's registrations come within seconds. */
 const CLICK_ID_TTL_MS = 120_000;
@@ -411,10 +413,14 @@ let lastStatus = 0;
 let lastAnswer = t0;
 for (;;) {
   const now = performance.now() - t0;
-  while (!next.done && next.value.at <= now) {
+  // Generating is the driver's own work: a backlog is generated a slice per tick, so sockets keep
+  // being served (a connection left without its request for the edge's idle timeout gets closed).
+  const sliceEnd = performance.now() + GENERATE_SLICE_MS;
+  for (let n = 0; !next.done && next.value.at <= now; n++) {
     queue.push(next.value);
     counters.due++;
     next = actions.next();
+    if ((n & 255) === 255 && performance.now() > sliceEnd) break;
   }
   dispatch();
   for (const [ref, c] of clickIds) {
