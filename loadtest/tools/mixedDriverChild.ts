@@ -216,7 +216,7 @@ function sendBatch(transport: 'json' | 'msgpack', brand: string, events: EventAc
 /** One WebSocket per brand; frames answered in order. */
 class Stream {
   private readonly ws: WebSocket;
-  private readonly waiting: { n: number; players: string[]; t: number }[] = [];
+  private readonly waiting: { events: EventAction[]; players: string[]; t: number; retries: number }[] = [];
   private seq = 0;
   readonly open: Promise<void>;
 
@@ -235,15 +235,20 @@ class Stream {
       const frame = this.waiting.shift();
       const answer = decode(data) as Partial<Reply> & { error?: { code: string; message: string } };
       if (!frame) return;
+      if (answer.error?.code === 'unavailable' && frame.retries > 0) {
+        // JetStream did not confirm in time and nothing was counted (docs/api.md): send the frame again.
+        setTimeout(() => this.write({ ...frame, retries: frame.retries - 1 }), RETRY_DELAY_MS);
+        return;
+      }
       if (answer.error) {
-        counters.eventFailures += frame.n;
+        counters.eventFailures += frame.events.length;
         problem(`stream: error frame ${answer.error.code}: ${answer.error.message}`);
-      } else booked('stream', frame.n, { accepted: answer.accepted ?? 0, duplicates: answer.duplicates ?? 0, rejected: answer.rejected ?? [] }, performance.now() - frame.t);
+      } else booked('stream', frame.events.length, { accepted: answer.accepted ?? 0, duplicates: answer.duplicates ?? 0, rejected: answer.rejected ?? [] }, performance.now() - frame.t);
       release(frame.players);
     });
     this.ws.on('close', (code) => {
       for (const f of this.waiting.splice(0)) {
-        counters.eventFailures += f.n;
+        counters.eventFailures += f.events.length;
         release(f.players);
       }
       if (!finished) problem(`stream: closed by the server (${code})`);
@@ -262,8 +267,12 @@ class Stream {
   send(events: EventAction[], players: string[]): void {
     hold(players);
     second.actions += events.length;
-    this.waiting.push({ n: events.length, players, t: performance.now() });
-    this.ws.send(encode({ seq: ++this.seq, events: events.map(wire) }));
+    this.write({ events, players, t: performance.now(), retries: RETRIES });
+  }
+
+  private write(frame: { events: EventAction[]; players: string[]; t: number; retries: number }): void {
+    this.waiting.push(frame);
+    this.ws.send(encode({ seq: ++this.seq, events: frame.events.map(wire) }));
   }
 
   close(): void {
