@@ -179,7 +179,7 @@ function sendHttp(kind: string, n: number, players: string[], build: () => [stri
       })
       .catch((err: unknown) => {
         if (left > 0) {
-          setTimeout(() => attempt(left - 1), RETRY_DELAY_MS);
+          setTimeout(() => attempt(left - 1), backoff(left));
           return false;
         }
         counters.eventFailures += n;
@@ -237,7 +237,7 @@ class Stream {
       if (!frame) return;
       if (answer.error?.code === 'unavailable' && frame.retries > 0) {
         // JetStream did not confirm in time and nothing was counted (docs/api.md): send the frame again.
-        setTimeout(() => this.write({ ...frame, retries: frame.retries - 1 }), RETRY_DELAY_MS);
+        setTimeout(() => this.write({ ...frame, retries: frame.retries - 1 }), backoff(frame.retries));
         return;
       }
       if (answer.error) {
