@@ -40,10 +40,16 @@ const STREAM_WINDOW = 64;
 const MAX_BATCH = 2_000;
 /** Queued actions looked at per tick: a large backlog is worked off from its head. */
 const SCAN_LIMIT = 50_000;
-const RETRIES = 3;
+/**
+ * Attempts after the first for an event request or frame that failed or was answered
+ * `unavailable`, with exponential back-off from {@link RETRY_DELAY_MS} to 5 s: an overloaded
+ * JetStream was seen refusing the same frame four times within a second.
+ */
+const RETRIES = 8;
+const RETRY_DELAY_MS = 250;
+const backoff = (left: number) => Math.min(5_000, RETRY_DELAY_MS * 2 ** (RETRIES - left));
 /** Time per tick spent generating due actions at most, ms. */
 const GENERATE_SLICE_MS = 20;
-const RETRY_DELAY_MS = 300;
 /** Click ids kept for the registrations that will quote them: the timeline's registrations come within seconds. */
 const CLICK_ID_TTL_MS = 120_000;
 /** Latency samples kept per kind (reservoir). */
