@@ -163,11 +163,12 @@ export function machine(): Machine {
   };
 }
 
-/** HEAD of the checkout and whether it has uncommitted changes; `unknown` outside git. */
+/** HEAD of the checkout and whether its tracked files have uncommitted changes; `unknown` outside git. */
 export function gitState(cwd: string): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const status = execFileSync('git', ['status', '--porcelain'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // Tracked files only: an untracked file (a worktree's node_modules symlink) changes no figure.
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return { commit, dirty: status.trim() !== '' };
   } catch {
     return { commit: 'unknown', dirty: false };
