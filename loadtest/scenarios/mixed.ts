@@ -346,6 +346,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     throw new Error(`the run would span 00:00 UTC (it may last until ${new Date(endBy).toISOString()}): the ledger books clicks on the UTC day the edge stamps them; start it after midnight`);
   }
   const host = machine();
+  // Before the run writes its chart over the previous one (a tracked file): the commit it ran on.
+  const git = gitState(PROJECT_ROOT);
   const cluster = await BenchCluster.prepare(started);
   const { cfg, namespace } = cluster;
   const secret = randomBytes(18).toString('base64url');
@@ -498,7 +500,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     scenario,
     date,
     machine: host,
-    git: gitState(PROJECT_ROOT),
+    git,
     options: { rate: opts.rate, durationS: opts.durationS, seed: opts.seed, namespace, partitions: cfg.partitions, flushIntervalMs: cfg.worker.flushIntervalMs },
     stem,
     programme: { brands: programme.brands.length, affiliates: programme.affiliates.length, links: programme.links.length, planted },
