@@ -12,12 +12,14 @@ import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from '../../l
 import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from '../../loadtest/scenarios/ingest.ts';
 import { MIXED_DEFAULTS, renderMixed, runMixed } from '../../loadtest/scenarios/mixed.ts';
 import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
+import { renderTransport, runTransport, TRANSPORT_DEFAULTS, type HttpTransport } from '../../loadtest/scenarios/transport.ts';
 
 /** Full usage text. */
 export const help = `Usage: affstream bench redirect [--duration S] [--connections N] [--links N] [--keep]
        affstream bench ingest [--duration S] [--frame N] [--window W] [--keep]
        affstream bench attribution [--rate R] [--duration S] [--keep]
        affstream bench mixed [--rate R] [--duration S | --soak M] [--seed N] [--keep]
+       affstream bench postback|json|msgpack [--duration S] [--connections N] [--batch N] [--keep]
 
 Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
 loadtest/results/<date>-<scenario>.json and .md, with a verdict against the issue's targets.
@@ -58,6 +60,15 @@ mixed        a casino programme's whole traffic from a seeded generator (redirec
   --soak M          soak mode: M minutes at --rate instead of --duration (1-60); results named soak
   --seed N          generator seed: the same seed replays the same traffic (default ${MIXED_DEFAULTS.seed})
 
+postback, json, msgpack
+             one event transport under autocannon: S2S GET postbacks (every request a new
+             event), or signed JSON or msgpack batches of --batch events; requests/s, events/s
+             accepted, latency, CPU-µs per event; then every accepted event must be in
+             ClickHouse exactly once.
+  --duration S      seconds of load (default ${TRANSPORT_DEFAULTS.durationS})
+  --connections N   autocannon connections (default ${TRANSPORT_DEFAULTS.connections})
+  --batch N         events per batch, json and msgpack (default ${TRANSPORT_DEFAULTS.batch})
+
 Every scenario:
   --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
   -h, --help        show this text
@@ -76,6 +87,7 @@ const LIMITS = {
   window: [1, 64],
   rate: [1, 100_000],
   seed: [0, 2 ** 31 - 1],
+  batch: [1, 10_000],
   soak: [1, 60],
 } as const;
 type Flag = keyof typeof LIMITS;
@@ -157,6 +169,28 @@ const SCENARIOS: Record<string, Scenario> = {
       };
     },
   },
+  ...Object.fromEntries(
+    (['postback', 'json', 'msgpack'] as const).map((transport: HttpTransport): [string, Scenario] => [
+      transport,
+      {
+        flags: transport === 'postback' ? ['duration', 'connections'] : ['duration', 'connections', 'batch'],
+        prepare(values, keep) {
+          const options = {
+            transport,
+            durationS: intFlag('duration', values.duration, TRANSPORT_DEFAULTS.durationS),
+            connections: intFlag('connections', values.connections, TRANSPORT_DEFAULTS.connections),
+            batch: intFlag('batch', values.batch, TRANSPORT_DEFAULTS.batch),
+            keep,
+            log: say,
+          };
+          return async (procs) => {
+            const results = await runTransport(options, procs);
+            return { results, markdown: renderTransport(results), pass: results.pass };
+          };
+        },
+      },
+    ]),
+  ),
   mixed: {
     flags: ['rate', 'duration', 'soak', 'seed'],
     prepare(values, keep) {

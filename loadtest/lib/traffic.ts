@@ -15,6 +15,8 @@ export interface TrafficRequest {
   /** Path and query, e.g. `/c/l17?sub1=…`. */
   path: string;
   headers: Record<string, string>;
+  /** `POST` with this body (base64, so binary bodies survive JSON); absent = `GET`. */
+  bodyBase64?: string;
 }
 
 /** How the set is built. */
