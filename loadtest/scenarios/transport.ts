@@ -11,6 +11,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { encode } from '@msgpack/msgpack';
+import { sleep } from '../../cli/proc.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { createCatalog } from '../lib/catalog.ts';
 import { BenchCluster } from '../lib/cluster.ts';
@@ -81,6 +82,23 @@ function requestsOf(transport: HttpTransport, tag: string, secret: string, batch
   });
 }
 
+/**
+ * The edge's `events_total` once it stops moving (a second apart, at most 10 s): requests in
+ * flight when the tool stopped are still being made durable and counted. Undefined when /metrics
+ * does not answer.
+ */
+async function settledCount(metricsUrl: string): Promise<number | undefined> {
+  let previous: number | undefined;
+  for (let i = 0; i < 10; i++) {
+    const metrics = await scrape(metricsUrl);
+    const count = metrics === undefined ? undefined : (promSum(metrics, 'events_total') ?? 0);
+    if (count !== undefined && count === previous) return count;
+    previous = count;
+    await sleep(1_000);
+  }
+  return previous;
+}
+
 /** Runs the scenario of `opts.transport`. */
 export async function runTransport(opts: TransportOptions, procs: ProcessSet): Promise<TransportResults> {
   const { log } = opts;
@@ -112,8 +130,7 @@ export async function runTransport(opts: TransportOptions, procs: ProcessSet): P
     );
     const wallS = (performance.now() - t0) / 1000;
     tool = load.result;
-    const metrics = await scrape(`${cluster.edgeUrl}/metrics`);
-    accepted = metrics === undefined ? undefined : (promSum(metrics, 'events_total') ?? 0);
+    accepted = await settledCount(`${cluster.edgeUrl}/metrics`);
     log(`  ${fmt(tool['2xx'] / tool.durationS)} requests/s answered 200, edge accepted ${accepted === undefined ? '(no /metrics)' : fmt(accepted)} events`);
     cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, accepted ?? 0)), load.machineMicros));
     log('waiting for the worker to write every accepted event to ClickHouse…');
