@@ -10,13 +10,17 @@ import { ProcessSet } from '../../loadtest/lib/proc.ts';
 import { renderRedirect, writeResults } from '../../loadtest/lib/results.ts';
 import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from '../../loadtest/scenarios/attribution.ts';
 import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from '../../loadtest/scenarios/ingest.ts';
+import { MIXED_DEFAULTS, renderMixed, runMixed } from '../../loadtest/scenarios/mixed.ts';
 import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
 import { FRAUD_DEFAULTS, renderFraud, runFraud } from '../../loadtest/scenarios/fraud.ts';
+import { renderTransport, runTransport, TRANSPORT_DEFAULTS, type HttpTransport } from '../../loadtest/scenarios/transport.ts';
 
 /** Full usage text. */
 export const help = `Usage: affstream bench redirect [--duration S] [--connections N] [--links N] [--keep]
        affstream bench ingest [--duration S] [--frame N] [--window W] [--keep]
        affstream bench attribution [--rate R] [--duration S] [--keep]
+       affstream bench mixed [--rate R] [--duration S | --soak M] [--seed N] [--keep]
+       affstream bench postback|json|msgpack [--duration S] [--connections N] [--batch N] [--keep]
        affstream bench fraud [--rate R] [--duration S] [--keep]
 
 Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
@@ -46,6 +50,27 @@ attribution  under a steady load of postbacks and JSON batches (registrations qu
   --rate R          background events per second (default ${ATTRIBUTION_DEFAULTS.rate})
   --duration S      seconds of load (default ${ATTRIBUTION_DEFAULTS.durationS}, at least 3)
 
+mixed        a casino programme's whole traffic from a seeded generator (redirects with bots and
+             restricted countries, the player funnel over postbacks, JSON and msgpack batches and
+             the stream, duplicates, late events, planted fraud for every rule), with end-to-end
+             latency probes, a progress line every second on stderr, a chart of the run
+             (loadtest/results/<date>-mixed.svg) and CPU and memory per process; then
+             affiliate-daily and the live API must equal the generator's ledger exactly (verdict
+             PASS/FAIL with the differing rows), and fraud alerts are scored (precision, recall).
+  --rate R          redirects + events per second in steady state (default ${MIXED_DEFAULTS.rate})
+  --duration S      seconds of load (default ${MIXED_DEFAULTS.durationS})
+  --soak M          soak mode: M minutes at --rate instead of --duration (1-60); results named soak
+  --seed N          generator seed: the same seed replays the same traffic (default ${MIXED_DEFAULTS.seed})
+
+postback, json, msgpack
+             one event transport under autocannon: S2S GET postbacks (every request a new
+             event), or signed JSON or msgpack batches of --batch events; requests/s, events/s
+             accepted, latency, CPU-µs per event; then every accepted event must be in
+             ClickHouse exactly once.
+  --duration S      seconds of load (default ${TRANSPORT_DEFAULTS.durationS})
+  --connections N   autocannon connections (default ${TRANSPORT_DEFAULTS.connections})
+  --batch N         events per batch, json and msgpack (default ${TRANSPORT_DEFAULTS.batch})
+
 fraud        under a clean background of registrations and deposits, a registration farm (six
              registrations from one IP on a fresh sub-ID) every 250 ms: time from the sixth
              registration's acceptance until GET /api/v1/fraud/pauses lists the sub-ID
@@ -71,6 +96,9 @@ const LIMITS = {
   frame: [1, 10_000],
   window: [1, 64],
   rate: [1, 100_000],
+  seed: [0, 2 ** 31 - 1],
+  batch: [1, 10_000],
+  soak: [1, 60],
 } as const;
 type Flag = keyof typeof LIMITS;
 
@@ -87,6 +115,8 @@ interface Outcome {
   results: { scenario: string; date: string };
   markdown: string;
   pass: boolean;
+  /** File name of the results when not `<date>-<scenario>`. */
+  stem?: string;
 }
 
 /** A scenario: the flags it takes, and how it runs once they are parsed. */
@@ -164,6 +194,47 @@ const SCENARIOS: Record<string, Scenario> = {
       };
     },
   },
+  ...Object.fromEntries(
+    (['postback', 'json', 'msgpack'] as const).map((transport: HttpTransport): [string, Scenario] => [
+      transport,
+      {
+        flags: transport === 'postback' ? ['duration', 'connections'] : ['duration', 'connections', 'batch'],
+        prepare(values, keep) {
+          const options = {
+            transport,
+            durationS: intFlag('duration', values.duration, TRANSPORT_DEFAULTS.durationS),
+            connections: intFlag('connections', values.connections, TRANSPORT_DEFAULTS.connections),
+            batch: intFlag('batch', values.batch, TRANSPORT_DEFAULTS.batch),
+            keep,
+            log: say,
+          };
+          return async (procs) => {
+            const results = await runTransport(options, procs);
+            return { results, markdown: renderTransport(results), pass: results.pass };
+          };
+        },
+      },
+    ]),
+  ),
+  mixed: {
+    flags: ['rate', 'duration', 'soak', 'seed'],
+    prepare(values, keep) {
+      if (values.duration !== undefined && values.soak !== undefined) throw new Error('give --duration or --soak, not both');
+      const soakMinutes = values.soak === undefined ? undefined : intFlag('soak', values.soak, 1);
+      const options = {
+        rate: intFlag('rate', values.rate, MIXED_DEFAULTS.rate),
+        durationS: soakMinutes === undefined ? intFlag('duration', values.duration, MIXED_DEFAULTS.durationS) : soakMinutes * 60,
+        seed: intFlag('seed', values.seed, MIXED_DEFAULTS.seed),
+        soak: soakMinutes !== undefined,
+        keep,
+        log: say,
+      };
+      return async (procs) => {
+        const results = await runMixed(options, procs);
+        return { results, markdown: renderMixed(results), pass: results.pass, stem: results.stem };
+      };
+    },
+  },
 };
 
 /** The command word. */
@@ -207,8 +278,8 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const { results, markdown, pass } = await start(procs);
-    const files = writeResults(results, markdown);
+    const { results, markdown, pass, stem } = await start(procs);
+    const files = writeResults(results, markdown, undefined, stem);
     process.stdout.write(`\n${markdown}\n`);
     say(`results: ${files.json}, ${files.md}`);
     if (!pass) say('at least one target was not met (see the verdict above)');

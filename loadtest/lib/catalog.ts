@@ -19,6 +19,11 @@ export interface BenchCatalog {
   postbackSecret?: string;
 }
 
+/** Every benchmark link's landing URL: the click id in `cid=`, where the harness and the drivers read it. */
+export function landingTemplate(brandId: string): string {
+  return `https://${brandId}.example/welcome?cid={click_id}&aff={affiliate_id}&s1={sub1}&s2={sub2}`;
+}
+
 /** PUTs in flight at once: enough to hide the round trip, few enough not to queue in NATS KV. */
 const CONCURRENCY = 16;
 
@@ -33,37 +38,34 @@ export function planCatalog(links: number): BenchCatalog {
   };
 }
 
+/**
+ * `PUT /api/v1/{kind}/{id}` for every `[id, body]` of `records`, {@link CONCURRENCY} at a time;
+ * throws on any answer but 200/201.
+ */
+export async function putRecords(baseUrl: string, adminToken: string, kind: string, records: readonly (readonly [string, Record<string, unknown>])[]): Promise<void> {
+  const headers = { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < records.length) {
+      const [id, body] = records[next++] as readonly [string, Record<string, unknown>];
+      const { status, body: answer } = await httpCall('PUT', `${baseUrl}/api/v1/${kind}/${id}`, { headers, body: JSON.stringify(body), timeoutMs: 10_000 });
+      if (status !== 200 && status !== 201) throw new Error(`PUT /api/v1/${kind}/${id} answered ${status}: ${answer.slice(0, 300)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, records.length) }, lane));
+}
+
 /** Creates `plan` on the edge at `baseUrl`. */
 export async function createCatalog(baseUrl: string, adminToken: string, plan: BenchCatalog): Promise<void> {
-  const headers = { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' };
-  const put = async (kind: string, id: string, body: Record<string, unknown>): Promise<void> => {
-    const { status, body: answer } = await httpCall('PUT', `${baseUrl}/api/v1/${kind}/${id}`, { headers, body: JSON.stringify(body), timeoutMs: 10_000 });
-    if (status !== 200 && status !== 201) throw new Error(`PUT /api/v1/${kind}/${id} answered ${status}: ${answer.slice(0, 300)}`);
-  };
-  const all = async (ids: string[], one: (id: string, i: number) => Promise<void>): Promise<void> => {
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < ids.length) {
-        const i = next++;
-        await one(ids[i] as string, i);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, lane));
-  };
+  const all = (kind: string, ids: string[], body: (id: string, i: number) => Record<string, unknown>) =>
+    putRecords(baseUrl, adminToken, kind, ids.map((id, i) => [id, body(id, i)] as const));
 
   const { brands, affiliates, codes, postbackSecret } = plan;
   const paused = new Set(plan.paused);
-  await all(brands, (id) =>
-    put('brands', id, { name: id, currency: 'EUR', restrictedCountries: ['US'], restrictedUrl: `https://${id}.example/not-available`, ...(postbackSecret ? { postbackSecret } : {}) }),
-  );
-  await all(affiliates, (id) => put('affiliates', id, { name: id, status: paused.has(id) ? 'paused' : 'active' }));
-  await all(codes, (code, i) => {
+  await all('brands', brands, (id) => ({ name: id, currency: 'EUR', restrictedCountries: ['US'], restrictedUrl: `https://${id}.example/not-available`, ...(postbackSecret ? { postbackSecret } : {}) }));
+  await all('affiliates', affiliates, (id) => ({ name: id, status: paused.has(id) ? 'paused' : 'active' }));
+  await all('links', codes, (_, i) => {
     const brandId = brands[i % brands.length] as string;
-    return put('links', code, {
-      brandId,
-      affiliateId: affiliates[i % affiliates.length],
-      campaign: `spring-${i % 7}`,
-      landingUrl: `https://${brandId}.example/welcome?cid={click_id}&aff={affiliate_id}&s1={sub1}&s2={sub2}`,
-    });
+    return { brandId, affiliateId: affiliates[i % affiliates.length], campaign: `spring-${i % 7}`, landingUrl: landingTemplate(brandId) };
   });
 }

@@ -65,19 +65,30 @@ export async function sendPostback(t: EventTarget, event: Record<string, string>
   return JSON.parse(res.body) as { duplicate: boolean };
 }
 
+/** The client address of visitor number `visitor` in {@link redirect}: 10.x.y.z, one per visitor. */
+export function visitorAddress(visitor: number): string {
+  return `10.${(visitor >> 16) & 255}.${(visitor >> 8) & 255}.${visitor & 255}`;
+}
+
 /**
  * A click, the way a visitor gets one: `GET /c/{code}`, the click id read from the landing URL
  * (the benchmark catalog's templates put it in `cid=`). Sent as a browser from a client address
- * of its own, so the click is unique, not a bot, and attributable.
+ * of its own ({@link visitorAddress}), so the click is unique, not a bot, and attributable.
  */
-export async function redirect(baseUrl: string, code: string, visitor: number): Promise<string> {
-  const res = await call('GET', `${baseUrl}/c/${encodeURIComponent(code)}?sub1=v${visitor}`, {
+export async function redirect(baseUrl: string, code: string, visitor: number, sub1 = `v${visitor}`): Promise<string> {
+  const res = await call('GET', `${baseUrl}/c/${encodeURIComponent(code)}?sub1=${encodeURIComponent(sub1)}`, {
     'User-Agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
-    'X-Forwarded-For': `10.${(visitor >> 16) & 255}.${(visitor >> 8) & 255}.${visitor & 255}`,
+    'X-Forwarded-For': visitorAddress(visitor),
   });
   const clickId = res.location ? new URL(res.location).searchParams.get('cid') : null;
   if (res.status !== 302 || !clickId) throw new Error(`GET /c/${code} answered ${res.status} with Location ${res.location ?? '(none)'}`);
   return clickId;
+}
+
+/** `GET` `path` on the edge with the admin token: status and body (JSON parsed when the status is 200). */
+export async function adminGet(baseUrl: string, adminToken: string, path: string): Promise<{ status: number; body: unknown }> {
+  const res = await call('GET', `${baseUrl}${path}`, { Authorization: `Bearer ${adminToken}` });
+  return { status: res.status, body: res.status === 200 ? (JSON.parse(res.body) as unknown) : res.body };
 }
 
 /** `GET /api/v1/live/affiliates/{id}` with the admin token: today's counters. */

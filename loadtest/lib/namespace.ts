@@ -48,9 +48,14 @@ export async function countEventRows(cfg: ClusterConfig): Promise<number> {
  * Waits until the `events` table holds `expected` rows, or its count has not moved for
  * `quietMs`, or `timeoutMs` passed; logs progress every 5 s. Returns how long it waited, ms.
  */
-export async function waitForEventRows(cfg: ClusterConfig, expected: number, limits: { timeoutMs: number; quietMs: number }, log: (line: string) => void): Promise<number> {
+export function waitForEventRows(cfg: ClusterConfig, expected: number, limits: { timeoutMs: number; quietMs: number }, log: (line: string) => void): Promise<number> {
+  return waitForRows('events', () => countEventRows(cfg), expected, limits, log);
+}
+
+/** {@link waitForEventRows} for any count: `what` names it in the progress lines. */
+export async function waitForRows(what: string, count: () => Promise<number>, expected: number, limits: { timeoutMs: number; quietMs: number }, log: (line: string) => void): Promise<number> {
   const start = Date.now();
-  let rows = await countEventRows(cfg);
+  let rows = await count();
   let changedAt = start;
   let reportedAt = start;
   while (rows < expected) {
@@ -58,10 +63,10 @@ export async function waitForEventRows(cfg: ClusterConfig, expected: number, lim
     if (now - start > limits.timeoutMs || now - changedAt > limits.quietMs) break;
     if (now - reportedAt >= 5_000) {
       reportedAt = now;
-      log(`  ${rows.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} events in ClickHouse`);
+      log(`  ${rows.toLocaleString('en-US')} of ${expected.toLocaleString('en-US')} ${what} in ClickHouse`);
     }
     await sleep(250);
-    const next = await countEventRows(cfg);
+    const next = await count();
     if (next !== rows) changedAt = Date.now();
     rows = next;
   }

@@ -231,3 +231,18 @@ export function serverPids(cfg: ClusterConfig): Partial<Record<ServerName, numbe
   }
   return pids;
 }
+
+/**
+ * Resident memory of `pid` now and at its peak (`VmRSS`, `VmHWM` of /proc/<pid>/status), MiB;
+ * undefined when the process is gone. The peak covers the process's whole life: for a server
+ * reused from an earlier run it is not this run's alone.
+ */
+export function memoryMiB(pid: number): { rss: number; peak: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}

@@ -28,7 +28,8 @@ export interface ToolResult {
 
 /** One target × tool measurement. */
 export interface LoadRun extends ToolResult {
-  target: 'bare' | 'edge';
+  /** The bare uWS 302 server, the same redirect on node:http, or the edge. */
+  target: 'bare' | 'node-http' | 'edge';
   tool: 'wrk' | 'autocannon';
   connections: number;
   /** Responses per second. */
@@ -126,6 +127,15 @@ export interface Machine {
   loadAverage: number;
 }
 
+/** Two targets under one tool: the first's figures over the second's. */
+export interface SideBySide {
+  tool: LoadRun['tool'];
+  /** `edge / bare`, `edge / node-http`, `node-http / bare`. */
+  pair: string;
+  reqPerSec: number;
+  cpuPerRequest: number;
+}
+
 /** The whole output of `affstream bench redirect`. */
 export interface RedirectResults {
   scenario: 'redirect';
@@ -134,6 +144,7 @@ export interface RedirectResults {
   git: { commit: string; dirty: boolean };
   options: { durationS: number; connections: number; links: number; requestSet: number; wrkThreads: number; namespace: string };
   runs: LoadRun[];
+  ratios: SideBySide[];
   clicks: ClickAccounting | undefined;
   logs: LogSummary[];
   verdict: Verdict[];
@@ -152,11 +163,12 @@ export function machine(): Machine {
   };
 }
 
-/** HEAD of the checkout and whether it has uncommitted changes; `unknown` outside git. */
+/** HEAD of the checkout and whether its tracked files have uncommitted changes; `unknown` outside git. */
 export function gitState(cwd: string): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const status = execFileSync('git', ['status', '--porcelain'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // Tracked files only: an untracked file (a worktree's node_modules symlink) changes no figure.
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return { commit, dirty: status.trim() !== '' };
   } catch {
     return { commit: 'unknown', dirty: false };
@@ -223,6 +235,18 @@ export function renderRedirect(r: RedirectResults): string {
     ),
     '',
   ];
+  if (r.ratios.length > 0) {
+    lines.push(
+      '## Side by side',
+      '',
+      '`bare` is a uWebSockets.js 302 and nothing else; `node-http` the same redirect as a team would first write it on `node:http` (link lookup, macros, UUIDv7 click id, 302, nothing recorded); `edge` the real one, recording every click.',
+      '',
+      '| tool | targets | req/s ratio | CPU µs/req ratio |',
+      '| --- | --- | ---: | ---: |',
+      ...r.ratios.map((x) => `| ${x.tool} | ${x.pair} | ${x.reqPerSec.toFixed(2)} | ${x.cpuPerRequest.toFixed(2)} |`),
+      '',
+    );
+  }
   const c = r.clicks;
   if (c) {
     lines.push(
@@ -241,10 +265,15 @@ export function renderRedirect(r: RedirectResults): string {
   return lines.join('\n');
 }
 
-/** Writes `<dir>/<YYYY-MM-DD>-<scenario>.json` (the results) and `.md` (`markdown`); returns their paths. */
-export function writeResults(r: { scenario: string; date: string }, markdown: string, dir = RESULTS_DIR): { json: string; md: string } {
+/** `<YYYY-MM-DD>-<name>`: the files of a run (`name` defaults to the scenario). */
+export function resultsStem(r: { scenario: string; date: string }, name = r.scenario): string {
+  return `${r.date.slice(0, 10)}-${name}`;
+}
+
+/** Writes `<dir>/<stem>.json` (the results) and `.md` (`markdown`); returns their paths. */
+export function writeResults(r: { scenario: string; date: string }, markdown: string, dir = RESULTS_DIR, stem = resultsStem(r)): { json: string; md: string } {
   mkdirSync(dir, { recursive: true });
-  const base = path.join(dir, `${r.date.slice(0, 10)}-${r.scenario}`);
+  const base = path.join(dir, stem);
   const files = { json: `${base}.json`, md: `${base}.md` };
   writeFileSync(files.json, `${JSON.stringify(r, null, 2)}\n`);
   writeFileSync(files.md, markdown);

@@ -15,6 +15,8 @@ export interface TrafficRequest {
   /** Path and query, e.g. `/c/l17?sub1=…`. */
   path: string;
   headers: Record<string, string>;
+  /** `POST` with this body (base64, so binary bodies survive JSON); absent = `GET`. */
+  bodyBase64?: string;
 }
 
 /** How the set is built. */
@@ -29,7 +31,7 @@ export interface TrafficOptions {
   seed?: number;
 }
 
-const BROWSERS = [
+export const BROWSERS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
   'Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36',
@@ -39,7 +41,7 @@ const BROWSERS = [
 ];
 
 /** `undefined` sends no User-Agent header at all, which the edge must also flag as a bot. */
-const BOTS: readonly (string | undefined)[] = [
+export const BOTS: readonly (string | undefined)[] = [
   'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)',
   'Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)',
   'curl/8.5.0',

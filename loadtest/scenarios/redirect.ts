@@ -1,9 +1,10 @@
 /**
  * Scenario `redirect`: how many click redirects per second the edge serves, at what latency and
- * CPU cost, next to a bare uWebSockets.js 302 server (the ceiling) — and whether every click it
- * answered reached ClickHouse.
+ * CPU cost, next to a bare uWebSockets.js 302 server (the ceiling) and to the same redirect on
+ * Node's own `node:http` (what a team would write first) — and whether every click it answered
+ * reached ClickHouse.
  *
- * One run: (1) the bare server alone, under each load tool; (2) a real edge and worker, as
+ * One run: (1) the bare server, then the node:http one, each alone under each load tool; (2) a real edge and worker, as
  * separate processes in a fresh namespace with a catalog created through the admin API, under the
  * same tools and the same traffic; (3) once the edge's spool is empty and the worker has flushed,
  * the rows in ClickHouse are counted against the edge's `clicks_total` and the tools' 302s.
@@ -21,7 +22,7 @@ import { summarizeLog } from '../lib/logs.ts';
 import { countClicks } from '../lib/namespace.ts';
 import { freePorts, promSum } from '../lib/net.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
-import { gitState, machine, type ClickAccounting, type LoadRun, type RedirectResults, type ToolResult, type Verdict } from '../lib/results.ts';
+import { gitState, machine, type ClickAccounting, type LoadRun, type RedirectResults, type SideBySide, type ToolResult, type Verdict } from '../lib/results.ts';
 import { trafficRequests } from '../lib/traffic.ts';
 import { runAutocannon } from '../tools/autocannon.ts';
 import type { LoadSpec } from '../tools/tool.ts';
@@ -124,6 +125,14 @@ export async function runRedirect(opts: RedirectOptions, procs: ProcessSet): Pro
     runs.push(...(await measure('bare', bareUrl, bare.pid)));
     await procs.stop(bare);
 
+    const nodeHttp = procs.spawn('node:http server', ...nodeScript('loadtest/bare/nodeHttpRedirect.ts', String(barePort), String(opts.links)), {
+      output: path.join(workDir, 'node-http.log'),
+      service: true,
+    });
+    await cluster.ready(procs, 'the node:http server', `${bareUrl}/readyz`);
+    runs.push(...(await measure('node-http', bareUrl, nodeHttp.pid)));
+    await procs.stop(nodeHttp);
+
     log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
     const { edge, worker } = await cluster.startNodes(procs);
     const edgeUrl = cluster.edgeUrl;
@@ -150,6 +159,7 @@ export async function runRedirect(opts: RedirectOptions, procs: ProcessSet): Pro
     git: gitState(PROJECT_ROOT),
     options: { durationS: opts.durationS, connections: opts.connections, links: opts.links, requestSet: REQUEST_SET, wrkThreads: opts.wrkThreads, namespace },
     runs,
+    ratios: sideBySide(runs),
     clicks,
     logs: [summarizeLog(cluster.edgeLog), summarizeLog(cluster.workerLog)],
     verdict,
@@ -219,6 +229,24 @@ async function settleClicks(cfg: ClusterConfig, edgeUrl: string, toolRedirects: 
     ok: problems.length === 0,
     detail,
   };
+}
+
+/**
+ * The three targets side by side, per tool: each pair's ratio of redirects per second and of CPU
+ * per request (the figure that does not depend on the load tool saturating first).
+ */
+export function sideBySide(runs: readonly LoadRun[]): SideBySide[] {
+  const out: SideBySide[] = [];
+  const pairs: [LoadRun['target'], LoadRun['target']][] = [['edge', 'bare'], ['edge', 'node-http'], ['node-http', 'bare']];
+  for (const tool of ['wrk', 'autocannon'] as const) {
+    for (const [a, b] of pairs) {
+      const x = runs.find((r) => r.target === a && r.tool === tool);
+      const y = runs.find((r) => r.target === b && r.tool === tool);
+      if (!x || !y || y.reqPerSec === 0 || y.cpuMicrosPerRequest === 0) continue;
+      out.push({ tool, pair: `${a} / ${b}`, reqPerSec: x.reqPerSec / y.reqPerSec, cpuPerRequest: x.cpuMicrosPerRequest / y.cpuMicrosPerRequest });
+    }
+  }
+  return out;
 }
 
 /** The issue's targets against the measured figures. */

@@ -15,11 +15,14 @@ export interface AutocannonInput {
   connections: number;
   durationS: number;
   requests: LoadSpec['requests'];
+  /** Replace `[<id>]` in each request by an id of its own (autocannon's `idReplacement`): every postback a new event. */
+  idReplacement?: boolean;
 }
 
 /** What the child prints on its result line: autocannon's own counters. */
 export interface AutocannonOutput {
   total: number;
+  '2xx': number;
   '3xx': number;
   /** Includes `timeouts`. */
   errors: number;
@@ -29,10 +32,15 @@ export interface AutocannonOutput {
   p99: number;
 }
 
-/** Runs autocannon against `spec`. */
+/** Runs autocannon against `spec`, with its own counters. */
+export async function runAutocannonRaw(procs: ProcessSet, spec: LoadSpec, idReplacement = false): Promise<AutocannonOutput> {
+  const input: AutocannonInput = { url: spec.baseUrl, connections: spec.connections, durationS: spec.durationS, requests: spec.requests, idReplacement };
+  return (await runTool(procs, 'autocannon', process.execPath, ['--import', 'tsx', CHILD], spec, JSON.stringify(input))) as AutocannonOutput;
+}
+
+/** Runs autocannon against `spec` (redirects: the 3xx are what counts). */
 export async function runAutocannon(procs: ProcessSet, spec: LoadSpec): Promise<ToolResult> {
-  const input: AutocannonInput = { url: spec.baseUrl, connections: spec.connections, durationS: spec.durationS, requests: spec.requests };
-  const out = (await runTool(procs, 'autocannon', process.execPath, ['--import', 'tsx', CHILD], spec, JSON.stringify(input))) as AutocannonOutput;
+  const out = await runAutocannonRaw(procs, spec);
   return {
     requests: out.total,
     redirects: out['3xx'],

@@ -14,7 +14,9 @@ import { RESULT_MARKER } from './tool.ts';
 import type { AutocannonInput, AutocannonOutput } from './autocannon.ts';
 
 const input = JSON.parse(await text(process.stdin)) as AutocannonInput;
-const all = input.requests.map((r) => ({ method: 'GET' as const, path: r.path, headers: r.headers }));
+const all = input.requests.map((r) =>
+  r.bodyBase64 === undefined ? { method: 'GET' as const, path: r.path, headers: r.headers } : { method: 'POST' as const, path: r.path, headers: r.headers, body: Buffer.from(r.bodyBase64, 'base64') },
+);
 const n = input.connections;
 let nextClient = 0;
 const result = await autocannon({
@@ -22,6 +24,7 @@ const result = await autocannon({
   connections: n,
   duration: input.durationS,
   timeout: 5,
+  idReplacement: input.idReplacement ?? false,
   requests: all.slice(0, 1),
   setupClient(client) {
     const k = nextClient++ % n;
@@ -31,6 +34,7 @@ const result = await autocannon({
 });
 const output: AutocannonOutput = {
   total: result.requests.total,
+  '2xx': result['2xx'],
   '3xx': result['3xx'],
   errors: result.errors,
   timeouts: result.timeouts,

@@ -1,0 +1,689 @@
+/**
+ * Scenario `mixed` (and its long form, the soak): a casino programme's whole traffic at once —
+ * redirects with bots, restricted countries and repeat visitors, the player funnel over postbacks,
+ * JSON and msgpack batches and the WebSocket stream, duplicates across transports, late events and
+ * planted fraud — played by a generator whose ground truth is known (loadtest/generator/). After
+ * the run, `affiliate-daily` and the live API must match the ledger exactly; fraud alerts are
+ * scored against the planted cases. Meanwhile probes time click → live counter, registration →
+ * attribution in the live API, registration → ClickHouse aggregate and fraud trigger → pause; a
+ * sampler records throughput, lag, flush latency and memory every second (progress line, chart).
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { sleep } from '../../cli/proc.ts';
+import { PROJECT_ROOT } from '../../cli/servers.ts';
+import { clickhouse, quote } from '../../schema/clickhouse/client.ts';
+import type { Money } from '../../schema/money.ts';
+import { Ledger } from '../generator/ledger.ts';
+import { planProgramme, type Programme } from '../generator/programme.ts';
+import { createTimeline, type PlantedCase } from '../generator/timeline.ts';
+import { compareLive, compareReport, judgeRun, scoreFraud, type Comparison, type FraudAlert, type FraudScore, type ReportRow } from '../generator/verify.ts';
+import { landingTemplate, putRecords } from '../lib/catalog.ts';
+import { timeChart } from '../lib/chart.ts';
+import { BenchCluster } from '../lib/cluster.ts';
+import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
+import { summarizeLog } from '../lib/logs.ts';
+import { countClicks, countEventRows, waitForRows } from '../lib/namespace.ts';
+import { memoryMiB, serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, resultsStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { Sampler, type Sample } from '../lib/sampler.ts';
+import { latencySummary } from '../lib/stats.ts';
+import { runDriver, type DriverOutput } from '../tools/mixedDriver.ts';
+
+/** Options of {@link runMixed}. */
+export interface MixedOptions {
+  /** Actions (redirects + events) per second in steady state. */
+  rate: number;
+  durationS: number;
+  seed: number;
+  /** Named `soak` in the results (a long run at constant rate). */
+  soak: boolean;
+  keep: boolean;
+  log(line: string): void;
+}
+
+/** Defaults of the `bench mixed` flags. */
+export const MIXED_DEFAULTS = { rate: 4000, durationS: 60, seed: 1 } as const;
+/** The issue's sustained target, actions/s. */
+export const MIXED_TARGET = 30_000;
+
+/**
+ * Time the driver has after the timeline for its backlog and last answers: 2 minutes, plus what
+ * the timeline's actions take at {@link DRAIN_RATE} (a run far above the cluster's rate ends with a
+ * backlog to work off, and must still end with every action sent before it is verified).
+ */
+const drainMs = (o: { rate: number; durationS: number }) => 120_000 + Math.round((o.rate * o.durationS * 1000) / DRAIN_RATE);
+/** Actions per second the driver is sure to get through on this machine (measured: 4,000–9,000). */
+const DRAIN_RATE = 4_000;
+/** The driver starts playing this long after it is spawned (tsx, the timeline's calibration). */
+const START_DELAY_MS = 6_000;
+/** After the load: every row in ClickHouse within 5 minutes, or nothing moving for 60 s. */
+const SETTLE = { timeoutMs: 300_000, quietMs: 60_000 };
+const PROBE_TIMEOUT_MS = 10_000;
+const LIVE_POLL_MS = 10;
+const AGGREGATE_POLL_MS = 25;
+const PAUSE_POLL_MS = 25;
+/** Probe cadence: click and registration probes each every second, a fraud probe every 10 s. */
+const PROBE_EVERY_MS = 1_000;
+const FRAUD_PROBE_EVERY_MS = 10_000;
+/** Registration probes use these affiliates in turn, so each has one probe in flight. */
+const REGISTRATION_PROBE_AFFILIATES = 12;
+/** A registration probe's click is made this long before it registers (a visitor on the landing page). */
+const CLICK_LEAD_MS = 2_000;
+/** Registrations from one address on one sub-ID that trigger rule 1 (more than 5). */
+const FRAUD_TRIGGER_REGISTRATIONS = 6;
+/** Differences quoted in the results (all are counted). */
+const DIFFERENCES_KEPT = 50;
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** Percentiles of one probe series. */
+export interface ProbeSeries {
+  probe: string;
+  probes: number;
+  timeouts: number;
+  failed: number;
+  /** null when the probe could not run (fraud engine not available). */
+  latencyMs: { p50: number; p99: number; max: number } | null;
+  note?: string;
+}
+
+/** The whole output of `affstream bench mixed`. */
+export interface MixedResults {
+  scenario: 'mixed' | 'soak';
+  date: string;
+  machine: Machine;
+  git: { commit: string; dirty: boolean };
+  options: { rate: number; durationS: number; seed: number; namespace: string; partitions: number; flushIntervalMs: number };
+  /** `<date>-<name>` of the .json, .md and .svg files. */
+  stem: string;
+  programme: { brands: number; affiliates: number; links: number; planted: PlantedCase[] };
+  driver: DriverOutput | undefined;
+  /** Actions/s the edge accepted over the second half of the load (the driver's sending time: longer than the duration when it fell behind). */
+  steadyAcceptedPerSec: number | undefined;
+  probes: ProbeSeries[];
+  samples: Sample[];
+  cpu: CpuWindow[];
+  /** Peak resident memory (VmHWM) per process, MiB. */
+  peakMemoryMiB: Record<string, number>;
+  ledger: { clicks: number; events: number; duplicates: number; rows: number; days: string[] } | undefined;
+  clickhouse: { clicks: number; distinctClicks: number; events: number; settleMs: number } | undefined;
+  report: (Omit<Comparison, 'differences'> & { differing: number; differences: Comparison['differences'] }) | undefined;
+  live: (Omit<Comparison, 'differences'> & { differing: number; differences: Comparison['differences'] }) | undefined;
+  fraud: FraudScore | undefined;
+  /** `PASS` when every figure matched the ledger exactly and nothing was lost. */
+  verdict: 'PASS' | 'FAIL';
+  reasons: string[];
+  limits: string[];
+  logs: LogSummary[];
+  targets: Verdict[];
+  chart: string;
+  pass: boolean;
+}
+
+/** The catalog of a programme, plus the probes' affiliates (one link each, named after it). */
+async function createProgrammeCatalog(baseUrl: string, token: string, p: Programme, secret: string, probeAffiliates: string[]): Promise<void> {
+  await putRecords(baseUrl, token, 'rates', Object.entries(p.rates).map(([pair, rate]) => [pair, { rate }] as const));
+  await putRecords(
+    baseUrl,
+    token,
+    'brands',
+    p.brands.map((b) => [
+      b.id,
+      {
+        name: b.id,
+        currency: b.currency,
+        attributionWindowDays: b.attributionWindowDays,
+        restrictedCountries: b.restrictedCountries,
+        restrictedUrl: `https://${b.id}.example/not-available`,
+        postbackSecret: secret,
+        ngr: { paymentFeePct: Number(b.paymentFeePct), gamingTaxPct: Number(b.gamingTaxPct) },
+      },
+    ] as const),
+  );
+  await putRecords(baseUrl, token, 'affiliates', [...p.affiliates.map((a) => [a.id, { name: a.id, status: a.status }] as const), ...probeAffiliates.map((id) => [id, { name: id }] as const)]);
+  const brand = (p.brands[0] as { id: string }).id;
+  await putRecords(baseUrl, token, 'links', [
+    ...p.links.map((l) => [l.code, { brandId: l.brandId, affiliateId: l.affiliateId, campaign: l.campaign, landingUrl: landingTemplate(l.brandId) }] as const),
+    ...probeAffiliates.map((id) => [id, { brandId: brand, affiliateId: id, campaign: 'probe', landingUrl: landingTemplate(brand) }] as const),
+  ]);
+}
+
+/** Everything the probes share: where to send, and the ledger their traffic is booked in. */
+interface ProbeContext {
+  target: EventTarget;
+  token: string;
+  ch: ClickHouseClient;
+  ledger: Ledger;
+  tag: string;
+  fraud: boolean;
+  planted: PlantedCase[];
+  /** Visitor numbers (addresses 10.x.y.z) of the probes. */
+  visitor: number;
+  /** Probe registrations accepted. */
+  events: number;
+}
+
+/** Polls `check` until true; the time it was, or undefined at `deadline`. A failing poll is "not yet". */
+async function pollUntil(check: () => Promise<boolean>, intervalMs: number, deadline: number): Promise<number | undefined> {
+  while (performance.now() < deadline) {
+    if (await check().catch(() => false)) return performance.now();
+    await sleep(intervalMs);
+  }
+  return undefined;
+}
+
+/** A probe click from a fresh address, booked in the ledger; returns the click id and the ledger's reference. */
+async function probeClick(ctx: ProbeContext, affiliate: string, sub1?: string, visitor = ++ctx.visitor): Promise<{ clickId: string; ref: number }> {
+  const ts = Date.now();
+  const clickId = await redirect(ctx.target.baseUrl, affiliate, visitor, sub1);
+  const ref = ctx.ledger.click({ ts, code: affiliate, brandId: ctx.target.brand, affiliateId: affiliate, ip: visitorAddress(visitor), bot: false, geoBlocked: false });
+  return { clickId, ref };
+}
+
+/** A probe registration by postback, booked in the ledger once accepted. */
+async function probeRegistration(ctx: ProbeContext, id: string, click: { clickId: string; ref: number }, ip: string): Promise<void> {
+  const fields = { type: 'registration', event_id: id, player_id: id, click_id: click.clickId, ip, device_id: `${id}-d`, ts: String(Date.now()) };
+  await sendPostback(ctx.target, fields);
+  ctx.events++;
+  ctx.ledger.event(ctx.target.brand, fields, click.ref);
+}
+
+/** Every probe series, run side by side for `durationS`. */
+async function runProbes(ctx: ProbeContext, durationS: number): Promise<ProbeSeries[]> {
+  const end = performance.now() + durationS * 1000;
+  const series = (probe: string, samples: (number | null | 'failed')[], note?: string): ProbeSeries => {
+    const ok = samples.filter((s): s is number | null => s !== 'failed');
+    return {
+      probe,
+      probes: samples.length,
+      timeouts: ok.filter((s) => s === null).length,
+      failed: samples.length - ok.length,
+      latencyMs: ok.length > 0 ? latencySummary(ok.map((s) => s ?? PROBE_TIMEOUT_MS)) : null,
+      ...(note ? { note } : {}),
+    };
+  };
+
+  // Click → live counter: one at a time on one affiliate, so each increment is the probe's.
+  const clickSamples: (number | null | 'failed')[] = [];
+  const clickProbes = (async () => {
+    const affiliate = `gen-${ctx.tag}-probe-click`;
+    let clicks = 0;
+    while (performance.now() + PROBE_EVERY_MS < end) {
+      const started = performance.now();
+      try {
+        await probeClick(ctx, affiliate);
+        const answered = performance.now();
+        clicks++;
+        const seen = await pollUntil(async () => Number((await liveCounters(ctx.target.baseUrl, ctx.token, affiliate)).clicks) >= clicks, LIVE_POLL_MS, answered + PROBE_TIMEOUT_MS);
+        clickSamples.push(seen === undefined ? null : seen - answered);
+      } catch {
+        clickSamples.push('failed');
+      }
+      await sleep(PROBE_EVERY_MS - (performance.now() - started));
+    }
+  })();
+
+  // Registration → live API (and every 3rd → ClickHouse aggregate); affiliates in turn.
+  const liveSamples: (number | null | 'failed')[] = [];
+  const aggregateSamples: (number | null | 'failed')[] = [];
+  const registrationProbes = (async () => {
+    const accepted = new Map<string, number>();
+    const running: Promise<void>[] = [];
+    for (let i = 0; performance.now() + CLICK_LEAD_MS + PROBE_EVERY_MS < end; i++) {
+      const affiliate = `gen-${ctx.tag}-probe-reg-${i % REGISTRATION_PROBE_AFFILIATES}`;
+      const started = performance.now();
+      running.push(
+        (async () => {
+          try {
+            const visitor = ++ctx.visitor;
+            const click = await probeClick(ctx, affiliate, undefined, visitor);
+            await sleep(CLICK_LEAD_MS);
+            await probeRegistration(ctx, `${ctx.tag}-probe-${i}`, click, visitorAddress(visitor));
+            const answered = performance.now();
+            const want = (accepted.get(affiliate) ?? 0) + 1;
+            accepted.set(affiliate, want);
+            const deadline = answered + PROBE_TIMEOUT_MS;
+            const [live, aggregate] = await Promise.all([
+              pollUntil(async () => Number((await liveCounters(ctx.target.baseUrl, ctx.token, affiliate)).registrations) >= want, LIVE_POLL_MS, deadline),
+              i % 3 === 0
+                ? pollUntil(
+                    async () => {
+                      const rs = await ctx.ch.query({ query: `SELECT sum(registrations) AS n FROM event_minutes WHERE affiliate_id = ${quote(affiliate)}`, format: 'JSONEachRow' });
+                      const [row] = await rs.json<{ n: string | number }>();
+                      return Number(row?.n ?? 0) >= want;
+                    },
+                    AGGREGATE_POLL_MS,
+                    deadline,
+                  )
+                : Promise.resolve(false as const),
+            ]);
+            liveSamples.push(live === undefined ? null : live - answered);
+            if (aggregate !== false) aggregateSamples.push(aggregate === undefined ? null : aggregate - answered);
+          } catch {
+            liveSamples.push('failed');
+          }
+        })(),
+      );
+      await sleep(PROBE_EVERY_MS - (performance.now() - started));
+    }
+    await Promise.all(running);
+  })();
+
+  // Fraud trigger → pause: six registrations from one address on a fresh sub-ID.
+  const pauseSamples: (number | null | 'failed')[] = [];
+  const fraudProbes = (async () => {
+    if (!ctx.fraud) return;
+    const affiliate = `gen-${ctx.tag}-probe-fraud`;
+    for (let k = 0; performance.now() + FRAUD_PROBE_EVERY_MS < end; k++) {
+      const started = performance.now();
+      const sub = `pf-${k}`;
+      const visitor = ++ctx.visitor;
+      const ids: string[] = [];
+      try {
+        for (let i = 0; i < FRAUD_TRIGGER_REGISTRATIONS; i++) {
+          const click = await probeClick(ctx, affiliate, sub, visitor);
+          const id = `${ctx.tag}-pf-${k}-${i}`;
+          ids.push(id);
+          await probeRegistration(ctx, id, click, visitorAddress(visitor));
+        }
+        const triggered = performance.now();
+        const seen = await pollUntil(
+          async () => {
+            const r = await adminGet(ctx.target.baseUrl, ctx.token, '/api/v1/fraud/pauses');
+            return Array.isArray(r.body) && (r.body as { affiliate_id?: string; sub_id?: string }[]).some((p) => p.affiliate_id === affiliate && p.sub_id === sub);
+          },
+          PAUSE_POLL_MS,
+          triggered + PROBE_TIMEOUT_MS,
+        );
+        pauseSamples.push(seen === undefined ? null : seen - triggered);
+      } catch {
+        pauseSamples.push('failed');
+      }
+      ctx.planted.push({ rule: 'ip_registrations', affiliateId: affiliate, subId: sub, playerIds: ids });
+      await sleep(FRAUD_PROBE_EVERY_MS - (performance.now() - started));
+    }
+  })();
+
+  await Promise.all([clickProbes, registrationProbes, fraudProbes]);
+  return [
+    series('click → live counter', clickSamples),
+    series('registration → attribution in the live API', liveSamples, `click made ${CLICK_LEAD_MS} ms before`),
+    series('registration → ClickHouse aggregate (event_minutes)', aggregateSamples),
+    series('fraud trigger → pause in GET /api/v1/fraud/pauses', pauseSamples, ctx.fraud ? undefined : 'fraud: not available (the endpoints answer 404)'),
+  ];
+}
+
+/** Books the whole timeline in a fresh ledger (the same seed gives the same traffic the driver sent). */
+function bookTimeline(ledger: Ledger, programme: Programme, options: Parameters<typeof createTimeline>[1]): void {
+  const refs = new Map<number, number>();
+  for (const a of createTimeline(programme, options).actions) {
+    if (a.kind === 'click') {
+      // Clicks due before the start (the warm-up) reach the edge at the start.
+      refs.set(a.ref, ledger.click({ ts: options.startMs + Math.max(0, a.at), code: a.code, brandId: a.brandId, affiliateId: a.affiliateId, ip: a.ip, bot: a.bot, geoBlocked: a.geoBlocked }));
+    } else {
+      ledger.event(a.brandId, a.fields, a.clickRef === undefined ? undefined : refs.get(a.clickRef));
+    }
+  }
+}
+
+/** Is the fraud engine there? Its endpoints answer 404 until it lands. */
+async function fraudAvailable(baseUrl: string, token: string): Promise<boolean> {
+  const r = await adminGet(baseUrl, token, '/api/v1/fraud/pauses');
+  return r.status === 200;
+}
+
+/** Runs the scenario; the children go through `procs`, whose interrupt aborts the run. */
+export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<MixedResults> {
+  const { log } = opts;
+  const started = new Date();
+  const endBy = started.getTime() + START_DELAY_MS + opts.durationS * 1000 + drainMs(opts);
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  if (day(endBy) !== day(started.getTime())) {
+    throw new Error(`the run would span 00:00 UTC (it may last until ${new Date(endBy).toISOString()}): the ledger books clicks on the UTC day the edge stamps them; start it after midnight`);
+  }
+  const host = machine();
+  // Before the run writes its chart over the previous one (a tracked file): the commit it ran on.
+  const git = gitState(PROJECT_ROOT);
+  const cluster = await BenchCluster.prepare(started);
+  const { cfg, namespace } = cluster;
+  const secret = randomBytes(18).toString('base64url');
+  const tag = randomBytes(3).toString('hex');
+  const programme = planProgramme(tag, opts.seed);
+  const probeAffiliates = [`gen-${tag}-probe-click`, `gen-${tag}-probe-fraud`, ...Array.from({ length: REGISTRATION_PROBE_AFFILIATES }, (_, i) => `gen-${tag}-probe-reg-${i}`)];
+  const target: EventTarget = { baseUrl: cluster.edgeUrl, brand: (programme.brands[0] as { id: string }).id, secret };
+  const statusFile = path.join(cluster.workDir, 'driver-status.json');
+
+  let driver: DriverOutput | undefined;
+  let probes: ProbeSeries[] = [];
+  let sampler: Sampler | undefined;
+  let ledgerInfo: MixedResults['ledger'];
+  let chInfo: MixedResults['clickhouse'];
+  let report: Comparison | undefined;
+  let live: Comparison | undefined;
+  let fraud: FraudScore | undefined;
+  let planted: PlantedCase[] = [];
+  let reasons: string[] = [];
+  const cpu: CpuWindow[] = [];
+  const peakMemoryMiB: Record<string, number> = {};
+  let failedVerdict = false;
+  /** Seconds from the sampler's start to the timeline's: the samples' `t` minus this is time into the load. */
+  let samplerLeadS = 0;
+  await cluster.startServers(log);
+  try {
+    log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
+    const { edge, worker } = await cluster.startNodes(procs);
+    log(`catalog: ${programme.brands.length} brands, ${programme.affiliates.length} affiliates, ${programme.links.length} links, ${probeAffiliates.length} probe affiliates`);
+    await procs.guard(createProgrammeCatalog(cluster.edgeUrl, cluster.adminToken, programme, secret, probeAffiliates));
+    for (const b of programme.brands) await procs.guard(waitForBrand({ ...target, brand: b.id }, 10_000));
+    const withFraud = await fraudAvailable(cluster.edgeUrl, cluster.adminToken);
+    log(withFraud ? 'fraud engine: available' : 'fraud: not available (GET /api/v1/fraud/pauses answers 404): the ledger counts without the click-flood rule, fraud is not scored');
+
+    const ledger = new Ledger(programme.brands, programme.rates, { clickFloodRule: withFraud });
+    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
+    const timelineOptions = { seed: opts.seed, startMs: Date.now() + START_DELAY_MS, durationS: opts.durationS, rate: opts.rate };
+    sampler = new Sampler({ cfg, edgeUrl: cluster.edgeUrl, workerUrl: cluster.workerUrl, statusFile, pids: Object.fromEntries(measured) }, (line) => process.stderr.write(`${line}\n`));
+    const ch = clickhouse(cfg, { timeoutMs: 5_000 });
+    planted = createTimeline(programme, timelineOptions).planted;
+    const probeCtx: ProbeContext = { target, token: cluster.adminToken, ch, ledger, tag, fraud: withFraud, planted, visitor: 0, events: 0 };
+    log(`${opts.soak ? 'soak' : 'mixed'}: ${fmt(opts.rate)} actions/s for ${opts.durationS} s (seed ${opts.seed}), probes every ${PROBE_EVERY_MS} ms; progress every second on stderr`);
+    const t0 = performance.now();
+    samplerLeadS = (timelineOptions.startMs - Date.now()) / 1000;
+    await sampler.start();
+    let load;
+    try {
+      load = await withCpu(
+        measured.map(([, pid]) => pid),
+        () =>
+          procs.guard(
+            Promise.all([
+              runDriver(procs, { baseUrl: cluster.edgeUrl, secret, tag, timeline: timelineOptions, statusFile, drainMs: drainMs(opts) }),
+              sleep(START_DELAY_MS).then(() => runProbes(probeCtx, opts.durationS)),
+            ]),
+          ),
+      );
+    } finally {
+      await ch.close();
+    }
+    const loadWallS = (performance.now() - t0) / 1000;
+    [driver, probes] = load.result;
+    log(`  driver: ${fmt(driver.actionsPerSec)} actions/s over ${driver.durationS.toFixed(1)} s; ${fmt(driver.clicks)} redirects, ${fmt(driver.events)} events sent, ${fmt(driver.accepted)} accepted`);
+
+    log('booking the ground truth and waiting for ClickHouse to hold every click and event…');
+    bookTimeline(ledger, programme, timelineOptions);
+    const t1 = performance.now();
+    const drain = await withCpu(
+      measured.map(([, pid]) => pid),
+      () =>
+        procs.guard(
+          (async () => {
+            const clicksMs = await waitForRows('clicks', async () => (await countClicks(cfg)).rows, ledger.tally.clicks, SETTLE, log);
+            const eventsMs = await waitForRows('events', () => countEventRows(cfg), ledger.tally.events, SETTLE, log);
+            return Math.max(clicksMs, eventsMs);
+          })(),
+        ),
+    );
+    const drainWallS = (performance.now() - t1) / 1000;
+    await sampler.stop();
+    const actions = ledger.tally.clicks + ledger.tally.events;
+    cpu.push(
+      cpuWindow('load', loadWallS, [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, actions)), processCpu('load driver', driver.cpuMicros, driver.durationS, actions)], load.machineMicros),
+      cpuWindow('drain (worker catching up)', drainWallS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, actions)), drain.machineMicros),
+    );
+    for (const [name, pid] of measured) {
+      const m = memoryMiB(pid);
+      if (m) peakMemoryMiB[name] = Math.round(m.peak);
+    }
+    const clickCount = await countClicks(cfg);
+    chInfo = { clicks: clickCount.rows, distinctClicks: clickCount.distinct, events: await countEventRows(cfg), settleMs: drain.result };
+    const days = ledger.days();
+    ledgerInfo = { clicks: ledger.tally.clicks, events: ledger.tally.events, duplicates: ledger.tally.duplicates, rows: ledger.dailyRows().length, days };
+
+    log('comparing affiliate-daily and the live API with the ledger…');
+    const query = `from=${days[0]}&to=${days[days.length - 1]}&format=json`;
+    const fetched = await adminGet(cluster.edgeUrl, cluster.adminToken, `/api/v1/reports/affiliate-daily?${query}`);
+    if (fetched.status !== 200) throw new Error(`GET /api/v1/reports/affiliate-daily answered ${fetched.status}: ${String(fetched.body).slice(0, 300)}`);
+    report = compareReport(ledger.dailyRows(), fetched.body as ReportRow[]);
+    const today = new Date().toISOString().slice(0, 10);
+    const affiliates = [...programme.affiliates.map((a) => a.id), ...probeAffiliates];
+    const expectedLive = new Map(affiliates.map((a) => [a, ledger.live(a, today) as Record<string, number | Money>]));
+    // Live counters go out every 100 ms after the rows are applied: a moment's grace for the last ones.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const got = new Map(await Promise.all(affiliates.map(async (a) => [a, await liveCounters(cluster.edgeUrl, cluster.adminToken, a)] as const)));
+      live = compareLive(expectedLive, got);
+      if (live.differences.length === 0) break;
+      await sleep(250);
+    }
+    if (withFraud) {
+      const alerts = await adminGet(cluster.edgeUrl, cluster.adminToken, `/api/v1/fraud/alerts?from=${days[0]}&to=${days[days.length - 1]}`);
+      fraud = scoreFraud(planted, alerts.status === 200 && Array.isArray(alerts.body) ? (alerts.body as FraudAlert[]) : undefined);
+    } else fraud = scoreFraud(planted, undefined);
+
+    const delivery: string[] = [];
+    if (driver.clickFailures > 0) delivery.push(`${fmt(driver.clickFailures)} redirect(s) failed`);
+    if (driver.eventFailures > 0) delivery.push(`${fmt(driver.eventFailures)} event(s) never acknowledged, retries included`);
+    if (driver.rejected > 0) delivery.push(`${fmt(driver.rejected)} event(s) rejected`);
+    if (driver.unsent > 0) delivery.push(`${fmt(driver.unsent)} action(s) never sent or answered`);
+    if (driver.accepted + probeCtx.events !== ledger.tally.events) {
+      delivery.push(`the edge accepted ${fmt(driver.accepted + probeCtx.events)} events (driver and probes), the ledger books ${fmt(ledger.tally.events)}`);
+    }
+    if (chInfo.distinctClicks !== chInfo.clicks) delivery.push(`${fmt(chInfo.clicks - chInfo.distinctClicks)} click row(s) repeat a click id`);
+    for (const p of probes) if (p.failed > 0) delivery.push(`${p.failed} ${p.probe} probe(s) failed`);
+    const judged = judgeRun(report, live ?? { rows: 0, figures: 0, differences: [] }, delivery);
+    reasons = judged.reasons;
+    failedVerdict = judged.verdict === 'FAIL';
+    log(`verdict ${judged.verdict}${reasons.length > 0 ? `: ${reasons.join('; ')}` : `: all ${fmt(report.figures)} report figures and ${fmt(live?.figures ?? 0)} live counters exactly as the ledger says`}`);
+  } finally {
+    await sampler?.stop();
+    await cluster.close(procs, opts.keep || failedVerdict, log);
+  }
+
+  const samples = sampler?.samples ?? [];
+  const intoLoad = (s: Sample) => s.t - samplerLeadS;
+  // The load lasts as long as the driver sends: past the duration when it has a backlog to work off.
+  const loadS = Math.max(opts.durationS, driver?.durationS ?? 0);
+  const second = samples.filter((s) => intoLoad(s) >= loadS / 2 && intoLoad(s) <= loadS && s.acceptedPerSec !== null);
+  const steady = second.length > 0 ? second.reduce((n, s) => n + (s.acceptedPerSec as number), 0) / second.length : undefined;
+  const scenario = opts.soak ? 'soak' : 'mixed';
+  const date = started.toISOString();
+  const stem = mixedStem({ scenario, date }, opts.rate);
+  const chart = `${stem}.svg`;
+  writeFileSync(path.join(RESULTS_DIR, chart), chartOf(scenario, date, samples));
+  const verdict: 'PASS' | 'FAIL' = report && live && !failedVerdict ? 'PASS' : 'FAIL';
+  if (!report && reasons.length === 0) reasons.push('the run ended before the verification');
+  const targets = judgeTargets(opts, steady, samples.filter((s) => intoLoad(s) >= 0 && intoLoad(s) <= loadS));
+  const trim = (c: Comparison | undefined) => (c ? { rows: c.rows, figures: c.figures, differing: c.differences.length, differences: c.differences.slice(0, DIFFERENCES_KEPT) } : undefined);
+  return {
+    scenario,
+    date,
+    machine: host,
+    git,
+    options: { rate: opts.rate, durationS: opts.durationS, seed: opts.seed, namespace, partitions: cfg.partitions, flushIntervalMs: cfg.worker.flushIntervalMs },
+    stem,
+    programme: { brands: programme.brands.length, affiliates: programme.affiliates.length, links: programme.links.length, planted },
+    driver,
+    steadyAcceptedPerSec: steady,
+    probes,
+    samples,
+    cpu,
+    peakMemoryMiB,
+    ledger: ledgerInfo,
+    clickhouse: chInfo,
+    report: trim(report),
+    live: trim(live),
+    fraud,
+    verdict,
+    reasons,
+    limits: explainLimits(cpu, host, steady),
+    logs: [summarizeLog(cluster.edgeLog), summarizeLog(cluster.workerLog)],
+    targets,
+    chart,
+    pass: verdict === 'PASS' && targets.every((t) => t.pass !== false),
+  };
+}
+
+/** The results' file name: a run at another rate than the default gets its own files (`mixed-r30000`). */
+export function mixedStem(r: { scenario: string; date: string }, rate: number): string {
+  return resultsStem(r, rate === MIXED_DEFAULTS.rate ? r.scenario : `${r.scenario}-r${rate}`);
+}
+
+/** The run's time series as a chart: throughput, latency, backlog, memory. */
+function chartOf(scenario: string, date: string, samples: readonly Sample[]): string {
+  const pts = (f: (s: Sample) => number | null) => samples.filter((s) => f(s) !== null).map((s) => [s.t, f(s) as number] as const);
+  const processes = [...new Set(samples.flatMap((s) => Object.keys(s.rssMiB)))];
+  return timeChart(
+    `affstream bench ${scenario} — ${date}`,
+    [
+      { title: 'Throughput', unit: 'actions/s', series: [{ name: 'sent by the driver', points: pts((s) => s.sentPerSec) }, { name: 'accepted by the edge', points: pts((s) => s.acceptedPerSec) }] },
+      {
+        title: 'Latency',
+        unit: 'ms',
+        series: [{ name: 'redirect p99', points: pts((s) => s.clickP99) }, { name: 'event request p99', points: pts((s) => s.eventP99) }, { name: 'ClickHouse flush (mean)', points: pts((s) => s.flushMs) }],
+      },
+      { title: 'Backlog', unit: 'messages / rows / actions', series: [{ name: 'JetStream messages not yet acked by the worker', points: pts((s) => s.consumerLag) }, { name: 'worker queued rows', points: pts((s) => s.queuedRows) }, { name: 'driver backlog', points: pts((s) => s.backlog) }] },
+      { title: 'Memory', unit: 'MiB resident', series: processes.map((p) => ({ name: p, points: pts((s) => s.rssMiB[p] ?? null) })) },
+    ],
+    Math.max(1, ...samples.map((s) => s.t)),
+  );
+}
+
+/** The issue's throughput target and the bounded-lag condition, judged on the samples of the load. */
+function judgeTargets(opts: MixedOptions, steady: number | undefined, load: readonly Sample[]): Verdict[] {
+  const lags = load.filter((s) => s.consumerLag !== null).map((s) => s.consumerLag as number);
+  const half = Math.floor(lags.length / 2);
+  const firstHalf = Math.max(0, ...lags.slice(0, half));
+  const secondHalf = Math.max(0, ...lags.slice(half));
+  return [
+    {
+      target: 'sustained mixed load',
+      required: `≥ ${fmt(MIXED_TARGET)} actions/s accepted in steady state`,
+      measured:
+        steady === undefined
+          ? 'no samples'
+          : `${fmt(steady)} actions/s accepted over the second half of the load${opts.rate < MIXED_TARGET ? ` (not judged: --rate ${fmt(opts.rate)} asks for less)` : ''}`,
+      pass: steady === undefined || opts.rate < MIXED_TARGET ? null : steady >= MIXED_TARGET,
+    },
+    {
+      target: 'bounded consumer lag',
+      required: 'the lag does not keep growing: its maximum in the second half of the load ≤ 2 × the first half’s (or ≤ 1,000 messages)',
+      measured: lags.length === 0 ? 'no samples' : `max ${fmt(firstHalf)} messages in the first half, ${fmt(secondHalf)} in the second`,
+      pass: lags.length === 0 ? null : secondHalf <= Math.max(1_000, 2 * firstHalf),
+    },
+  ];
+}
+
+/** Where the CPU went, from this run's figures. */
+function explainLimits(cpu: readonly CpuWindow[], host: Machine, steady: number | undefined): string[] {
+  const load = cpu[0];
+  if (!load) return [];
+  const total = load.processes.reduce((n, p) => n + p.cores, 0);
+  const perAction = load.processes.reduce((n, p) => n + p.microsPerEvent, 0) + (cpu[1]?.processes.reduce((n, p) => n + p.microsPerEvent, 0) ?? 0);
+  const lines = [
+    `During the load the measured processes kept ${total.toFixed(2)} of ${host.cpus} cores busy (${[...load.processes]
+      .sort((a, b) => b.cores - a.cores)
+      .map((p) => `${p.process} ${p.cores.toFixed(2)}`)
+      .join(', ')}), everything else ${load.otherCores.toFixed(2)}.`,
+  ];
+  if (perAction > 0) {
+    lines.push(
+      `Every action (redirect or event, load and drain together) cost ${perAction.toFixed(1)} CPU-µs over all processes, the driver included: ${host.cpus} cores at full use give ~${fmt((host.cpus * 1e6) / perAction)} actions/s with everything co-located like this` +
+        `${steady === undefined ? '' : `; the run sustained ${fmt(steady)}`}.`,
+    );
+  }
+  return lines;
+}
+
+const ms = (n: number) => fmt(n);
+
+/** The run as a Markdown report. */
+export function renderMixed(r: MixedResults): string {
+  const d = r.driver;
+  const lines = [
+    `# ${r.scenario === 'soak' ? 'Soak' : 'Mixed'} benchmark — ${r.date}`,
+    '',
+    machineLine(r),
+    `${fmt(r.options.rate)} actions/s (redirects + player events) for ${r.options.durationS} s, seed ${r.options.seed}: ${r.programme.brands} brands, ${r.programme.affiliates} affiliates (Zipf), ${r.programme.links} links; ` +
+      `${r.options.partitions} partitions, worker flush interval ${r.options.flushIntervalMs} ms; namespace \`${r.options.namespace}\`; one edge, one worker, NATS, ClickHouse, Redis and the load driver on this machine.`,
+    '',
+    `**Verdict: ${r.verdict}**${r.reasons.length > 0 ? ` — ${r.reasons.join('; ')}` : ' — every figure of affiliate-daily and of the live API is exactly what the ledger says.'}`,
+    '',
+    `![throughput, latency, backlog and memory over time](${r.chart})`,
+    '',
+  ];
+  if (d) {
+    lines.push(
+      '## Traffic',
+      '',
+      '| actions/s sent | redirects | events sent | accepted | duplicates answered | rejected | failed redirects | failed events | never sent | steady accepted/s |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${fmt(d.actionsPerSec)} | ${fmt(d.clicks)} | ${fmt(d.events)} | ${fmt(d.accepted)} | ${fmt(d.duplicates)} | ${fmt(d.rejected)} | ${fmt(d.clickFailures)} | ${fmt(d.eventFailures)} | ${fmt(d.unsent)} | ${r.steadyAcceptedPerSec === undefined ? '–' : fmt(r.steadyAcceptedPerSec)} |`,
+      '',
+      '| request | requests | p50 ms | p99 ms | max ms |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      ...Object.entries(d.latency).map(([k, l]) => `| ${k} | ${fmt(l.requests)} | ${fmt(l.p50, 1)} | ${fmt(l.p99, 1)} | ${fmt(l.max, 1)} |`),
+      '',
+      ...(d.problems.length > 0 ? [`Problems: ${d.problems.join('; ')}`, ''] : []),
+    );
+  }
+  lines.push('## End-to-end latency probes', '', '| probe | probes | p50 ms | p99 ms | max ms | not seen in 10 s | failed |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const p of r.probes) {
+    lines.push(`| ${p.probe}${p.note ? ` (${p.note})` : ''} | ${p.probes} | ${p.latencyMs ? ms(p.latencyMs.p50) : '–'} | ${p.latencyMs ? ms(p.latencyMs.p99) : '–'} | ${p.latencyMs ? ms(p.latencyMs.max) : '–'} | ${p.timeouts} | ${p.failed} |`);
+  }
+  lines.push('');
+  if (r.ledger && r.clickhouse) {
+    lines.push(
+      '## Ground truth against the cluster',
+      '',
+      `Ledger: ${fmt(r.ledger.clicks)} clicks, ${fmt(r.ledger.events)} events (plus ${fmt(r.ledger.duplicates)} resends counted once), ${fmt(r.ledger.rows)} affiliate-daily rows on ${r.ledger.days.join(', ')}. ` +
+        `ClickHouse: ${fmt(r.clickhouse.clicks)} click rows (${fmt(r.clickhouse.distinctClicks)} distinct ids), ${fmt(r.clickhouse.events)} event rows, ${(r.clickhouse.settleMs / 1000).toFixed(1)} s after the load.`,
+      '',
+    );
+  }
+  for (const [name, c] of [['affiliate-daily', r.report], ['live API', r.live]] as const) {
+    if (!c) continue;
+    lines.push(`**${name}**: ${fmt(c.figures)} figures in ${fmt(c.rows)} rows, ${c.differing === 0 ? 'all exact' : `**${fmt(c.differing)} differ**`}.`, '');
+    if (c.differing > 0) {
+      lines.push('| row | column | ledger | cluster |', '| --- | --- | ---: | ---: |', ...c.differences.map((x) => `| ${x.row} | ${x.column} | ${x.expected} | ${x.actual} |`), '');
+    }
+  }
+  const f = r.fraud;
+  if (f) {
+    lines.push('## Fraud: planted against detected', '');
+    if (!f.available) lines.push(`fraud: not available — the fraud endpoints answer 404; ${f.planted} cases were planted (every rule of SPEC §7), none scored.`, '');
+    else {
+      lines.push(
+        `${f.alerts} alerts: ${f.truePositives} on planted cases, ${f.falsePositives} false positives; precision ${f.precision === null ? '–' : f.precision.toFixed(3)}, recall ${f.recall === null ? '–' : f.recall.toFixed(3)} (${f.detected} of ${f.planted} planted cases detected).`,
+        '',
+        '| rule | planted | detected | alerts | false positives |',
+        '| --- | ---: | ---: | ---: | ---: |',
+        ...f.perRule.map((x) => `| ${x.rule} | ${x.planted} | ${x.detected} | ${x.alerts} | ${x.falsePositives} |`),
+        '',
+      );
+    }
+  }
+  lines.push(...cpuSection(r.cpu, 'per action'));
+  lines.push('### Peak memory (VmHWM)', '', '| process | MiB |', '| --- | ---: |', ...Object.entries(r.peakMemoryMiB).map(([p, m]) => `| ${p} | ${fmt(m)} |`), '');
+  const lagged = r.samples.filter((s) => s.consumerLag !== null);
+  if (lagged.length > 0) {
+    const every = Math.max(1, Math.round(lagged.length / 12));
+    lines.push(
+      '## Over time',
+      '',
+      '| s | sent/s | accepted/s | driver backlog | consumer lag | queued rows | flush ms | worker MiB |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...lagged
+        .filter((_, i) => i % every === 0)
+        .map(
+          (s) =>
+            `| ${s.t.toFixed(0)} | ${fmt(s.sentPerSec)} | ${s.acceptedPerSec === null ? '–' : fmt(s.acceptedPerSec)} | ${fmt(s.backlog)} | ${fmt(s.consumerLag as number)} | ${s.queuedRows === null ? '–' : fmt(s.queuedRows)} | ${s.flushMs === null ? '–' : fmt(s.flushMs)} | ${s.rssMiB.worker ?? '–'} |`,
+        ),
+      '',
+    );
+  }
+  if (r.limits.length > 0) lines.push('## Where the CPU goes', '', ...r.limits.map((l) => `- ${l}`), '');
+  lines.push(...verdictSection(r.targets, r.logs));
+  return lines.join('\n');
+}
