@@ -38,12 +38,17 @@ const MAX_ALERTS = 10_000;
 
 const bad = (name: string, want: string) => new AffstreamError('invalid_parameter', `${name}: expected ${want}`);
 
-/** A time parameter: ISO 8601 (a day is its UTC midnight) or ms since epoch. */
-function timeParam(name: string, v: string | null, dflt: number): number {
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A time parameter: ISO 8601 or ms since epoch. A day alone means the whole UTC day, as in the
+ * reports: `from` its first instant, `to` its last (`from=2026-11-21&to=2026-11-21` is that day).
+ */
+function timeParam(name: 'from' | 'to', v: string | null, dflt: number): number {
   if (v === null || v === '') return dflt;
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(ms)) throw bad(name, 'an ISO 8601 time or ms since epoch');
-  return ms;
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(DAY.test(v) ? `${v}T00:00:00Z` : v);
+  if (!Number.isFinite(ms)) throw bad(name, 'an ISO 8601 time or day, or ms since epoch');
+  return name === 'to' && DAY.test(v) ? ms + 86_400_000 : ms;
 }
 
 function scoped(scope: Scope, affiliate: string | null): string {

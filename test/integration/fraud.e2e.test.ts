@@ -92,6 +92,10 @@ describe('fraud engine', () => {
     }, 15_000);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ id: p.id, affiliate_id: 'aff1', sub_id: 'farm', action: 'pause_sub' });
+    // Days mean whole UTC days, as in the reports.
+    const day = new Date(T0 + 5 * 7_500).toISOString().slice(0, 10);
+    const byDay = (await (await fetch(`${base()}/api/v1/fraud/alerts?rule=ip_registrations&from=${day}&to=${day}`, { headers: auth() })).json()) as Array<{ id: string }>;
+    expect(byDay.map((x) => x.id)).toEqual([p.id]);
 
     // The paused sub-ID's next click is still redirected, recorded as paused; an affiliate key sees only its own pauses.
     const after = await clickId('L1', 'farm', '192.0.2.50');

@@ -188,6 +188,11 @@ describe('rule 7: same-amount FTD clusters', () => {
     expect(found.map((a) => [a.rule, a.action, a.evidence.amount])).toEqual([['ftd_amount_cluster', 'flag', '50.0000']]);
   });
 
+  it('a cluster that came first is found when a later FTD brings the sub-ID to the minimum', () => {
+    const found = run([...Array(9).fill('50.0000'), '12.3400']);
+    expect(found.map((a) => [a.rule, a.evidence.amount, a.evidence.same_amount_ftds, a.evidence.ftds])).toEqual([['ftd_amount_cluster', '50.0000', 9, 10]]);
+  });
+
   it('near misses: 4 of 10 the same, or 9 FTDs all the same', () => {
     expect(run([...Array(4).fill('50.0000'), '1.0000', '2.0000', '3.0000', '4.0000', '5.0000', '6.0000'])).toEqual([]);
     expect(run(Array(9).fill('50.0000'))).toEqual([]);

@@ -44,6 +44,8 @@ export interface AffiliateFraud {
   generations: Map<string | null, number>;
   /** `rule\u0000sub` → event time until which a flag is not raised again (one per window). */
   quietUntil: Map<string, number>;
+  /** Sub-ID window key → the FTD amount seen most often in its window (rule 7 compares its share). */
+  topAmount: Map<string, string>;
 }
 
 /** State of one affiliate actor. */
@@ -116,7 +118,7 @@ export interface AffiliateContext {
 export function initialAffiliateState(affiliateId: string): AffiliateState {
   return {
     affiliateId, seen: new Map(), latestDay: 0,
-    fraud: { windows: new Map(), actions: new Map(), generations: new Map(), quietUntil: new Map() },
+    fraud: { windows: new Map(), actions: new Map(), generations: new Map(), quietUntil: new Map(), topAmount: new Map() },
   };
 }
 
@@ -263,12 +265,18 @@ function onFtd(s: AffiliateState, r: Attributed, ctx: AffiliateContext): Affilia
   if (!c.enabled) return [];
   const windowMs = c.windowHours * HOUR_MS;
   const ftds = windowOf(f, 'cluster.ftds', windowMs, 24).add(key, r.ts);
-  const same = windowOf(f, 'cluster.amounts', windowMs, 24).add(`${key}\u0000${r.amount}`, r.ts);
+  const amounts = windowOf(f, 'cluster.amounts', windowMs, 24);
+  const count = amounts.add(`${key}\u0000${r.amount}`, r.ts);
+  // The cluster may be of an earlier amount: this FTD can be the one that brings the sub-ID to minFtds.
+  const top = f.topAmount.get(key);
+  const topCount = top === undefined ? 0 : amounts.sum(`${key}\u0000${top}`, r.ts);
+  const [amount, same] = count >= topCount ? [r.amount, count] : [top as string, topCount];
+  f.topAmount.set(key, amount);
   if (ftds < c.minFtds || same * 100 < c.sharePct * ftds) return [];
   return raise(s, {
     rule: 'ftd_amount_cluster', action: c.action, windowMs, brandId: r.brandId, sub: r.sub1, playerId: '', eventId: r.eventId, ts: r.ts,
     score: Math.min(100, Math.round(40 + (60 * same) / ftds)),
-    evidence: { amount: r.amount, same_amount_ftds: same, ftds, share_pct: c.sharePct, window_hours: c.windowHours },
+    evidence: { amount, same_amount_ftds: same, ftds, share_pct: c.sharePct, window_hours: c.windowHours },
   });
 }
 
@@ -315,13 +323,14 @@ export interface AffiliateFraudSnapshot {
   actions: Array<[string | null, ActiveAction]>;
   generations: Array<[string | null, number]>;
   quietUntil: Array<[string, number]>;
+  topAmount: Array<[string, string]>;
 }
 
 /** The fraud state as plain data. */
 export function fraudSnapshot(f: AffiliateFraud): AffiliateFraudSnapshot {
   return {
     windows: [...f.windows].map(([k, w]) => [k, w.snapshot()]),
-    actions: [...f.actions], generations: [...f.generations], quietUntil: [...f.quietUntil],
+    actions: [...f.actions], generations: [...f.generations], quietUntil: [...f.quietUntil], topAmount: [...f.topAmount],
   };
 }
 
@@ -329,6 +338,6 @@ export function fraudSnapshot(f: AffiliateFraud): AffiliateFraudSnapshot {
 export function restoreFraud(s: AffiliateFraudSnapshot): AffiliateFraud {
   return {
     windows: new Map(s.windows.map(([k, w]) => [k, WindowTable.restore(w)])),
-    actions: new Map(s.actions), generations: new Map(s.generations), quietUntil: new Map(s.quietUntil),
+    actions: new Map(s.actions), generations: new Map(s.generations), quietUntil: new Map(s.quietUntil), topAmount: new Map(s.topAmount),
   };
 }

@@ -5,7 +5,7 @@
  * numbers instead of adding them twice. The edge sums the fields of a hash to answer
  * `GET /api/v1/live/affiliates/{id}`.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { parseMoney, toDecimalText } from '../../schema/money.ts';
 import type { ClickRow } from '../sink/clickRow.ts';
 import type { EventRow } from '../sink/eventRow.ts';
@@ -78,14 +78,15 @@ export class LiveCounters {
   }
 
   /**
-   * Write what changed since the last publish (absolute values) to Redis; keys expire after 2 days.
-   * The changed set is taken before the round trip, so counts made meanwhile go out next time.
+   * Add what changed since the last call to the pipeline `p` (absolute values; keys expire after 2
+   * days), and return what to call if the pipeline fails: those go out again next time. Counts made
+   * during the round trip are in the next call's changes. The worker sends every partition's
+   * changes in one pipeline: one round trip per publish instead of one per partition.
    */
-  async publish(redis: Redis, namespace: string): Promise<void> {
-    if (this.changed.size === 0) return;
+  stage(p: ChainableCommander, namespace: string): () => void {
+    if (this.changed.size === 0) return () => {};
     const changed = [...this.changed];
     this.changed.clear();
-    const p = redis.pipeline();
     for (const k of changed) {
       const c = this.byKey.get(k);
       if (!c) continue;
@@ -97,12 +98,8 @@ export class LiveCounters {
       p.hset(key, fields);
       p.expire(key, 2 * 86_400);
     }
-    try {
-      await p.exec();
-    } catch (err) {
-      // Not written: publish these again next time.
+    return () => {
       for (const k of changed) this.changed.add(k);
-      throw err;
-    }
+    };
   }
 }
