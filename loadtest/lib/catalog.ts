@@ -27,6 +27,17 @@ export function landingTemplate(brandId: string): string {
 /** PUTs in flight at once: enough to hide the round trip, few enough not to queue in NATS KV. */
 const CONCURRENCY = 16;
 
+/** The catalog of an event background: one brand, `affiliates` affiliates and `links` links (`bench-aff-<i>`, `bench-<i>`). */
+export function backgroundCatalog(brand: string, postbackSecret: string, affiliates: number, links: number): BenchCatalog {
+  return {
+    brands: [brand],
+    affiliates: Array.from({ length: affiliates }, (_, i) => `bench-aff-${i}`),
+    codes: Array.from({ length: links }, (_, i) => `bench-${i}`),
+    paused: [],
+    postbackSecret,
+  };
+}
+
 /** The ids of a catalog of `links` links: 4 brands, one affiliate per 10 links (1 to 100). */
 export function planCatalog(links: number): BenchCatalog {
   const affiliates = Array.from({ length: Math.max(1, Math.min(100, Math.ceil(links / 10))) }, (_, i) => `bench-aff-${i}`);

@@ -15,7 +15,7 @@ import { migrate } from '../../schema/clickhouse/migrate.ts';
 import { ensureNats } from '../../schema/natsSetup.ts';
 import { benchNamespace, dropNamespace } from './namespace.ts';
 import { freePorts, waitFor } from './net.ts';
-import type { Child, ProcessSet } from './proc.ts';
+import { serverPids, type Child, type ProcessSet } from './proc.ts';
 
 /** How long a started process may take to answer. */
 const READY_TIMEOUT_MS = 30_000;
@@ -89,6 +89,11 @@ export class BenchCluster {
   /** Waits until GET `url` answers 200, or a child dies, or {@link READY_TIMEOUT_MS} passes. */
   ready(procs: ProcessSet, what: string, url: string): Promise<true> {
     return procs.guard(waitFor(what, async () => ((await httpOk(url)) ? true : undefined), READY_TIMEOUT_MS));
+  }
+
+  /** The processes whose CPU a scenario measures: the edge, the worker and the servers, by name. */
+  measured(edge: Child, worker: Child): [string, number][] {
+    return [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(this.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
   }
 
   /** Migrates ClickHouse and creates the stream for the namespace, then starts a worker and an edge and waits for both. */

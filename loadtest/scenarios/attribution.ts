@@ -22,13 +22,13 @@ import { sleep } from '../../cli/proc.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 import type { ClusterConfig } from '../../schema/config.ts';
 import { clickhouse, quote } from '../../schema/clickhouse/client.ts';
-import { createCatalog } from '../lib/catalog.ts';
+import { backgroundCatalog, createCatalog } from '../lib/catalog.ts';
 import { BenchCluster } from '../lib/cluster.ts';
 import { harvestClicks, liveCounters, redirect, sendPostback, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { countEventRows, countEvents, waitForEventRows } from '../lib/namespace.ts';
 import { promSum, scrape } from '../lib/net.ts';
-import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { runEventTraffic, type EventTrafficOutput } from '../tools/eventTraffic.ts';
@@ -272,13 +272,7 @@ export async function runAttribution(opts: AttributionOptions, procs: ProcessSet
   const secret = randomBytes(18).toString('base64url');
   const tag = randomBytes(3).toString('hex');
   const target: EventTarget = { baseUrl: cluster.edgeUrl, brand: BRAND, secret };
-  const background = {
-    brands: [BRAND],
-    affiliates: Array.from({ length: BACKGROUND_AFFILIATES }, (_, i) => `bench-aff-${i}`),
-    codes: Array.from({ length: BACKGROUND_LINKS }, (_, i) => `bench-${i}`),
-    paused: [],
-    postbackSecret: secret,
-  };
+  const background = backgroundCatalog(BRAND, secret, BACKGROUND_AFFILIATES, BACKGROUND_LINKS);
   // One link per probe affiliate, named after it.
   const probeAffiliates = Array.from({ length: PROBE_AFFILIATES }, (_, i) => `bench-probe-${i}`);
   const clicksNeeded = Math.ceil(opts.rate * opts.durationS * REGISTRATION_SHARE * 1.05);
@@ -302,7 +296,7 @@ export async function runAttribution(opts: AttributionOptions, procs: ProcessSet
     const clickIds = await procs.guard(harvestClicks(cluster.edgeUrl, background.codes, clicksNeeded, HARVEST_CONCURRENCY));
     harvest.seconds = (performance.now() - h0) / 1000;
 
-    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
+    const measured = cluster.measured(edge, worker);
     log(`${fmt(opts.rate)} events/s for ${opts.durationS} s (${REGISTRATION_SHARE * 100}% registrations, ${POSTBACK_SHARE * 100}% as postbacks), a probe every ${PROBE_EVERY_MS} ms…`);
     const t0 = performance.now();
     const load = await withCpu(

@@ -18,11 +18,11 @@ import { sleep } from '../../cli/proc.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { WindowTable, type WindowShape } from '../../workers/fraud/windowTable.ts';
-import { createCatalog } from '../lib/catalog.ts';
+import { backgroundCatalog, createCatalog } from '../lib/catalog.ts';
 import { BenchCluster } from '../lib/cluster.ts';
 import { harvestClicks, redirect, sendBatch, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
-import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { runEventTraffic, type EventTrafficOutput } from '../tools/eventTraffic.ts';
@@ -212,13 +212,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
   const secret = randomBytes(18).toString('base64url');
   const tag = randomBytes(3).toString('hex');
   const target: EventTarget = { baseUrl: cluster.edgeUrl, brand: BRAND, secret };
-  const background = {
-    brands: [BRAND],
-    affiliates: Array.from({ length: BACKGROUND_AFFILIATES }, (_, i) => `bench-aff-${i}`),
-    codes: Array.from({ length: BACKGROUND_LINKS }, (_, i) => `bench-${i}`),
-    paused: [],
-    postbackSecret: secret,
-  };
+  const background = backgroundCatalog(BRAND, secret, BACKGROUND_AFFILIATES, BACKGROUND_LINKS);
   let traffic: EventTrafficOutput | undefined;
   let probes: FraudProbe[] = [];
   let accounting: FraudResults['accounting'];
@@ -232,7 +226,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
     const clicksNeeded = Math.ceil(opts.rate * opts.durationS * REGISTRATION_SHARE * 1.05);
     log(`harvesting ${fmt(clicksNeeded)} click ids for the background…`);
     const clickIds = await procs.guard(harvestClicks(cluster.edgeUrl, background.codes, clicksNeeded, 32));
-    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
+    const measured = cluster.measured(edge, worker);
     log(`${fmt(opts.rate)} background events/s for ${opts.durationS} s, a ${FARM_SIZE}-registration farm every ${PROBE_EVERY_MS} ms…`);
     const t0 = performance.now();
     const load = await withCpu(

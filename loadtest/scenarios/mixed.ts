@@ -27,7 +27,7 @@ import { BenchCluster } from '../lib/cluster.ts';
 import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { countClicks, countEventRows, waitForRows } from '../lib/namespace.ts';
-import { memoryMiB, serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { memoryMiB, withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, resultsStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { Sampler, type Sample } from '../lib/sampler.ts';
 import { latencySummary } from '../lib/stats.ts';
@@ -383,7 +383,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     log(withFraud ? 'fraud engine: available' : 'fraud: not available (GET /api/v1/fraud/pauses answers 404): the ledger counts without the click-flood rule, fraud is not scored');
 
     const ledger = new Ledger(programme.brands, programme.rates, { clickFloodRule: withFraud });
-    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
+    const measured = cluster.measured(edge, worker);
     const timelineOptions = { seed: opts.seed, startMs: Date.now() + START_DELAY_MS, durationS: opts.durationS, rate: opts.rate };
     sampler = new Sampler({ cfg, edgeUrl: cluster.edgeUrl, workerUrl: cluster.workerUrl, statusFile, pids: Object.fromEntries(measured) }, (line) => process.stderr.write(`${line}\n`));
     const ch = clickhouse(cfg, { timeoutMs: 5_000 });

@@ -19,7 +19,7 @@ import { waitForBrand } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { countEventRows, countEvents, waitForEventRows } from '../lib/namespace.ts';
 import { promSum, scrape } from '../lib/net.ts';
-import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
+import { withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import type { TrafficRequest } from '../lib/traffic.ts';
 import { runAutocannonRaw, type AutocannonOutput } from '../tools/autocannon.ts';
@@ -120,7 +120,7 @@ export async function runTransport(opts: TransportOptions, procs: ProcessSet): P
     const { edge, worker } = await cluster.startNodes(procs);
     await procs.guard(createCatalog(cluster.edgeUrl, cluster.adminToken, { brands: [BRAND], affiliates: [], codes: [], paused: [], postbackSecret: secret }));
     await procs.guard(waitForBrand({ baseUrl: cluster.edgeUrl, brand: BRAND, secret }, 10_000));
-    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(serverPids(cluster.serverCfg)).map(([name, pid]) => [name, pid] as [string, number])];
+    const measured = cluster.measured(edge, worker);
     const requests = requestsOf(opts.transport, tag, secret, opts.batch);
     log(`autocannon: ${opts.transport}, ${opts.durationS} s, ${opts.connections} connections, ${eventsPerRequest} event(s) per request…`);
     const t0 = performance.now();

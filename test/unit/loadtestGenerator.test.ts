@@ -19,10 +19,12 @@ describe('loadtest generator', () => {
     expect(again.length).toBe(actions.length);
     expect(JSON.stringify(again.slice(0, 2000))).toBe(JSON.stringify(actions.slice(0, 2000)));
     expect(JSON.stringify(run({ ...options, seed: 43 }).slice(0, 200))).not.toBe(JSON.stringify(actions.slice(0, 200)));
-  });
+    // Two more timelines of 30 s at 2,000 actions/s: seconds on a loaded 2-core machine.
+  }, 60_000);
 
   it('hands the actions out in due order, within the run, at about the asked rate once under way', () => {
-    for (let i = 1; i < actions.length; i++) expect((actions[i] as Action).at).toBeGreaterThanOrEqual((actions[i - 1] as Action).at);
+    // One assertion over the whole run rather than tens of thousands (each costs more than the check).
+    expect(actions.findIndex((x, i) => i > 0 && x.at < (actions[i - 1] as Action).at)).toBe(-1);
     expect(Math.max(...actions.map((a) => a.at))).toBeLessThan(options.durationS * 1000);
     const steady = actions.filter((a) => a.at >= 10_000).length / (options.durationS - 10);
     expect(steady).toBeGreaterThan(options.rate * 0.6);
