@@ -3,10 +3,9 @@
  *
  * Every message a partition consumes enters the queue in stream order with the rows it produced
  * (maybe none). A flush takes the whole queue plus the snapshots of the players those messages
- * changed, and writes, in this order: the row tables side by side (`clicks`, `click_lookup`,
- * `visitor_clicks`, `click_minutes`, `events`, `event_minutes`, `attribution_credits`,
- * `credit_minutes`, `fraud_alerts`, `partition_rules`), then `player_state`, then `checkpoints`,
- * then `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
+ * changed, and writes, in this order: `clicks`, `click_lookup`, `visitor_clicks`, `click_minutes`,
+ * `events`, `event_minutes`, `attribution_credits`, `credit_minutes`, `fraud_alerts`,
+ * `partition_rules`, `player_state`, `checkpoints`, `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
  * so for every partition a table holds exactly the rows of the messages up to some sequence. The
  * order matters for recovery (workers/runtime/recovery.ts): a player snapshot never lands before
  * the event rows it accounts for, and the fraud state lands after the checkpoint, so its version
@@ -163,28 +162,23 @@ export class ClickHouseSink {
     // The messages whose rows `table` does not hold yet.
     const todo = (table: Table) =>
       f.messages.filter((m) => m.seq > Math.max(f.landed.get(table)?.get(m.partition) ?? 0, this.landed.get(table)?.get(m.partition) ?? 0));
-    // Stages run in order; the tables of a stage are written side by side (each is its own
-    // all-or-nothing insert with its own landed check), so a flush costs the slowest insert of
-    // each stage rather than the sum of thirteen.
-    const stages: Array<Array<[Table, () => string[]]>> = [
-      [
-        ['clicks', () => todo('clicks').flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
-        ['click_lookup', () => clickLookupRows(f.messages).map((r) => JSON.stringify(r))],
-        ['visitor_clicks', () => visitorClickRows(f.messages).map((r) => JSON.stringify(r))],
-        ['click_minutes', () => clickMinuteRows(todo('click_minutes')).map((r) => JSON.stringify(r))],
-        ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
-        ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
-        ['attribution_credits', () => todo('attribution_credits').flatMap((m) => m.credits.map((r) => JSON.stringify(r)))],
-        ['credit_minutes', () => creditMinuteRows(todo('credit_minutes')).map(toJsonLine)],
-        ['fraud_alerts', () => todo('fraud_alerts').flatMap((m) => m.alerts.map((r) => JSON.stringify(r)))],
-        ['partition_rules', () => f.messages.flatMap((m) => (m.rules === undefined ? [] : [JSON.stringify({ partition: m.partition, seq: m.seq, rules: m.rules })]))],
-      ],
-      [['player_state', () => f.snapshots.players.map((s) => JSON.stringify(s))]],
-      [['checkpoints', () => [...lastSeqs(f.messages)].map(([partition, seq]) => JSON.stringify({ partition, seq }))]],
-      [['fraud_state', () => f.snapshots.fraud.map((s) => JSON.stringify(s))]],
+    const steps: Array<[Table, () => string[]]> = [
+      ['clicks', () => todo('clicks').flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
+      ['click_lookup', () => clickLookupRows(f.messages).map((r) => JSON.stringify(r))],
+      ['visitor_clicks', () => visitorClickRows(f.messages).map((r) => JSON.stringify(r))],
+      ['click_minutes', () => clickMinuteRows(todo('click_minutes')).map((r) => JSON.stringify(r))],
+      ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
+      ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
+      ['attribution_credits', () => todo('attribution_credits').flatMap((m) => m.credits.map((r) => JSON.stringify(r)))],
+      ['credit_minutes', () => creditMinuteRows(todo('credit_minutes')).map(toJsonLine)],
+      ['fraud_alerts', () => todo('fraud_alerts').flatMap((m) => m.alerts.map((r) => JSON.stringify(r)))],
+      ['partition_rules', () => f.messages.flatMap((m) => (m.rules === undefined ? [] : [JSON.stringify({ partition: m.partition, seq: m.seq, rules: m.rules })]))],
+      ['player_state', () => f.snapshots.players.map((s) => JSON.stringify(s))],
+      ['checkpoints', () => [...lastSeqs(f.messages)].map(([partition, seq]) => JSON.stringify({ partition, seq }))],
+      ['fraud_state', () => f.snapshots.fraud.map((s) => JSON.stringify(s))],
     ];
-    const step = async (table: Table, lines: () => string[]): Promise<number> => {
-      if (f.done.has(table)) return 0;
+    for (const [table, lines] of steps) {
+      if (f.done.has(table)) continue;
       if (f.uncertain.has(table) && COUNTED.has(table)) {
         f.landed.set(table, await landedSeqs(this.ch, table, [...new Set(f.messages.map((m) => m.partition))]));
         f.uncertain.delete(table);
@@ -199,15 +193,8 @@ export class ClickHouseSink {
           throw err;
         }
       }
+      rows += table === 'clicks' || table === 'events' ? l.length : 0;
       f.done.add(table);
-      return table === 'clicks' || table === 'events' ? l.length : 0;
-    };
-    for (const stage of stages) {
-      const results = await Promise.allSettled(stage.map(([table, lines]) => step(table, lines)));
-      for (const r of results) {
-        if (r.status === 'rejected') throw r.reason;
-        rows += r.value;
-      }
     }
     return rows;
   }
