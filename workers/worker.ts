@@ -242,6 +242,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
               if (out.rules) queued.rules = canonicalRules(out.rules);
               queued.alerts = out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq }));
               forwarder.send(p, m.seq, out.forwards);
+              outlet.clear(out.cleared);
               // Alerts a previous run already wrote (and so published) are not published again.
               if (m.seq > (landed.get('fraud_alerts')?.get(p) ?? 0)) {
                 outlet.send(out.alerts);

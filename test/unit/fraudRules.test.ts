@@ -234,10 +234,16 @@ describe('per-brand rule settings', () => {
     const [wide] = Array.from({ length: 3 }, () => alerts(handleAffiliate(s, { type: 'ChargebackAttributed', chargeback: attributed({ sub1: 'x' }) }, c))).flat();
     expect(wide).toMatchObject({ action: 'pause_affiliate' });
     expect(pauseKey(pauseOf(sub as FraudAlert))).not.toBe(pauseKey(pauseOf(wide as FraudAlert)));
-    handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (wide as FraudAlert).id }, c);
+    expect(handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (wide as FraudAlert).id }, c)).toEqual([
+      { type: 'PauseCleared', pause: { affiliate_id: 'a', sub_id: '', action: 'pause_affiliate' } },
+    ]);
     expect([...s.fraud.actions.keys()]).toEqual(['']);
-    handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (sub as FraudAlert).id }, c);
+    expect(handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (sub as FraudAlert).id }, c)).toEqual([
+      { type: 'PauseCleared', pause: { affiliate_id: 'a', sub_id: '', action: 'pause_sub' } },
+    ]);
     expect(s.fraud.actions.size).toBe(0);
+    // A lift of a pause no longer in force changes nothing.
+    expect(handleAffiliate(s, { type: 'PauseLifted', subId: '', pauseId: (sub as FraudAlert).id }, c)).toEqual([]);
   });
 
   it('a disabled rule never fires', () => {

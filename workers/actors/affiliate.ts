@@ -19,7 +19,7 @@
  * the partition rebuilds the same state and raises the same alerts (with the same ids).
  */
 import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
-import { ACTION_RANK, PAUSE_ACTIONS, alertId, type FraudAction, type FraudAlert, type FraudRules, type RuleId } from '../../schema/fraud.ts';
+import { ACTION_RANK, PAUSE_ACTIONS, alertId, type FraudAction, type FraudAlert, type FraudPause, type FraudRules, type RuleId } from '../../schema/fraud.ts';
 import { WindowTable, type WindowSnapshot } from '../fraud/windowTable.ts';
 import { clickScore, isGarbledUserAgent } from '../fraud/score.ts';
 
@@ -97,7 +97,12 @@ export type AffiliateEffect =
       flagged: boolean;
       score: number;
     }
-  | { type: 'AlertRaised'; alert: FraudAlert };
+  | { type: 'AlertRaised'; alert: FraudAlert }
+  /**
+   * An operator's lift took effect: the pause must be gone from the bucket. The edge that took the
+   * lift removed it already; a replay may have put it back (the trigger replayed before the lift).
+   */
+  | { type: 'PauseCleared'; pause: Pick<FraudPause, 'affiliate_id' | 'sub_id' | 'action'> };
 
 /** Settings the handler reads. */
 export interface AffiliateSettings {
@@ -310,9 +315,10 @@ export function handleAffiliate(state: AffiliateState, msg: AffiliateMessage, ct
       const f = state.fraud;
       const target = f.actions.get(null)?.alertId === msg.pauseId ? null : msg.subId;
       if (f.actions.get(target)?.alertId !== msg.pauseId) return [];
+      const lifted = f.actions.get(target) as ActiveAction;
       f.actions.delete(target);
       f.generations.set(target, (f.generations.get(target) ?? 0) + 1);
-      return [];
+      return [{ type: 'PauseCleared', pause: { affiliate_id: state.affiliateId, sub_id: target ?? '', action: lifted.action } }];
     }
   }
 }

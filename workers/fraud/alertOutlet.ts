@@ -8,7 +8,7 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from 'pino';
-import { PAUSE_ACTIONS, pauseKey, pauseOf, type FraudAlert } from '../../schema/fraud.ts';
+import { PAUSE_ACTIONS, pauseKey, pauseOf, type FraudAlert, type FraudPause } from '../../schema/fraud.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import { retrying } from '../runtime/retrying.ts';
 
@@ -27,6 +27,14 @@ export class AlertOutlet {
   /** Publish `alerts`, in order. */
   send(alerts: readonly FraudAlert[]): void {
     for (const a of alerts) this.chain = this.chain.then(() => this.publish(a));
+  }
+
+  /** Remove lifted pauses from the bucket, after anything sent before (a replayed put comes first). */
+  clear(pauses: ReadonlyArray<Pick<FraudPause, 'affiliate_id' | 'sub_id' | 'action'>>): void {
+    for (const p of pauses) {
+      const remove = () => this.kv.delete(pauseKey(p));
+      this.chain = this.chain.then(() => retrying(`lift of ${pauseKey(p)}`, this.log, remove, () => this.stopped).catch(() => undefined));
+    }
   }
 
   private async publish(a: FraudAlert): Promise<void> {

@@ -13,7 +13,7 @@
  */
 import type { ClickBatch } from '../../schema/wire.ts';
 import type { ClickResolution, EventBatch, ForwardedBatch, ForwardedItem, Lift, Tick } from '../../schema/eventWire.ts';
-import type { FraudAlert, FraudRules } from '../../schema/fraud.ts';
+import type { FraudAlert, FraudPause, FraudRules } from '../../schema/fraud.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import {
   fraudSnapshot, handleAffiliate, initialAffiliateState, restoreFraud,
@@ -64,6 +64,8 @@ export interface LoopOutput {
   rules?: AttributionRules;
   /** Alerts raised (rows, KV pauses and the alert subject are the host's to write). */
   alerts: FraudAlert[];
+  /** Pauses an operator lifted, to remove from the fraud bucket (again, after a replay). */
+  cleared: Array<Pick<FraudPause, 'affiliate_id' | 'sub_id' | 'action'>>;
   resolve: ResolveRequest[];
   /** Messages for actors of other partitions (or this one), by target partition. */
   forwards: Map<number, ForwardedItem[]>;
@@ -193,7 +195,7 @@ export class PartitionLoop {
   apply(seq: number, input: PartitionInput): LoopOutput | null {
     if (seq <= this.lastSeq) return null;
     this.lastSeq = seq;
-    const out: LoopOutput = { clicks: [], events: [], credits: [], creditParts: [], alerts: [], resolve: [], forwards: new Map(), duplicates: 0 };
+    const out: LoopOutput = { clicks: [], events: [], credits: [], creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0 };
     switch (input.kind) {
       case 'clicks': {
         const b = input.batch;
@@ -242,7 +244,10 @@ export class PartitionLoop {
   private toAffiliate(affiliateId: string, msg: AffiliateMessage, out: LoopOutput): AffiliateEffect[] {
     const effects = handleAffiliate(this.affiliate(affiliateId), msg, this.ctx);
     this.fraudDirty.add(`a:${affiliateId}`);
-    for (const e of effects) if (e.type === 'AlertRaised') out.alerts.push(e.alert);
+    for (const e of effects) {
+      if (e.type === 'AlertRaised') out.alerts.push(e.alert);
+      else if (e.type === 'PauseCleared') out.cleared.push(e.pause);
+    }
     return effects;
   }
 
