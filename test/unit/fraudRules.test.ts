@@ -158,7 +158,7 @@ describe('rule 5: the click stream', () => {
 });
 
 describe('rule 6: multi-accounting', () => {
-  const reg = (affiliateId: string, playerId: string, ts: number) => ({ type: 'RegistrationShared' as const, reg: { affiliateId, sub1: 's', playerId, ts, eventId: `r-${playerId}` } });
+  const reg = (affiliateId: string, playerId: string, ts: number) => ({ type: 'RegistrationShared' as const, identifier: { brandId: 'b', kind: 'device' as const, value: 'dev-1' }, reg: { affiliateId, sub1: 's', playerId, ts, eventId: `r-${playerId}` } });
 
   it('one device registering through two affiliates within 24 hours: both players flagged, once', () => {
     const s = initialIdentityState('b', 'device', 'dev-1');

@@ -34,9 +34,10 @@ export interface IdentityState {
   flagged: string[];
 }
 
-/** An attributed registration carrying the identifier. */
+/** An attributed registration carrying the identifier (named in full, so the actor can be created from it). */
 export interface IdentityMessage {
   type: 'RegistrationShared';
+  identifier: { brandId: string; kind: 'ip' | 'device'; value: string };
   reg: SeenRegistration & { eventId: string };
 }
 

@@ -126,7 +126,7 @@ export type PlayerMessage =
 /** A message for an actor of another partition, sent through that partition's stream. */
 export type Forward =
   | { type: 'Forward'; actor: 'affiliate'; key: string; message: AffiliateMessage }
-  | { type: 'Forward'; actor: 'identity'; key: string; kind: 'ip' | 'device'; value: string; brandId: string; message: IdentityMessage };
+  | { type: 'Forward'; actor: 'identity'; key: string; message: IdentityMessage };
 
 /** Revenue components of one event, decimal text with 4 places (SPEC §8). */
 export interface Revenue {
@@ -301,8 +301,11 @@ function forwards(s: PlayerState, e: PlayerEvent, a: Attribution, isFtd: boolean
   const toAffiliate = (message: AffiliateMessage): Forward => ({ type: 'Forward', actor: 'affiliate', key: a.affiliateId, message });
   if (e.type === 'registration') {
     const shared = (kind: 'ip' | 'device', value: string): Forward => ({
-      type: 'Forward', actor: 'identity', key: identityKey(s.brandId, kind, value), kind, value, brandId: s.brandId,
-      message: { type: 'RegistrationShared', reg: { affiliateId: a.affiliateId, sub1: a.sub1, playerId: s.playerId, ts: e.ts, eventId: e.eventId } },
+      type: 'Forward', actor: 'identity', key: identityKey(s.brandId, kind, value),
+      message: {
+        type: 'RegistrationShared', identifier: { brandId: s.brandId, kind, value },
+        reg: { affiliateId: a.affiliateId, sub1: a.sub1, playerId: s.playerId, ts: e.ts, eventId: e.eventId },
+      },
     });
     return [
       toAffiliate({ type: 'RegistrationAttributed', reg: base }),

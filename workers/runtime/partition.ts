@@ -260,9 +260,10 @@ export class PartitionLoop {
         if (msg.type === 'RegistrationAttributed') this.networkWindow(msg.reg.brandId).add('registrations', msg.reg.ts);
         this.toAffiliate(item.key, msg, out);
       } else {
-        const msg = item.message as unknown as IdentityMessage & { kind: 'ip' | 'device'; value: string; brandId: string };
+        const msg = item.message as unknown as IdentityMessage;
+        const id = msg.identifier;
         let s = this.identities.get(item.key);
-        if (!s) this.identities.set(item.key, (s = initialIdentityState(msg.brandId, msg.kind, msg.value)));
+        if (!s) this.identities.set(item.key, (s = initialIdentityState(id.brandId, id.kind, id.value)));
         for (const e of handleIdentity(s, msg, this.fraudRules(s.brandId))) out.alerts.push(e.alert);
         this.fraudDirty.add(`i:${item.key}`);
       }
@@ -302,9 +303,8 @@ export class PartitionLoop {
       else if (e.type === 'AlertRaised') out.alerts.push(e.alert);
       else if (e.type === 'Forward') {
         const to = partitionOf(e.key, this.settings.partitions);
-        const message = e.actor === 'identity' ? { ...e.message, kind: e.kind, value: e.value, brandId: e.brandId } : e.message;
         const list = out.forwards.get(to) ?? [];
-        list.push({ actor: e.actor, key: e.key, message: message as unknown as Record<string, unknown> });
+        list.push({ actor: e.actor, key: e.key, message: e.message as unknown as Record<string, unknown> });
         out.forwards.set(to, list);
       } else {
         out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
