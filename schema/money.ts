@@ -19,6 +19,8 @@ const DECIMAL = /^(-)?(\d{1,15})(?:\.(\d{1,4}))?$/;
  * Returns undefined for anything else: more than 4 decimals, exponents, NaN, over 15 digits.
  */
 export function parseMoney(v: unknown): Money | undefined {
+  // Most money fields of a row are zero (a bet has no bonus, a deposit no win): spare them the regex and BigInts.
+  if (v === '0.0000' || v === 0) return 0n;
   let s: string;
   if (typeof v === 'string') s = v.trim();
   else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);

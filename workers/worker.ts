@@ -38,8 +38,14 @@ import { RulesSync } from './runtime/rulesSync.ts';
 
 /** How often changed live counters are written to Redis. */
 const LIVE_PUBLISH_MS = 100;
-/** How often the partitions' clocks are advanced (bonus-abuse deadlines) and network totals announced. */
+/** How often the partitions' clocks are checked for passed deadlines (bonus abuse). */
 const TICK_MS = 1_000;
+/**
+ * How often a partition hears changed network totals (the conversion-rate rule's baseline, summed
+ * over hours). Announced every second, a steady flow of registrations put a tick into every
+ * partition every second: 64 messages a second that changed nothing a rule could see.
+ */
+const NETWORK_ANNOUNCE_MS = 10_000;
 /**
  * How often a partition's fraud state goes into a flush. Its windows are the largest snapshot a
  * flush writes; between two, a restart replays at most this much of the stream (deterministically,
@@ -227,6 +233,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     void (async () => {
       for await (const s of messages.status()) if (NOTEWORTHY.has(s.type)) log.warn({ partition: p, status: s }, 'consumer status');
     })();
+    const lag = metrics.consumerLag.labels(String(p));
     loopsDone.push(
       (async () => {
         let sinceYield = 0;
@@ -265,7 +272,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
           if (m.info.pending === 0) replaying.delete(p);
           (unacked.get(p) as JsMsg[]).push(m);
           sink.push(queued);
-          metrics.consumerLag.labels(String(p)).set(m.info.pending);
+          lag.set(m.info.pending);
           if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
           // Backpressure: stop pulling while ClickHouse is behind, so memory stays bounded.
           while (sink.depth >= cfg.worker.maxQueuedRows && !stopping) await new Promise((r) => setTimeout(r, 50));
@@ -291,7 +298,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const rulesTimer = setInterval(() => rulesSync.sync(), cfg.attribution.reloadPollMs);
   // Live counters go out far more often than flushes: they are the "at most 1 s old" view.
   const liveTimer = setInterval(publishLive, LIVE_PUBLISH_MS);
-  const announced = new Map<number, string>();
+  const announced = new Map<number, { text: string; at: number }>();
   // Ticks go through the partitions' own streams, so a replay sees time pass at the same places.
   const tick = () => {
     const now = Date.now();
@@ -305,8 +312,10 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     }
     const netText = JSON.stringify(network);
     for (const [p, l] of loops) {
-      if (l.nextDeadline() > now && announced.get(p) === netText) continue;
-      announced.set(p, netText);
+      const last = announced.get(p);
+      const announce = last?.text !== netText && now - (last?.at ?? 0) >= NETWORK_ANNOUNCE_MS;
+      if (l.nextDeadline() > now && !announce) continue;
+      if (announce) announced.set(p, { text: netText, at: now });
       const h = natsHeaders();
       h.set(KIND_HEADER, 'tick');
       js.publish(names.partitionSubject(p), encodeTick(`tick.${p}.${now}`, { at: now, network }), { msgID: `tick.${p}.${now}`, headers: h })

@@ -99,10 +99,22 @@ export class BenchCluster {
   /** Migrates ClickHouse and creates the stream for the namespace, then starts a worker and an edge and waits for both. */
   async startNodes(procs: ProcessSet): Promise<{ edge: Child; worker: Child }> {
     await procs.guard(Promise.all([migrate(this.cfg), ensureNats(this.cfg)]));
-    const worker = procs.spawn('worker', ...nodeScript('workers/main.ts'), { env: this.env, output: this.workerLog, service: true });
-    const edge = procs.spawn('edge', ...nodeScript('node/main.ts'), { env: this.env, output: this.edgeLog, service: true });
+    const worker = procs.spawn('worker', ...this.profiled('worker', nodeScript('workers/main.ts')), { env: this.env, output: this.workerLog, service: true });
+    const edge = procs.spawn('edge', ...this.profiled('edge', nodeScript('node/main.ts')), { env: this.env, output: this.edgeLog, service: true });
     await Promise.all([this.ready(procs, 'the edge', `${this.edgeUrl}/readyz`), this.ready(procs, 'the worker', `${this.workerUrl}/healthz`)]);
     return { edge, worker };
+  }
+
+  /**
+   * `AFFSTREAM_BENCH_CPU_PROF=edge,worker` (either or both) writes V8 CPU profiles of that process
+   * into `<run directory>/<name>-cpuprofile/` when it stops: where the CPU of a benchmark went,
+   * under its own load. One file per thread; the largest is the process's main thread (the other
+   * is the TypeScript loader's).
+   */
+  private profiled(name: 'edge' | 'worker', [command, args]: [string, string[]]): [string, string[]] {
+    const wanted = (process.env.AFFSTREAM_BENCH_CPU_PROF ?? '').split(',').map((s) => s.trim());
+    if (!wanted.includes(name)) return [command, args];
+    return [command, ['--cpu-prof', `--cpu-prof-dir=${path.join(this.workDir, `${name}-cpuprofile`)}`, ...args]];
   }
 
   /**

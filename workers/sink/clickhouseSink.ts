@@ -87,9 +87,27 @@ interface Flush {
   landed: Map<Table, Map<number, number>>;
 }
 
-/** Insert pre-serialized JSONEachRow lines (the client's own serializer would quote decimals). */
-async function insertLines(ch: ClickHouseClient, table: string, lines: string[]): Promise<void> {
-  const r = await ch.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([`${lines.join('\n')}\n`]) });
+/** Rows serialized between two turns of the event loop: a flush never holds the loop for long. */
+const ROWS_PER_TURN = 2_000;
+
+/**
+ * The JSONEachRow body of `rows`, serialized a slice at a time with a turn of the event loop
+ * between slices. Built in one go, a flush of 100k rows held the worker's loop for hundreds of ms,
+ * and every message waiting behind it (a registration's resolution, a forward, an alert) waited
+ * that long (seen as the tail of trigger → pause).
+ */
+async function serialize<R>(rows: readonly R[], line: (row: R) => string): Promise<string> {
+  let body = '';
+  for (let i = 0; i < rows.length; i++) {
+    body += `${line(rows[i] as R)}\n`;
+    if ((i + 1) % ROWS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+  }
+  return body;
+}
+
+/** Insert a JSONEachRow body (pre-serialized: the client's own serializer would quote decimals). */
+async function insertBody(ch: ClickHouseClient, table: string, body: string): Promise<void> {
+  const r = await ch.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([body]) });
   // A dangling response stream would poison the socket (DESIGN.md pitfalls).
   r.stream.resume();
   await new Promise<void>((resolve, reject) => r.stream.once('end', resolve).once('error', reject));
@@ -162,38 +180,41 @@ export class ClickHouseSink {
     // The messages whose rows `table` does not hold yet.
     const todo = (table: Table) =>
       f.messages.filter((m) => m.seq > Math.max(f.landed.get(table)?.get(m.partition) ?? 0, this.landed.get(table)?.get(m.partition) ?? 0));
-    const steps: Array<[Table, () => string[]]> = [
-      ['clicks', () => todo('clicks').flatMap((m) => m.clicks.map((r) => JSON.stringify(r)))],
-      ['click_lookup', () => clickLookupRows(f.messages).map((r) => JSON.stringify(r))],
-      ['visitor_clicks', () => visitorClickRows(f.messages).map((r) => JSON.stringify(r))],
-      ['click_minutes', () => clickMinuteRows(todo('click_minutes')).map((r) => JSON.stringify(r))],
-      ['events', () => todo('events').flatMap((m) => m.events.map(toJsonLine))],
-      ['event_minutes', () => eventMinuteRows(todo('event_minutes')).map(toJsonLine)],
-      ['attribution_credits', () => todo('attribution_credits').flatMap((m) => m.credits.map((r) => JSON.stringify(r)))],
-      ['credit_minutes', () => creditMinuteRows(todo('credit_minutes')).map(toJsonLine)],
-      ['fraud_alerts', () => todo('fraud_alerts').flatMap((m) => m.alerts.map((r) => JSON.stringify(r)))],
-      ['partition_rules', () => f.messages.flatMap((m) => (m.rules === undefined ? [] : [JSON.stringify({ partition: m.partition, seq: m.seq, rules: m.rules })]))],
-      ['player_state', () => f.snapshots.players.map((s) => JSON.stringify(s))],
-      ['checkpoints', () => [...lastSeqs(f.messages)].map(([partition, seq]) => JSON.stringify({ partition, seq }))],
-      ['fraud_state', () => f.snapshots.fraud.map((s) => JSON.stringify(s))],
+    const json = (r: object) => JSON.stringify(r);
+    // Each table's rows and how one becomes a line; rows are gathered only when the table's turn comes.
+    const steps: Array<[Table, () => [readonly object[], (r: never) => string]]> = [
+      ['clicks', () => [todo('clicks').flatMap((m) => m.clicks), json]],
+      ['click_lookup', () => [clickLookupRows(f.messages), json]],
+      ['visitor_clicks', () => [visitorClickRows(f.messages), json]],
+      ['click_minutes', () => [clickMinuteRows(todo('click_minutes')), json]],
+      ['events', () => [todo('events').flatMap((m) => m.events), toJsonLine]],
+      ['event_minutes', () => [eventMinuteRows(todo('event_minutes')), toJsonLine]],
+      ['attribution_credits', () => [todo('attribution_credits').flatMap((m) => m.credits), json]],
+      ['credit_minutes', () => [creditMinuteRows(todo('credit_minutes')), toJsonLine]],
+      ['fraud_alerts', () => [todo('fraud_alerts').flatMap((m) => m.alerts), json]],
+      ['partition_rules', () => [f.messages.flatMap((m) => (m.rules === undefined ? [] : [{ partition: m.partition, seq: m.seq, rules: m.rules }])), json]],
+      ['player_state', () => [f.snapshots.players, json]],
+      ['checkpoints', () => [[...lastSeqs(f.messages)].map(([partition, seq]) => ({ partition, seq })), json]],
+      ['fraud_state', () => [f.snapshots.fraud, json]],
     ];
-    for (const [table, lines] of steps) {
+    for (const [table, gather] of steps) {
       if (f.done.has(table)) continue;
       if (f.uncertain.has(table) && COUNTED.has(table)) {
         f.landed.set(table, await landedSeqs(this.ch, table, [...new Set(f.messages.map((m) => m.partition))]));
         f.uncertain.delete(table);
       }
-      const l = lines();
-      if (l.length > 0) {
+      const [tableRows, line] = gather();
+      if (tableRows.length > 0) {
+        const body = await serialize(tableRows, line as (r: object) => string);
         try {
-          await insertLines(this.ch, table, l);
+          await insertBody(this.ch, table, body);
         } catch (err) {
           f.uncertain.add(table);
           this.events.failed(err);
           throw err;
         }
       }
-      rows += table === 'clicks' || table === 'events' ? l.length : 0;
+      rows += table === 'clicks' || table === 'events' ? tableRows.length : 0;
       f.done.add(table);
     }
     return rows;
