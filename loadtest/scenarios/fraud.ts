@@ -25,6 +25,7 @@ import { summarizeLog } from '../lib/logs.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { latencySummary } from '../lib/stats.ts';
+import { pauseHops, type HopSummary } from '../lib/pauseHops.ts';
 import { runEventTraffic, type EventTrafficOutput } from '../tools/eventTraffic.ts';
 
 /** Options of {@link runFraud}. */
@@ -68,6 +69,10 @@ export interface FraudProbe {
   acceptMs?: number;
   /** Answered → listed by the pauses API; null when not within {@link PROBE_TIMEOUT_MS}. */
   visibleMs?: number | null;
+  /** The sixth registration's event id, and wall clock (epoch ms) of its answer and of the listing: for the hops. */
+  eventId?: string;
+  answeredAt?: number;
+  listedAt?: number;
   error?: string;
 }
 
@@ -91,6 +96,8 @@ export interface FraudResults {
   options: { rate: number; durationS: number; namespace: string; probeEveryMs: number; clickLeadMs: number; farmSize: number };
   traffic: EventTrafficOutput | undefined;
   pause: { probes: number; timeouts: number; latencyMs: { p50: number; p99: number; max: number } } | undefined;
+  /** Trigger → pause hop by hop, from the stream's timestamps (undefined when the stream could not be read). */
+  hops: HopSummary[] | undefined;
   probes: FraudProbe[];
   /** Probe sub-IDs listed more than once, or never; alerts raised on the background's affiliates. */
   accounting: { pausedOnce: number; probes: number; backgroundAlerts: number; ok: boolean } | undefined;
@@ -125,7 +132,8 @@ export function measureWindow(window: string, shape: WindowShape, ips = MEMORY_I
  * sub-ID first shows. (A poller per probe would itself load the edge more than the farms do.)
  */
 class PauseWatch {
-  private readonly seen = new Map<string, number>();
+  /** Sub-ID → when first listed: performance.now() and the wall clock. */
+  private readonly seen = new Map<string, [number, number]>();
   private running = true;
   private readonly done: Promise<void>;
 
@@ -134,15 +142,15 @@ class PauseWatch {
     this.done = (async () => {
       while (this.running) {
         const list = await fetch(url, { headers: { Authorization: `Bearer ${adminToken}` } }).then((r) => r.json() as Promise<Array<{ sub_id: string }>>).catch(() => []);
-        const now = performance.now();
+        const now: [number, number] = [performance.now(), Date.now()];
         for (const p of list) if (!this.seen.has(p.sub_id)) this.seen.set(p.sub_id, now);
         await sleep(POLL_MS);
       }
     })();
   }
 
-  /** When `subId` was first listed, waiting for it up to `deadline`. */
-  async when(subId: string, deadline: number): Promise<number | undefined> {
+  /** When `subId` was first listed (performance.now(), wall clock), waiting for it up to `deadline`. */
+  async when(subId: string, deadline: number): Promise<[number, number] | undefined> {
     while (!this.seen.has(subId) && performance.now() < deadline) await sleep(POLL_MS);
     return this.seen.get(subId);
   }
@@ -166,13 +174,16 @@ async function probeOnce(target: EventTarget, watch: PauseWatch, tag: string, in
     const reg = (i: number) => ({ type: 'registration', event_id: `${tag}-farm-${index}-${i}`, player_id: `${tag}-farm-${index}-${i}`, click_id: clicks[i], ip, ts: Date.now() });
     await sendBatch(target, clicks.slice(0, FARM_SIZE - 1).map((_, i) => reg(i)));
     const sent = performance.now();
+    probe.eventId = `${tag}-farm-${index}-${FARM_SIZE - 1}`;
     await sendBatch(target, [reg(FARM_SIZE - 1)]);
     const answered = performance.now();
+    probe.answeredAt = Date.now();
     probe.acceptMs = answered - sent;
     const seen = await watch.when(subId, answered + PROBE_TIMEOUT_MS);
     // Listed before the sixth registration was answered would be a pause the rule should not have made yet.
-    probe.visibleMs = seen === undefined ? null : Math.max(0, seen - answered);
-    if (seen !== undefined && seen < sent) probe.error = 'paused before its sixth registration';
+    probe.visibleMs = seen === undefined ? null : Math.max(0, seen[0] - answered);
+    if (seen !== undefined) probe.listedAt = seen[1];
+    if (seen !== undefined && seen[0] < sent) probe.error = 'paused before its sixth registration';
   } catch (err) {
     probe.error = err instanceof Error ? err.message : String(err);
   }
@@ -216,6 +227,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
   let traffic: EventTrafficOutput | undefined;
   let probes: FraudProbe[] = [];
   let accounting: FraudResults['accounting'];
+  let hops: HopSummary[] | undefined;
   const cpu: CpuWindow[] = [];
   await cluster.startServers(log);
   try {
@@ -256,6 +268,11 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
     const pausedOnce = probes.filter((p) => perSub.get(p.subId) === 1).length;
     accounting = { pausedOnce, probes: probes.length, backgroundAlerts: Number(bg?.n ?? 0), ok: pausedOnce === probes.length && Number(bg?.n ?? 0) === 0 };
     log(`${accounting.ok ? 'OK' : 'NOT OK'}: ${pausedOnce} of ${probes.length} farms paused once; ${accounting.backgroundAlerts} alerts on the clean background`);
+    const traced = probes.flatMap((p) => (p.eventId && p.answeredAt ? [{ eventId: p.eventId, brandId: BRAND, subId: p.subId, answeredAt: p.answeredAt, listedAt: p.listedAt }] : []));
+    hops = await pauseHops(cluster.cfg, traced).catch((err: unknown) => {
+      log(`hops not traced: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    });
   } finally {
     await cluster.close(procs, opts.keep, log);
   }
@@ -289,6 +306,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
     options: { rate: opts.rate, durationS: opts.durationS, namespace: cluster.namespace, probeEveryMs: PROBE_EVERY_MS, clickLeadMs: CLICK_LEAD_MS, farmSize: FARM_SIZE },
     traffic,
     pause,
+    hops,
     probes,
     accounting,
     memory,
@@ -312,6 +330,18 @@ export function renderFraud(r: FraudResults): string {
     '',
     r.pause ? `${r.pause.probes} probes, ${r.pause.timeouts} timeouts: p50 ${fmt(r.pause.latencyMs.p50, 1)} ms, p99 ${fmt(r.pause.latencyMs.p99, 1)} ms, max ${fmt(r.pause.latencyMs.max, 1)} ms (from the sixth registration's 200).` : 'No probe completed.',
     '',
+    ...(r.hops
+      ? [
+          '### Hop by hop',
+          '',
+          "From the timestamps JetStream gave each message on the path (the fraud bucket's for the pause) and the harness's clock for the answer and the listing; one machine, one clock.",
+          '',
+          '| hop | what runs | probes | p50 ms | p99 ms | max ms |',
+          '| --- | --- | ---: | ---: | ---: | ---: |',
+          ...r.hops.map((h) => `| ${h.hop} | ${h.covers} | ${h.probes} | ${fmt(h.p50, 1)} | ${fmt(h.p99, 1)} | ${fmt(h.max, 1)} |`),
+          '',
+        ]
+      : []),
     '## Memory per tracked IP',
     '',
     '| window | IPs | table B/IP | process growth B/IP | ns per add |',
