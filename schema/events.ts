@@ -4,7 +4,7 @@
  * so that the same input is accepted or rejected — with the same code — whichever way it came.
  */
 import { AffstreamError } from './errors.ts';
-import { parseMoney, toDecimalText } from './money.ts';
+import { normalizeMoney } from './money.ts';
 import { isClickId } from './clickId.ts';
 
 /** Event types. */
@@ -94,10 +94,10 @@ function money(raw: Record<string, unknown>, name: string, required: boolean, al
     if (required) throw reject('missing_field', `${name} is required`);
     return '0.0000';
   }
-  const m = parseMoney(v);
+  const m = normalizeMoney(v);
   if (m === undefined) throw reject('invalid_field', `${name} must be a decimal with at most 4 places`);
-  if (m < 0n && !allowNegative) throw reject('invalid_field', `${name} must not be negative`);
-  return toDecimalText(m);
+  if (m.charCodeAt(0) === 0x2d && !allowNegative) throw reject('invalid_field', `${name} must not be negative`);
+  return m;
 }
 
 function bool(raw: Record<string, unknown>, name: string): boolean {
