@@ -4,7 +4,7 @@
  * so that the same input is accepted or rejected — with the same code — whichever way it came.
  */
 import { AffstreamError } from './errors.ts';
-import { parseMoney, toDecimalText } from './money.ts';
+import { normalizeMoney } from './money.ts';
 import { isClickId } from './clickId.ts';
 
 /** Event types. */
@@ -60,9 +60,18 @@ export interface PlayerEvent {
 export type EventErrorCode = 'missing_field' | 'invalid_field' | 'unknown_type' | 'brand_mismatch';
 
 const TEXT = /^[\x21-\x7e]{1,128}$/;
-const CATEGORIES = new Set(['slots', 'live', 'table', 'sports', 'other']);
-const KYC = new Set(['approved', 'rejected', 'pending']);
-const BONUS_ACTIONS = new Set(['granted', 'wagered', 'forfeited', 'converted']);
+/**
+ * The allowed values of each enumerated field, mapped to themselves: a validated event holds
+ * these constants rather than the strings just decoded, so that the batch encoder's string table
+ * (schema/eventWire.ts) finds them by identity, with their hash already computed.
+ */
+const canonical = (values: readonly string[]): Map<string, string> => new Map(values.map((v) => [v, v]));
+const TYPES = canonical(EVENT_TYPES);
+const CATEGORIES = canonical(['slots', 'live', 'table', 'sports', 'other']);
+const KYC = canonical(['approved', 'rejected', 'pending']);
+const BONUS_ACTIONS = canonical(['granted', 'wagered', 'forfeited', 'converted']);
+const CATEGORY_MESSAGE = `category must be one of ${[...CATEGORIES.keys()].join(', ')}`;
+const BONUS_ACTION_MESSAGE = `action must be one of ${[...BONUS_ACTIONS.keys()].join(', ')}`;
 
 function reject(code: EventErrorCode, message: string): AffstreamError {
   return new AffstreamError(code, message);
@@ -94,10 +103,10 @@ function money(raw: Record<string, unknown>, name: string, required: boolean, al
     if (required) throw reject('missing_field', `${name} is required`);
     return '0.0000';
   }
-  const m = parseMoney(v);
+  const m = normalizeMoney(v);
   if (m === undefined) throw reject('invalid_field', `${name} must be a decimal with at most 4 places`);
-  if (m < 0n && !allowNegative) throw reject('invalid_field', `${name} must not be negative`);
-  return toDecimalText(m);
+  if (m.charCodeAt(0) === 0x2d && !allowNegative) throw reject('invalid_field', `${name} must not be negative`);
+  return m;
 }
 
 function bool(raw: Record<string, unknown>, name: string): boolean {
@@ -130,9 +139,8 @@ function timestamp(raw: Record<string, unknown>, now: number): number {
  */
 export function parseEvent(raw: Record<string, unknown>, brandId: string, source: EventSource, now = Date.now()): PlayerEvent {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw reject('invalid_field', 'an event must be an object');
-  const type = text(raw, 'type', true, 32);
-  if (!(EVENT_TYPES as readonly string[]).includes(type)) throw reject('unknown_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
-  const t = type as EventType;
+  const t = TYPES.get(text(raw, 'type', true, 32)) as EventType | undefined;
+  if (t === undefined) throw reject('unknown_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
   if (raw.brand !== undefined && raw.brand !== brandId) throw reject('brand_mismatch', `brand ${String(raw.brand)} does not match ${brandId}`);
   const ev: PlayerEvent = {
     eventId: id(raw, 'event_id'),
@@ -168,8 +176,7 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
       break;
     }
     case 'kyc':
-      ev.kycStatus = text(raw, 'status', true, 16);
-      if (!KYC.has(ev.kycStatus)) throw reject('invalid_field', 'status must be approved, rejected or pending');
+      ev.kycStatus = oneOf(KYC, text(raw, 'status', true, 16), 'status must be approved, rejected or pending');
       break;
     case 'deposit':
     case 'withdrawal':
@@ -182,12 +189,10 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
       ev.win = money(raw, 'win', false);
       ev.currency = currency(raw);
       ev.game = text(raw, 'game', false);
-      ev.category = text(raw, 'category', false, 16) || 'other';
-      if (!CATEGORIES.has(ev.category)) throw reject('invalid_field', `category must be one of ${[...CATEGORIES].join(', ')}`);
+      ev.category = oneOf(CATEGORIES, text(raw, 'category', false, 16) || 'other', CATEGORY_MESSAGE);
       break;
     case 'bonus':
-      ev.bonusAction = text(raw, 'action', true, 16);
-      if (!BONUS_ACTIONS.has(ev.bonusAction)) throw reject('invalid_field', `action must be one of ${[...BONUS_ACTIONS].join(', ')}`);
+      ev.bonusAction = oneOf(BONUS_ACTIONS, text(raw, 'action', true, 16), BONUS_ACTION_MESSAGE);
       ev.amount = money(raw, 'amount', true);
       ev.currency = currency(raw);
       ev.bonusId = text(raw, 'bonus_id', false);
@@ -200,6 +205,13 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
       break;
   }
   return ev;
+}
+
+/** The constant for `value` among `allowed`, or 422 `invalid_field` with `message`. */
+function oneOf(allowed: Map<string, string>, value: string, message: string): string {
+  const v = allowed.get(value);
+  if (v === undefined) throw reject('invalid_field', message);
+  return v;
 }
 
 function currency(raw: Record<string, unknown>): string {

@@ -299,7 +299,7 @@ function explainLimits(client: StreamIngestOutput, cpu: CpuWindow[], events: Eve
   }
   if (events.jetstreamMessages > 0) {
     lines.push(
-      `Batches: ${fmt(client.frame.events)} events per frame, split by player partition into ${fmt(events.acknowledged / events.jetstreamMessages, 1)} events per JetStream message ` +
+      `Batches: ${fmt(client.frame.events)} events per frame; the edge merges the frames ready together and splits them by player partition into ${fmt(events.acknowledged / events.jetstreamMessages, 1)} events per JetStream message ` +
         `(${fmt(events.jetstreamMessages)} messages); DESIGN.md measured ~1.0M events/s at 100 events per message and ~19k/s at 1.`,
     );
   }

@@ -4,17 +4,15 @@
  * players' partitions and answer only once JetStream has them (SPEC §5: acknowledged only when
  * durable). Valid events of a batch are accepted even when others are rejected.
  */
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { AffstreamError, type ErrorCode } from '../../schema/errors.ts';
 import { parseEvent, type EventSource, type PlayerEvent } from '../../schema/events.ts';
-import { encodeEventBatch, KIND_HEADER } from '../../schema/eventWire.ts';
 import { multiply, parseMoney, toDecimalText } from '../../schema/money.ts';
-import { partitionOf } from '../../schema/shard.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import type { Brand } from '../../schema/catalog.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
 import type { EventDedupe } from './dedupe.ts';
+import { PartitionPublisher } from './partitionPublisher.ts';
 
 /** One rejected event of a batch (SPEC §5.2). */
 export interface Rejection {
@@ -57,9 +55,11 @@ function convert(e: PlayerEvent, brand: Brand, catalog: Catalog): void {
 
 /** Validates, deduplicates and publishes events. */
 export class Ingest {
-  private seq = 0;
+  private readonly publisher: PartitionPublisher;
 
-  constructor(private readonly d: IngestDeps) {}
+  constructor(private readonly d: IngestDeps) {
+    this.publisher = new PartitionPublisher(d);
+  }
 
   /** The brand, or 404 `unknown_brand`. */
   brand(brandId: string): Brand {
@@ -97,34 +97,11 @@ export class Ingest {
     const claims = await this.d.dedupe.claim(brand.id, valid.map((e) => e.eventId));
     const fresh = valid.filter((_, i) => claims[i] === 'new');
     duplicates += valid.length - fresh.length;
-    await this.publish(fresh, now);
+    await this.publisher.publish(fresh, now);
     await this.d.dedupe.published(brand.id, fresh.map((e) => e.eventId));
     const byType = new Map<string, number>();
     for (const e of fresh) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
     for (const [t, n] of byType) this.d.count(t, n);
     return { accepted: fresh.length, duplicates, rejected };
-  }
-
-  /** One JetStream message per partition; resolves when all are acknowledged, else 503 `unavailable`. */
-  private async publish(events: PlayerEvent[], receivedAt: number): Promise<void> {
-    const groups = new Map<number, PlayerEvent[]>();
-    for (const e of events) {
-      const p = partitionOf(`${e.brandId}:${e.playerId}`, this.d.partitions);
-      const g = groups.get(p);
-      if (g) g.push(e);
-      else groups.set(p, [e]);
-    }
-    try {
-      await Promise.all(
-        [...groups].map(([p, list]) => {
-          const seq = ++this.seq;
-          const h = natsHeaders();
-          h.set(KIND_HEADER, 'events');
-          return this.d.js.publish(this.d.names.partitionSubject(p), encodeEventBatch(this.d.instance, seq, receivedAt, list), { msgID: `${this.d.instance}.e${seq}`, headers: h });
-        }),
-      );
-    } catch (err) {
-      throw new AffstreamError('unavailable', 'events could not be made durable; retry', { cause: err });
-    }
   }
 }

@@ -118,8 +118,9 @@ export function streamRoute(app: TemplatedApp, ingest: Ingest, limits: { maxByte
       let seq: number | undefined;
       let events: unknown[];
       try {
-        // The ArrayBuffer is only valid during this call.
-        const frame = decodeMsgpack(new Uint8Array(message.slice(0))) as { seq?: unknown } | null;
+        // The ArrayBuffer is only valid during this call: decoded right here, into values that
+        // keep no reference to it (node/ingest/msgpackDecode.ts copies bytes), so not copied first.
+        const frame = decodeMsgpack(new Uint8Array(message)) as { seq?: unknown } | null;
         if (typeof frame?.seq !== 'number' || !Number.isInteger(frame.seq) || frame.seq < 0) throw new AffstreamError('invalid_field', 'seq must be an unsigned integer');
         seq = frame.seq;
         events = eventsOf(frame, limits.maxEvents);

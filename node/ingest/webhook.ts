@@ -6,18 +6,19 @@
  * durable. The envelope checks are shared with the WebSocket stream.
  */
 import { createHmac } from 'node:crypto';
-import { decode, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { Brand } from '../../schema/catalog.ts';
 import type { EventSource } from '../../schema/events.ts';
 import { secretEquals } from '../auth.ts';
 import { json, type Reply, type Request } from '../http.ts';
 import type { Ingest, IngestResult } from './ingest.ts';
+import { decodeMsgpackValue } from './msgpackDecode.ts';
 
 /** Decode a msgpack body or frame; 400 `invalid_msgpack` when it is not msgpack. */
 export function decodeMsgpack(body: Uint8Array): unknown {
   try {
-    return decode(body);
+    return decodeMsgpackValue(body);
   } catch {
     throw new AffstreamError('invalid_msgpack', 'body is not valid msgpack');
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { multiply, parseMoney, splitByWeights, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
+import { multiply, normalizeMoney, parseMoney, splitByWeights, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
 
 describe('money', () => {
   it('parses decimal text and JSON numbers exactly', () => {
@@ -15,6 +15,19 @@ describe('money', () => {
   it('rejects what is not an exact amount of at most 4 decimals', () => {
     for (const bad of ['', '1.23456', '1e3', '1,5', 'abc', '--1', '.5', '1.', 1e21, Number.NaN, Infinity, null, undefined, {}, '1234567890123456']) {
       expect(parseMoney(bad)).toBeUndefined();
+    }
+  });
+
+  it('normalizes to 4-place text exactly as parsing and formatting do, for ugly inputs too', () => {
+    const inputs: unknown[] = [
+      '0', '-0', '-0.0', '00', '007.5', '0.0001', '25.50', ' 25.5 ', '\t1\n', '-1.2345', '999999999999999.9999', '1000000000000000', '1234567890123456',
+      '1.', '.5', '-', '', ' ', '1.23456', '1e3', '+1', '1,000', '١٢', '0x10', '1.2.3', '--1', '1 2', 'NaN', 'Infinity',
+      0, -0, 0.1, 25.5, 1e-7, 1e21, 123456789012345.6, -3, NaN, Infinity, null, undefined, true, {}, [], 10n,
+    ];
+    for (let i = 0; i < 2000; i++) inputs.push(`${i % 3 === 0 ? '-' : ''}${'0'.repeat(i % 4)}${(i * 7919) % 100000}${i % 5 ? `.${String(i).slice(0, i % 6)}` : ''}`);
+    for (const v of inputs) {
+      const m = parseMoney(v);
+      expect(normalizeMoney(v), String(v)).toBe(m === undefined ? undefined : toDecimalText(m));
     }
   });
 
