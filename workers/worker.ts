@@ -183,16 +183,18 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   rulesSync.sync();
 
   const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
-  // Staggered over the interval: all 64 partitions in one flush made that flush's synchronous
+  // Every partition at the first flush (so a restart soon after never replays from the start), then
+  // staggered over the interval: all 64 partitions in one flush made that flush's synchronous
   // snapshot step the longest stall of the loop; a slice of them per flush spreads it out.
-  const started = Date.now();
-  const fraudSnapshotAt = new Map<number, number>(partitions.map((p, i) => [p, started - FRAUD_SNAPSHOT_MS + (i * FRAUD_SNAPSHOT_MS) / partitions.length]));
+  const fraudSnapshotAt = new Map<number, number>();
+  const staggerOf = new Map(partitions.map((p, i) => [p, (i * FRAUD_SNAPSHOT_MS) / partitions.length]));
   const snapshots = () => ({
     players: [...loops.values()].flatMap((l) => l.takeSnapshots()),
     fraud: [...loops.values()].flatMap((l) => {
       const now = Date.now();
-      if (!stopping && now - (fraudSnapshotAt.get(l.partition) as number) < FRAUD_SNAPSHOT_MS) return [];
-      fraudSnapshotAt.set(l.partition, now);
+      const last = fraudSnapshotAt.get(l.partition);
+      if (!stopping && last !== undefined && now - last < FRAUD_SNAPSHOT_MS) return [];
+      fraudSnapshotAt.set(l.partition, last === undefined ? now - (staggerOf.get(l.partition) as number) : now);
       return l.takeFraudSnapshot();
     }),
   });
