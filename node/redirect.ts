@@ -21,7 +21,7 @@ import { decodeURIComponentSafe, formatIpv4, peerIpv4, peerIpv6 } from './http.t
 import { bindLanding, type LinkLanding } from './landing.ts';
 import type { EdgeMetrics } from './metrics.ts';
 import type { FraudPauses } from './fraud/pauses.ts';
-import { isBotUserAgent, isPrefetch, newVisitorId, visitorCountry, visitorIdFromCookie, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE_S, type TrustedProxies } from './visitor.ts';
+import { isPrefetch, userAgent, newVisitorId, visitorCountry, visitorIdFromCookie, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE_S, type TrustedProxies } from './visitor.ts';
 
 /** Longest sub-ID kept; longer values are cut, the visitor is still redirected. */
 export const MAX_SUB_LENGTH = 256;
@@ -45,7 +45,6 @@ const STATUS_451 = bytes('451 Unavailable For Legal Reasons');
 const LOCATION = bytes('Location');
 const CACHE_CONTROL = bytes('Cache-Control');
 const NO_STORE = bytes('no-store');
-const SET_COOKIE = bytes('Set-Cookie');
 const CONTENT_TYPE = bytes('Content-Type');
 const JSON_TYPE = bytes('application/json');
 
@@ -58,7 +57,16 @@ const PURPOSE = bytes('purpose');
 const SEC_PURPOSE = bytes('sec-purpose');
 const X_MOZ = bytes('x-moz');
 const COOKIE = bytes('cookie');
+/**
+ * The 302's headers after `Location` go out as the tail of its value: uWS writes a header as
+ * `name: value` CRLF, bytes as given, so one call writes them all. Each call converts its string
+ * to UTF-8 in a fresh allocation; four calls fewer cost ~2 CPU-µs less per redirect. Nothing
+ * a visitor sends reaches these lines unescaped: the location's macros are URL-encoded, the ids
+ * are ours.
+ */
+const AFTER_LOCATION = `\r\nCache-Control: no-store\r\nSet-Cookie: ${CLICK_COOKIE}=`;
 /** The same attributes as the click id cookie, with the visitor cookie's own lifetime. */
+const VISITOR_COOKIE_HEADER = `\r\nSet-Cookie: ${VISITOR_COOKIE}=`;
 const VISITOR_COOKIE_TAIL = `; Path=/; Max-Age=${VISITOR_COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax`;
 
 /** A sub-ID value: `+` is a space, percent escapes decoded, cut at {@link MAX_SUB_LENGTH}. */
@@ -152,7 +160,7 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     const plan = planOf(link);
     const brand = d.catalog.brands.get(link.brandId);
     const affiliate = d.catalog.affiliates.get(link.affiliateId);
-    const ua = req.getHeader(USER_AGENT);
+    const agent = userAgent(req.getHeader(USER_AGENT));
     const v4 = peerIpv4(new Uint8Array(res.getRemoteAddress()));
     const v6 = v4 < 0 ? peerIpv6(res) : '';
     const trusted = v4 >= 0 ? d.proxies.hasIpv4(v4) : d.proxies.has(v6);
@@ -165,7 +173,7 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     }
     const subs = parseSubs(req.getQuery() ?? '');
     let flags = 0;
-    if (head || isBotUserAgent(ua) || isPrefetch(req.getHeader(PURPOSE), req.getHeader(SEC_PURPOSE), req.getHeader(X_MOZ))) flags |= ClickFlag.Bot;
+    if (head || agent.bot || isPrefetch(req.getHeader(PURPOSE), req.getHeader(SEC_PURPOSE), req.getHeader(X_MOZ))) flags |= ClickFlag.Bot;
     if (country !== '' && brand?.restrictedCountries.includes(country)) flags |= ClickFlag.GeoBlocked;
     // A link whose affiliate was removed still redirects, but nothing it brings is commissionable.
     let affiliateStatus: TrafficStatus = affiliate?.status ?? 'blocked';
@@ -181,7 +189,7 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     const visitorId = visitorIdFromCookie(req.getHeader(COOKIE), ts) || newVisitorId(ts);
     const click: ClickRecorded = {
       clickId, ts, code, brandId: link.brandId, affiliateId: link.affiliateId, campaign: link.campaign, subs,
-      ip, country, userAgent: ua, referer: req.getHeader(REFERER), flags, affiliateStatus, visitorId,
+      ip, country, userAgent: agent.text, referer: req.getHeader(REFERER), flags, affiliateStatus, visitorId,
     };
     d.publisher.add(plan.partition, click);
 
@@ -200,13 +208,11 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
       plan.days = days;
       plan.cookieTail = `; Path=/; Max-Age=${days * 86_400}; HttpOnly; SameSite=Lax`;
     }
+    // Cache-Control, the click id cookie, and the visitor cookie — renewed at every click, so a
+    // returning visitor keeps one id for as long as it keeps coming.
     res
       .writeStatus(STATUS_302)
-      .writeHeader(LOCATION, location)
-      .writeHeader(CACHE_CONTROL, NO_STORE)
-      .writeHeader(SET_COOKIE, `${CLICK_COOKIE}=${clickId}${plan.cookieTail}`)
-      // Renewed at every click, so a returning visitor keeps one id for as long as it keeps coming.
-      .writeHeader(SET_COOKIE, `${VISITOR_COOKIE}=${visitorId}${VISITOR_COOKIE_TAIL}`);
+      .writeHeader(LOCATION, `${location}${AFTER_LOCATION}${clickId}${plan.cookieTail}${VISITOR_COOKIE_HEADER}${visitorId}${VISITOR_COOKIE_TAIL}`);
     if (head) res.endWithoutBody();
     else res.end();
   };

@@ -90,15 +90,19 @@ export class MsgpackOutput {
   }
 
   /**
-   * A string, into room already reserved (3 bytes per UTF-16 unit and 5 for the header). Short
-   * ASCII strings — addresses, countries, most sub-IDs — are copied in JS; the rest by Buffer's
-   * native UTF-8 writer, whose call costs about as much as copying two dozen characters in JS.
+   * A string, into room already reserved (3 bytes per UTF-16 unit and 5 for the header). ASCII
+   * strings of up to 255 characters — ids, addresses, countries, most sub-IDs and user agents —
+   * are copied in JS; the rest by Buffer's native UTF-8 writer. The native call costs ~0.4 µs
+   * whatever the length (the edge profile showed ~1.2 CPU-µs per click in it while the limit was
+   * 24 characters, which sent every click and visitor id there), while the loop copies a
+   * character in about a nanosecond.
    */
   put(s: string): void {
     const n = s.length;
     const b = this.buf;
-    if (n < 24) {
-      const p = this.pos + 1;
+    if (n < 0x100) {
+      const header = n < 32 ? 1 : 2;
+      const p = this.pos + header;
       let i = 0;
       for (; i < n; i++) {
         const c = s.charCodeAt(i);
@@ -106,7 +110,11 @@ export class MsgpackOutput {
         b[p + i] = c;
       }
       if (i === n) {
-        b[this.pos] = 0xa0 | n;
+        if (header === 1) b[this.pos] = 0xa0 | n;
+        else {
+          b[this.pos] = 0xd9;
+          b[this.pos + 1] = n;
+        }
         this.pos = p + n;
         return;
       }

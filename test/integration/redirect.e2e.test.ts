@@ -73,6 +73,19 @@ describe('click → JetStream → affiliate actor → ClickHouse → affiliate-d
     expect(raw).toEqual({ n: N, codes: 1 });
   });
 
+  it('answers with Location, Cache-Control and both cookies, each its own header', async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/c/L1?sub1=headers`, { redirect: 'manual', headers: { 'user-agent': BROWSER_UA } });
+    await r.arrayBuffer();
+    expect(r.status).toBe(302);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    const id = new URL(r.headers.get('location') as string).searchParams.get('cid');
+    expect(isClickId(id as string)).toBe(true);
+    const [clickCookie, visitorCookie, ...more] = r.headers.getSetCookie();
+    expect(clickCookie).toBe(`affstream_cid=${id}; Path=/; Max-Age=${30 * 86_400}; HttpOnly; SameSite=Lax`);
+    expect(visitorCookie).toMatch(new RegExp(`^affstream_vid=[0-9a-f-]{36}; Path=/; Max-Age=${400 * 86_400}; HttpOnly; SameSite=Lax$`));
+    expect(more).toEqual([]);
+  });
+
   it('serves the report over HTTP as JSON and CSV, for the admin token only', async () => {
     const day = new Date().toISOString().slice(0, 10);
     const url = `http://127.0.0.1:${port}/api/v1/reports/affiliate-daily?from=${day}&to=${day}&brand=casino1`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isClickId, timeOfClickId } from '../../schema/clickId.ts';
 import { isIPv4 } from 'node:net';
-import { TrustedProxies, VISITOR_COOKIE, isBotUserAgent, isPrefetch, newVisitorId, parseIpv4, visitorCountry, visitorIdFromCookie } from '../../node/visitor.ts';
+import { TrustedProxies, VISITOR_COOKIE, isBotUserAgent, isPrefetch, newVisitorId, parseIpv4, userAgent, visitorCountry, visitorIdFromCookie } from '../../node/visitor.ts';
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
 
@@ -57,6 +57,9 @@ describe('bots', () => {
     for (const ua of ['', 'curl/8.0', 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)', 'python-requests/2.31', 'Mozilla/5.0\u0000\u0001garbage']) {
       expect(isBotUserAgent(ua)).toBe(true);
     }
+    expect(userAgent(CHROME)).toEqual({ text: CHROME, bot: false });
+    expect(userAgent('curl/8.0').bot).toBe(true);
+    expect(userAgent(CHROME.split('').join(''))).toBe(userAgent(CHROME));
     expect(isPrefetch('prefetch', undefined, undefined)).toBe(true);
     expect(isPrefetch(undefined, 'prefetch;prerender', undefined)).toBe(true);
     expect(isPrefetch(undefined, undefined, 'PreRender')).toBe(true);
