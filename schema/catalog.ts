@@ -108,6 +108,9 @@ function onlyKnown(body: Json, known: readonly string[]): void {
 }
 
 function httpUrl(name: string, v: string): void {
+  // The URL parser drops tabs and line breaks, but the redirect writes the text as stored into its
+  // Location header: a CR/LF there would let a catalog entry inject headers into every 302.
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw field('invalid_field', name, 'must not contain control characters (tab, CR, LF…)');
   let ok = false;
   try {
     ok = /^https?:$/.test(new URL(v).protocol);

@@ -34,6 +34,8 @@ describe('catalog validation', () => {
     expect(parseLink('l', { brandId: 'b', affiliateId: 'a', landingUrl: 'https://x.example/?c={click_id}&s={sub10}' }).campaign).toBe('');
     expect(code(() => parseLink('l', { brandId: 'b', affiliateId: 'a', landingUrl: 'https://x.example/?c={clickid}' }))).toMatch(/unknown macro \{clickid\}/);
     expect(code(() => parseLink('l', { brandId: 'b', affiliateId: 'a', landingUrl: 'ftp://x.example/' }))).toMatch(/landingUrl/);
+    // The URL parser would drop the line break; the 302 would not: no header injection through the catalog.
+    expect(code(() => parseLink('l', { brandId: 'b', affiliateId: 'a', landingUrl: 'https://x.example/\r\nSet-Cookie: a=b' }))).toMatch(/^invalid_field landingUrl: .*control characters/);
     expect(code(() => parseLink('l', { brandId: 'b b', affiliateId: 'a', landingUrl: 'https://x.example/' }))).toMatch(/^invalid_id/);
   });
 
