@@ -274,7 +274,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
       return undefined;
     });
   } finally {
-    await cluster.close(procs, opts.keep, log);
+    await cluster.close(procs, opts.keep || accounting?.ok === false, log);
   }
   const measuredProbes = probes.filter((p) => p.visibleMs !== undefined);
   const pause = measuredProbes.length === 0 ? undefined : {
