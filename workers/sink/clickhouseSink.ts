@@ -93,9 +93,9 @@ const ROWS_PER_SLICE = 2_000;
  * How long a flush lets the partition loops run between its slices. A slice at a time, a flush
  * of a normal load never holds the loop for long, and the messages waiting behind it (a
  * registration's resolution, a forward, an alert) go on: bench fraud's trigger → pause p50 was
- * 207–260 ms with flushes in one go, 47.5 ms like this. But each turn waits behind every partition
- * loop, so a flush of a big queue that kept yielding took 5–20 s under bench mixed and the lag
- * kept growing: past this budget a flush finishes in one go.
+ * 207 and 260 ms in two runs with flushes in one go, 43–199 ms in four runs like this. But each
+ * turn waits behind every partition loop, so a flush of a big queue that kept yielding took 5–20 s
+ * under bench mixed and the lag kept growing: past this budget a flush finishes in one go.
  */
 const YIELD_BUDGET_MS = 100;
 
