@@ -58,8 +58,7 @@ export class LiveCounters {
   /** Count a written click row. */
   click(r: ClickRow): void {
     const c = this.get(r.affiliate_id, dayOf(r.ts));
-    c.counts.clicks++;
-    c.changed.add('clicks');
+    this.add(c, 'clicks', 1);
     if (r.is_unique) this.add(c, 'unique_clicks', r.is_unique);
     if (r.bot) this.add(c, 'bot_clicks', r.bot);
     if (r.geo_blocked) this.add(c, 'geo_blocked_clicks', r.geo_blocked);
