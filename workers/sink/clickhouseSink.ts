@@ -2,8 +2,10 @@
  * Writes the partitions' output to ClickHouse, idempotently (DESIGN.md principle 4).
  *
  * Every message a partition consumes enters the queue in stream order with the rows it produced
- * (maybe none). A flush takes the whole queue plus the snapshots of the players those messages
- * changed, and writes, in this order: `clicks`, `click_lookup`, `visitor_clicks`, `click_minutes`,
+ * (maybe none); the rows are turned into JSON lines and summed into the aggregates there and then
+ * (see {@link Batch}), so a flush has little left to compute and the row objects die young. A
+ * flush takes the whole queue plus the snapshots of the players those messages changed, and
+ * writes, in this order: `clicks`, `click_lookup`, `visitor_clicks`, `click_minutes`,
  * `events`, `event_minutes`, `attribution_credits`, `credit_minutes`, `fraud_alerts`,
  * `partition_rules`, `player_state`, `checkpoints`, `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
  * so for every partition a table holds exactly the rows of the messages up to some sequence. The
@@ -23,7 +25,7 @@ import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { toJsonLine, type EventRow } from './eventRow.ts';
-import { clickLookupRows, clickMinuteRows, creditMinuteRows, eventMinuteRows, lastSeqs, visitorClickRows } from './aggregates.ts';
+import { clickMinutes, creditMinutes, eventMinutes, isVisitorTouch, lookupRow, type AggregateRow, type MinuteSums } from './aggregates.ts';
 import type { CreditPart, CreditRow } from './creditRow.ts';
 import type { AlertRow } from './alertRow.ts';
 import type { FraudStateRow } from '../runtime/partition.ts';
@@ -76,37 +78,76 @@ export type Table =
 
 /** Tables where a row written twice would count twice: before a retry, what already landed is skipped. */
 export const COUNTED_TABLES: readonly Table[] = ['clicks', 'click_minutes', 'events', 'event_minutes', 'attribution_credits', 'credit_minutes', 'fraud_alerts'];
-const COUNTED: ReadonlySet<Table> = new Set(COUNTED_TABLES);
+
+/** The counted raw logs: one entry of lines per message, so a retry can leave out the messages that landed. */
+type RawTable = 'clicks' | 'events' | 'attribution_credits' | 'fraud_alerts';
+/** The counted aggregates: one row per partition and key, all tagged with the partition's last sequence. */
+type SumTable = 'click_minutes' | 'event_minutes' | 'credit_minutes';
+
+/** The JSON lines one message gave a raw log. */
+interface MessageLines {
+  partition: number;
+  seq: number;
+  text: string;
+}
+
+const json = (r: object): string => JSON.stringify(r);
+const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
+  let text = '';
+  for (const r of rows) text += `${line(r)}\n`;
+  return text;
+};
+
+/** What one flush writes, serialized and summed as its messages were queued. */
+class Batch {
+  messages = 0;
+  /** Rows queued (raw rows, credit parts and alerts), for the backpressure. */
+  rows = 0;
+  /** Click and event rows: what the flush metric counts. */
+  logRows = 0;
+  readonly lastSeqs = new Map<number, number>();
+  readonly raw: Record<RawTable, MessageLines[]> = { clicks: [], events: [], attribution_credits: [], fraud_alerts: [] };
+  readonly sums: { click_minutes: MinuteSums<ClickRow, unknown>; event_minutes: MinuteSums<EventRow, unknown>; credit_minutes: MinuteSums<CreditPart, unknown> } = {
+    click_minutes: clickMinutes(),
+    event_minutes: eventMinutes(),
+    credit_minutes: creditMinutes(),
+  };
+  lookup = '';
+  visitors = '';
+  readonly rules: Array<{ partition: number; seq: number; rules: string }> = [];
+
+  /** Queue `m`, leaving out the rows of tables that held them at recovery (`fresh` is false for those). */
+  add(m: QueuedMessage, fresh: (table: Table) => boolean): void {
+    const { partition, seq } = m;
+    this.messages++;
+    this.rows += m.clicks.length + m.events.length + m.credits.length + m.creditParts.length + m.alerts.length;
+    this.logRows += m.clicks.length + m.events.length;
+    if (seq > (this.lastSeqs.get(partition) ?? 0)) this.lastSeqs.set(partition, seq);
+    const raw = <R>(table: RawTable, rows: readonly R[], line: (r: R) => string) => {
+      if (rows.length > 0 && fresh(table)) this.raw[table].push({ partition, seq, text: lines(rows, line) });
+    };
+    raw('clicks', m.clicks, json);
+    raw('events', m.events, toJsonLine);
+    raw('attribution_credits', m.credits, json);
+    raw('fraud_alerts', m.alerts, json);
+    if (m.clicks.length > 0) {
+      this.lookup += lines(m.clicks, (r) => json(lookupRow(r)));
+      this.visitors += lines(m.clicks.filter(isVisitorTouch), (r) => json(lookupRow(r)));
+      if (fresh('click_minutes')) this.sums.click_minutes.add(partition, m.clicks);
+    }
+    if (m.events.length > 0 && fresh('event_minutes')) this.sums.event_minutes.add(partition, m.events);
+    if (m.creditParts.length > 0 && fresh('credit_minutes')) this.sums.credit_minutes.add(partition, m.creditParts);
+    if (m.rules !== undefined) this.rules.push({ partition, seq, rules: m.rules });
+  }
+}
 
 /** One flush: what it writes, which tables already have it, and per table what had landed before a retry. */
 interface Flush {
-  messages: QueuedMessage[];
+  batch: Batch;
   snapshots: Snapshots;
   done: Set<Table>;
   uncertain: Set<Table>;
   landed: Map<Table, Map<number, number>>;
-}
-
-/** Rows serialized between two turns of the event loop, while a flush may still yield. */
-const ROWS_PER_SLICE = 2_000;
-/**
- * How long a flush lets the partition loops run between its slices. A slice at a time, a flush
- * of a normal load never holds the loop for long, and the messages waiting behind it (a
- * registration's resolution, a forward, an alert) go on: bench fraud's trigger → pause p50 was
- * 207 and 260 ms in two runs with flushes in one go, 43–199 ms in four runs like this. But each
- * turn waits behind every partition loop, so a flush of a big queue that kept yielding took 5–20 s
- * under bench mixed and the lag kept growing: past this budget a flush finishes in one go.
- */
-const YIELD_BUDGET_MS = 100;
-
-/** The JSONEachRow body of `rows`, a slice at a time with turns of the event loop between until `yieldUntil`. */
-async function serialize<R>(rows: readonly R[], line: (row: R) => string, yieldUntil: number): Promise<string> {
-  let body = '';
-  for (let i = 0; i < rows.length; i++) {
-    body += `${line(rows[i] as R)}\n`;
-    if ((i + 1) % ROWS_PER_SLICE === 0 && performance.now() < yieldUntil) await new Promise((r) => setImmediate(r));
-  }
-  return body;
 }
 
 /** Insert a JSONEachRow body (pre-serialized: the client's own serializer would quote decimals). */
@@ -119,11 +160,8 @@ async function insertBody(ch: ClickHouseClient, table: string, body: string): Pr
 
 /** Queue and flusher of everything the partitions write. */
 export class ClickHouseSink {
-  private queue: QueuedMessage[] = [];
-  private queuedRows = 0;
+  private queue = new Batch();
   private pending: Flush | undefined;
-  /** Rows of the pending flush (kept, not recounted: `depth` is read for every consumed message). */
-  private pendingRows = 0;
   private running: Promise<void> | undefined;
 
   /**
@@ -139,18 +177,17 @@ export class ClickHouseSink {
 
   /** Rows waiting (queued or in a flush not yet written). */
   get depth(): number {
-    return this.queuedRows + this.pendingRows;
+    return this.queue.rows + (this.pending?.batch.rows ?? 0);
   }
 
   /** Messages waiting. */
   get messages(): number {
-    return this.queue.length + (this.pending?.messages.length ?? 0);
+    return this.queue.messages + (this.pending?.batch.messages ?? 0);
   }
 
   /** Queue a consumed message. */
   push(m: QueuedMessage): void {
-    this.queue.push(m);
-    this.queuedRows += m.clicks.length + m.events.length + m.credits.length + m.creditParts.length + m.alerts.length;
+    this.queue.add(m, (table) => m.seq > (this.landed.get(table)?.get(m.partition) ?? 0));
   }
 
   /** Write what is queued (one flush at a time); rejects when ClickHouse refuses, keeping everything for the retry. */
@@ -160,68 +197,66 @@ export class ClickHouseSink {
   }
 
   private async run(): Promise<void> {
-    if (!this.pending && this.queue.length > 0) {
-      this.pending = { messages: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map() };
-      this.pendingRows = this.queuedRows;
-      this.queue = [];
-      this.queuedRows = 0;
+    if (!this.pending && this.queue.messages > 0) {
+      this.pending = { batch: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map() };
+      this.queue = new Batch();
     }
     const f = this.pending;
     if (!f) return;
     const t0 = performance.now();
     await this.events.beforeWrite();
-    const rows = await this.write(f);
+    await this.write(f);
     this.pending = undefined;
-    this.pendingRows = 0;
-    this.events.flushed(rows, performance.now() - t0);
-    for (const [p, seq] of lastSeqs(f.messages)) this.events.durable(p, seq);
+    this.events.flushed(f.batch.logRows, performance.now() - t0);
+    for (const [p, seq] of f.batch.lastSeqs) this.events.durable(p, seq);
     // Messages that arrived during the insert go out now rather than a flush interval later.
-    if (this.queue.length > 0) await this.run();
+    if (this.queue.messages > 0) await this.run();
   }
 
-  private async write(f: Flush): Promise<number> {
-    const yieldUntil = performance.now() + YIELD_BUDGET_MS;
-    let rows = 0;
-    // The messages whose rows `table` does not hold yet.
-    const todo = (table: Table) =>
-      f.messages.filter((m) => m.seq > Math.max(f.landed.get(table)?.get(m.partition) ?? 0, this.landed.get(table)?.get(m.partition) ?? 0));
-    const json = (r: object) => JSON.stringify(r);
-    // Each table's rows and how one becomes a line; rows are gathered only when the table's turn comes.
-    const steps: Array<[Table, () => [readonly object[], (r: never) => string]]> = [
-      ['clicks', () => [todo('clicks').flatMap((m) => m.clicks), json]],
-      ['click_lookup', () => [clickLookupRows(f.messages), json]],
-      ['visitor_clicks', () => [visitorClickRows(f.messages), json]],
-      ['click_minutes', () => [clickMinuteRows(todo('click_minutes')), json]],
-      ['events', () => [todo('events').flatMap((m) => m.events), toJsonLine]],
-      ['event_minutes', () => [eventMinuteRows(todo('event_minutes')), toJsonLine]],
-      ['attribution_credits', () => [todo('attribution_credits').flatMap((m) => m.credits), json]],
-      ['credit_minutes', () => [creditMinuteRows(todo('credit_minutes')), toJsonLine]],
-      ['fraud_alerts', () => [todo('fraud_alerts').flatMap((m) => m.alerts), json]],
-      ['partition_rules', () => [f.messages.flatMap((m) => (m.rules === undefined ? [] : [{ partition: m.partition, seq: m.seq, rules: m.rules }])), json]],
-      ['player_state', () => [f.snapshots.players, json]],
-      ['checkpoints', () => [[...lastSeqs(f.messages)].map(([partition, seq]) => ({ partition, seq })), json]],
-      ['fraud_state', () => [f.snapshots.fraud, json]],
+  private async write(f: Flush): Promise<void> {
+    const b = f.batch;
+    // After an uncertain insert: how far each partition got in the table.
+    const landedBefore = (table: Table, partition: number) => f.landed.get(table)?.get(partition) ?? 0;
+    const raw = (table: RawTable) => () =>
+      b.raw[table]
+        .filter((m) => m.seq > landedBefore(table, m.partition))
+        .map((m) => m.text)
+        .join('');
+    const sums = (table: SumTable, line: (r: AggregateRow) => string) => () =>
+      lines(b.sums[table].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(table, p)), line);
+    // Each table's body, built only when the table's turn comes.
+    const steps: Array<[Table, () => string]> = [
+      ['clicks', raw('clicks')],
+      ['click_lookup', () => b.lookup],
+      ['visitor_clicks', () => b.visitors],
+      ['click_minutes', sums('click_minutes', json)],
+      ['events', raw('events')],
+      ['event_minutes', sums('event_minutes', toJsonLine)],
+      ['attribution_credits', raw('attribution_credits')],
+      ['credit_minutes', sums('credit_minutes', toJsonLine)],
+      ['fraud_alerts', raw('fraud_alerts')],
+      ['partition_rules', () => lines(b.rules, json)],
+      ['player_state', () => lines(f.snapshots.players, json)],
+      ['checkpoints', () => lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json)],
+      ['fraud_state', () => lines(f.snapshots.fraud, json)],
     ];
-    for (const [table, gather] of steps) {
+    for (const [table, body] of steps) {
       if (f.done.has(table)) continue;
-      if (f.uncertain.has(table) && COUNTED.has(table)) {
-        f.landed.set(table, await landedSeqs(this.ch, table, [...new Set(f.messages.map((m) => m.partition))]));
+      if (f.uncertain.has(table) && COUNTED_TABLES.includes(table)) {
+        f.landed.set(table, await landedSeqs(this.ch, table, [...b.lastSeqs.keys()]));
         f.uncertain.delete(table);
       }
-      const [tableRows, line] = gather();
-      if (tableRows.length > 0) {
-        const body = await serialize(tableRows, line as (r: object) => string, yieldUntil);
+      const text = body();
+      if (text.length > 0) {
         try {
-          await insertBody(this.ch, table, body);
+          await insertBody(this.ch, table, text);
         } catch (err) {
           f.uncertain.add(table);
           this.events.failed(err);
           throw err;
         }
       }
-      rows += table === 'clicks' || table === 'events' ? tableRows.length : 0;
       f.done.add(table);
     }
-    return rows;
   }
 }
