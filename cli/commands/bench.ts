@@ -12,7 +12,7 @@ import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from '../../l
 import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from '../../loadtest/scenarios/ingest.ts';
 import { MIXED_DEFAULTS, renderMixed, runMixed } from '../../loadtest/scenarios/mixed.ts';
 import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
-import { FRAUD_DEFAULTS, renderFraud, runFraud } from '../../loadtest/scenarios/fraud.ts';
+import { FRAUD_DEFAULTS, fraudStem, renderFraud, runFraud } from '../../loadtest/scenarios/fraud.ts';
 import { renderTransport, runTransport, TRANSPORT_DEFAULTS, type HttpTransport } from '../../loadtest/scenarios/transport.ts';
 
 /** Full usage text. */
@@ -21,7 +21,7 @@ export const help = `Usage: affstream bench redirect [--duration S] [--connectio
        affstream bench attribution [--rate R] [--duration S] [--keep]
        affstream bench mixed [--rate R] [--duration S | --soak M] [--seed N] [--keep]
        affstream bench postback|json|msgpack [--duration S] [--connections N] [--batch N] [--keep]
-       affstream bench fraud [--rate R] [--duration S] [--keep]
+       affstream bench fraud [--rate R] [--duration S] [--warmup S] [--keep]
 
 Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
 loadtest/results/<date>-<scenario>.json and .md, with a verdict against the issue's targets.
@@ -77,7 +77,8 @@ fraud        under a clean background of registrations and deposits, a registrat
              (p50/p99/max); every farm paused once, no alert on the background; and the bytes
              per tracked IP of the fraud windows holding one million IPs.
   --rate R          background events per second (default ${FRAUD_DEFAULTS.rate})
-  --duration S      seconds of load (default ${FRAUD_DEFAULTS.durationS})
+  --duration S      seconds of judged load, after the warm-up (default ${FRAUD_DEFAULTS.durationS})
+  --warmup S        seconds of load before it, probed but not judged (default ${FRAUD_DEFAULTS.warmupS})
 
 Every scenario:
   --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
@@ -99,6 +100,7 @@ const LIMITS = {
   seed: [0, 2 ** 31 - 1],
   batch: [1, 10_000],
   soak: [1, 60],
+  warmup: [0, 300],
 } as const;
 type Flag = keyof typeof LIMITS;
 
@@ -163,17 +165,18 @@ const SCENARIOS: Record<string, Scenario> = {
     },
   },
   fraud: {
-    flags: ['rate', 'duration'],
+    flags: ['rate', 'duration', 'warmup'],
     prepare(values, keep) {
       const options = {
         rate: intFlag('rate', values.rate, FRAUD_DEFAULTS.rate),
         durationS: intFlag('duration', values.duration, FRAUD_DEFAULTS.durationS),
+        warmupS: intFlag('warmup', values.warmup, FRAUD_DEFAULTS.warmupS),
         keep,
         log: say,
       };
       return async (procs) => {
         const results = await runFraud(options, procs);
-        return { results, markdown: renderFraud(results), pass: results.pass };
+        return { results, markdown: renderFraud(results), pass: results.pass, stem: fraudStem(results) };
       };
     },
   },

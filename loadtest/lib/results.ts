@@ -270,6 +270,11 @@ export function resultsStem(r: { scenario: string; date: string }, name = r.scen
   return `${r.date.slice(0, 10)}-${name}`;
 }
 
+/** The stem of a run at `rate`: a run at another rate than the scenario's default gets its own files (`mixed-r30000`). */
+export function rateStem(r: { scenario: string; date: string }, rate: number, defaultRate: number): string {
+  return resultsStem(r, rate === defaultRate ? r.scenario : `${r.scenario}-r${rate}`);
+}
+
 /** Writes `<dir>/<stem>.json` (the results) and `.md` (`markdown`); returns their paths. */
 export function writeResults(r: { scenario: string; date: string }, markdown: string, dir = RESULTS_DIR, stem = resultsStem(r)): { json: string; md: string } {
   mkdirSync(dir, { recursive: true });

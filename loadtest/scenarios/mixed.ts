@@ -28,7 +28,7 @@ import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitFor
 import { summarizeLog } from '../lib/logs.ts';
 import { countClicks, countEventRows, waitForRows } from '../lib/namespace.ts';
 import { memoryMiB, withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, resultsStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { Sampler, type Sample } from '../lib/sampler.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { runDriver, type DriverOutput } from '../tools/mixedDriver.ts';
@@ -489,7 +489,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   const steady = second.length > 0 ? second.reduce((n, s) => n + (s.acceptedPerSec as number), 0) / second.length : undefined;
   const scenario = opts.soak ? 'soak' : 'mixed';
   const date = started.toISOString();
-  const stem = mixedStem({ scenario, date }, opts.rate);
+  const stem = rateStem({ scenario, date }, opts.rate, MIXED_DEFAULTS.rate);
   const chart = `${stem}.svg`;
   writeFileSync(path.join(RESULTS_DIR, chart), chartOf(scenario, date, samples));
   const verdict: 'PASS' | 'FAIL' = report && live && !failedVerdict ? 'PASS' : 'FAIL';
@@ -525,10 +525,6 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   };
 }
 
-/** The results' file name: a run at another rate than the default gets its own files (`mixed-r30000`). */
-export function mixedStem(r: { scenario: string; date: string }, rate: number): string {
-  return resultsStem(r, rate === MIXED_DEFAULTS.rate ? r.scenario : `${r.scenario}-r${rate}`);
-}
 
 /** The run's time series as a chart: throughput, latency, backlog, memory. */
 function chartOf(scenario: string, date: string, samples: readonly Sample[]): string {
