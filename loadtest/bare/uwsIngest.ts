@@ -14,7 +14,7 @@
  *
  * It speaks just enough of the protocol (docs/protocol.md) for the benchmark's client: no
  * authentication, any brand; each binary frame's `seq` and event count come from its msgpack head
- * (lib/frameHead.ts), and once JetStream acknowledged the frame it is answered `{ack: seq,
+ * (lib/frames.ts: the client's frames keep them at fixed offsets), and once JetStream acknowledged the frame it is answered `{ack: seq,
  * accepted: <its events>, duplicates: 0, rejected: []}` — in the order the frames came, however
  * many the client keeps in flight, as the edge does.
  */
@@ -24,7 +24,7 @@ import { App, us_listen_socket_close, type us_listen_socket, type WebSocket } fr
 import { decodeMsgpackValue } from '../../node/ingest/msgpackDecode.ts';
 import { bootConfig } from '../../schema/bootConfig.ts';
 import { connectNats } from '../../schema/natsSetup.ts';
-import { readFrameHead } from '../lib/frameHead.ts';
+import { frameHead } from '../lib/frames.ts';
 import { floorStream } from '../lib/namespace.ts';
 
 const port = Number(process.argv[2]);
@@ -100,7 +100,8 @@ App()
       }
       let seq: number | undefined;
       try {
-        const head = readFrameHead(new Uint8Array(message));
+        const head = frameHead(new Uint8Array(message));
+        if (!head) throw new Error('not a frame of the benchmark client: {seq (uint32), events} expected');
         seq = head.seq;
         if (decode) {
           // The result is checked, so the decode is work the process cannot skip.
