@@ -15,7 +15,12 @@ export async function ensureStream(nc: NatsConnection, cfg: ClusterConfig): Prom
   await ensureOneStream(nc, cfg, names.fraudStream, names.fraudAlerts);
 }
 
-async function ensureOneStream(nc: NatsConnection, cfg: ClusterConfig, name: string, subjects: string): Promise<void> {
+/**
+ * Ensure stream `name` on `subjects` exists with the cluster's storage, limits, dedupe window and
+ * replicas. Exported for streams that must be stored exactly like the event stream: the ingest
+ * benchmark's floor publishes to one, so that JetStream's share of its cost is the edge's.
+ */
+export async function ensureOneStream(nc: NatsConnection, cfg: ClusterConfig, name: string, subjects: string): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const want: Partial<StreamConfig> & { name: string } = {
     name,

@@ -37,8 +37,11 @@ redirect     click redirects side by side on a bare uWebSockets.js 302 server (t
 ingest       player events over the binary WebSocket stream from ONE client process: events/s
              acknowledged (durable in JetStream), ack latency p50/p99, CPU-µs per event of the
              edge, the worker and the servers; then every acknowledged event must be in
-             ClickHouse exactly once, with the exact money sums.
-  --duration S      seconds the client sends (default ${INGEST_DEFAULTS.durationS})
+             ClickHouse exactly once, with the exact money sums. First, the floor: the same
+             client against a bare uWebSockets.js server that publishes each frame as one
+             JetStream message and acks it (no work per event), then with the edge's msgpack
+             decoder added, side by side with the edge.
+  --duration S      seconds the client sends, to each floor server and to the edge (default ${INGEST_DEFAULTS.durationS})
   --frame N         events per frame, at most 10000 and 1 MiB (default ${INGEST_DEFAULTS.frameEvents})
   --window W        frames kept unacknowledged, 1-64 (default ${INGEST_DEFAULTS.window}, the protocol's window)
 

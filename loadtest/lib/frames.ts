@@ -24,6 +24,10 @@ const TS_DIGITS = 13;
 const SEQ_PLACEHOLDER = 0xffff_ffff;
 /** Offset of the uint32 `seq` in `{seq, events}`: map header (1), "seq" (4), 0xce (1). */
 const SEQ_OFFSET = 6;
+/** The bytes between `seq` and the `events` array header: the key "events" (fixstr). */
+const EVENTS_KEY = Uint8Array.from([0xa6, 0x65, 0x76, 0x65, 0x6e, 0x74, 0x73]);
+/** Offset of the `events` array header. */
+const EVENTS_OFFSET = SEQ_OFFSET + 4 + EVENTS_KEY.length;
 
 /** Share of events that register a new player; the rest are events of this frame's players. */
 const REGISTRATION_SHARE = 0.05;
@@ -183,4 +187,27 @@ export function makeFrame(t: FrameTemplate, frame: number, ts: number): Buffer {
   writeDigits(out, t.frameOffsets, frame, FRAME_DIGITS);
   writeDigits(out, t.tsOffsets, ts, TS_DIGITS);
   return out;
+}
+
+/** A frame's `seq` and the length of its `events` array. */
+export interface FrameHead {
+  seq: number;
+  events: number;
+}
+
+/**
+ * The head of a frame made by {@link makeFrame}, read at its fixed offsets: the ingest floor
+ * (bare/uwsIngest.ts) answers frames with the ack the edge would send without decoding a single
+ * event, so its cost is per frame. Null when the bytes are not laid out like this module's frames.
+ */
+export function frameHead(frame: Uint8Array): FrameHead | null {
+  if (frame.length < EVENTS_OFFSET + 5 || frame[0] !== 0x82 || frame[SEQ_OFFSET - 1] !== 0xce) return null;
+  for (let i = 0; i < EVENTS_KEY.length; i++) if (frame[SEQ_OFFSET + 4 + i] !== EVENTS_KEY[i]) return null;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const seq = view.getUint32(SEQ_OFFSET);
+  const h = frame[EVENTS_OFFSET] as number;
+  if (h >= 0x90 && h <= 0x9f) return { seq, events: h & 0x0f };
+  if (h === 0xdc) return { seq, events: view.getUint16(EVENTS_OFFSET + 1) };
+  if (h === 0xdd) return { seq, events: view.getUint32(EVENTS_OFFSET + 1) };
+  return null;
 }

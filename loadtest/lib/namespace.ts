@@ -7,7 +7,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import { redisUrl, type ClusterConfig } from '../../schema/config.ts';
-import { connectNats } from '../../schema/natsSetup.ts';
+import { connectNats, ensureOneStream } from '../../schema/natsSetup.ts';
 import { natsNames } from '../../schema/subjects.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { sleep } from '../../cli/proc.ts';
@@ -110,8 +110,9 @@ export async function countEvents(cfg: ClusterConfig): Promise<EventCounts> {
 }
 
 /**
- * Deletes the namespace's ClickHouse database, JetStream stream and catalog bucket, and its Redis
- * keys (event-id claims, live counters, all prefixed `<namespace>:`).
+ * Deletes the namespace's ClickHouse database, its JetStream streams (events, fraud alerts, the
+ * ingest floor's) and KV buckets (catalog, fraud pauses), and its Redis keys (event-id claims,
+ * live counters, all prefixed `<namespace>:`).
  */
 export async function dropNamespace(cfg: ClusterConfig): Promise<void> {
   if (!cfg.namespace.startsWith(BENCH_PREFIX)) throw new Error(`refusing to drop namespace ${cfg.namespace}: not a benchmark namespace`);
@@ -121,19 +122,9 @@ export async function dropNamespace(cfg: ClusterConfig): Promise<void> {
   } finally {
     await ch.close();
   }
-  const nc = await connectNats(cfg, `${cfg.namespace}-cleanup`);
-  try {
-    const jsm = await jetstreamManager(nc);
-    const names = natsNames(cfg);
-    // A KV bucket is the stream KV_<bucket>.
-    for (const stream of [names.stream, `KV_${names.catalogBucket}`]) {
-      await jsm.streams.delete(stream).catch((err: unknown) => {
-        if ((err as { name?: string }).name !== 'StreamNotFoundError') throw err;
-      });
-    }
-  } finally {
-    await nc.close();
-  }
+  const names = natsNames(cfg);
+  // A KV bucket is the stream KV_<bucket>.
+  await deleteStreams(cfg, [names.stream, `KV_${names.catalogBucket}`, names.fraudStream, `KV_${names.fraudBucket}`, floorStream(cfg).stream]);
   const redis = new Redis(redisUrl(cfg), { maxRetriesPerRequest: 1, lazyConnect: true });
   try {
     await redis.connect();
@@ -143,5 +134,41 @@ export async function dropNamespace(cfg: ClusterConfig): Promise<void> {
     }
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * The stream of the `ingest` benchmark's floor (bare/uwsIngest.ts): each frame as it came, one
+ * message per frame. Apart from the event stream, so no worker ever reads a frame as events and
+ * the edge's count of JetStream messages stays its own; stored like the event stream, so that
+ * JetStream costs the floor what it costs the edge.
+ */
+export function floorStream(cfg: Pick<ClusterConfig, 'namespace'>): { stream: string; subject: string } {
+  return { stream: `${cfg.namespace.toUpperCase()}_FLOOR`, subject: `${cfg.namespace}.floor` };
+}
+
+/** Creates the namespace's {@link floorStream}. */
+export async function createFloorStream(cfg: ClusterConfig): Promise<void> {
+  const nc = await connectNats(cfg, `${cfg.namespace}-floor`);
+  try {
+    const { stream, subject } = floorStream(cfg);
+    await ensureOneStream(nc, cfg, stream, subject);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Deletes the JetStream streams `streams`, those that exist. */
+export async function deleteStreams(cfg: ClusterConfig, streams: readonly string[]): Promise<void> {
+  const nc = await connectNats(cfg, `${cfg.namespace}-cleanup`);
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const stream of streams) {
+      await jsm.streams.delete(stream).catch((err: unknown) => {
+        if ((err as { name?: string }).name !== 'StreamNotFoundError') throw err;
+      });
+    }
+  } finally {
+    await nc.close();
   }
 }

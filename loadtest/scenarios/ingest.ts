@@ -10,23 +10,29 @@
  * `events` table with what the acks accepted: rows, distinct event ids, rows per type and the
  * exact money sums. CPU time of the edge, the worker, the servers and the client is read for the
  * load and for the drain after it, so the figures say where the cores went.
+ *
+ * Before the edge starts, the same client runs against the floor (bare/uwsIngest.ts): a bare uWS
+ * server that makes each frame durable in JetStream as one message and acks it, with no work per
+ * event — then again with the edge's msgpack decoder added. What the floor reaches bounds what
+ * any edge could on this machine; the gap is the price of affstream's own work.
  */
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { parseMoney, toDecimalText } from '../../schema/money.ts';
 import { connectNats } from '../../schema/natsSetup.ts';
 import { natsNames } from '../../schema/subjects.ts';
 import { createCatalog } from '../lib/catalog.ts';
-import { BenchCluster } from '../lib/cluster.ts';
+import { BenchCluster, nodeScript } from '../lib/cluster.ts';
 import { waitForBrand } from '../lib/eventClient.ts';
 import { frameTemplate, type FrameSummary } from '../lib/frames.ts';
 import { summarizeLog } from '../lib/logs.ts';
-import { countEventRows, countEvents, waitForEventRows, type EventCounts } from '../lib/namespace.ts';
-import { promSum, scrape } from '../lib/net.ts';
+import { countEventRows, countEvents, createFloorStream, deleteStreams, floorStream, waitForEventRows, type EventCounts } from '../lib/namespace.ts';
+import { freePorts, promSum, scrape } from '../lib/net.ts';
 import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
-import { runStreamIngest, type StreamIngestOutput } from '../tools/streamIngest.ts';
+import { runStreamIngest, type StreamIngestInput, type StreamIngestOutput } from '../tools/streamIngest.ts';
 
 /** Options of {@link runIngest}. */
 export interface IngestOptions {
@@ -79,6 +85,21 @@ export interface EventAccounting {
   detail: string;
 }
 
+/** The floor's servers (bare/uwsIngest.ts), in the order they run. */
+const FLOOR_TARGETS = [
+  { target: 'bare', args: [], log: 'floor.log' },
+  { target: 'bare + decode', args: ['--decode'], log: 'floor-decode.log' },
+] as const;
+
+/** The stream client against a floor server: the same frames, nothing but JetStream behind the socket. */
+export interface FloorRun {
+  /** `bare`: each frame published as one JetStream message; `bare + decode`: the edge's msgpack decoder run over each frame too. */
+  target: (typeof FLOOR_TARGETS)[number]['target'];
+  client: StreamIngestOutput;
+  /** The server (`bare server`), NATS, ClickHouse, Redis and the client while the client sent. */
+  cpu: CpuWindow;
+}
+
 /** The whole output of `affstream bench ingest`. */
 export interface IngestResults {
   scenario: 'ingest';
@@ -89,6 +110,8 @@ export interface IngestResults {
   frame: FrameSummary;
   client: StreamIngestOutput | undefined;
   cpu: CpuWindow[];
+  /** The same client against the floor, before the edge started. */
+  floor: FloorRun[];
   events: EventAccounting | undefined;
   /** What the figures say limits the rate, from the CPU windows and the batch sizes. */
   limits: string[];
@@ -121,37 +144,25 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
   let client: StreamIngestOutput | undefined;
   let events: EventAccounting | undefined;
   const cpu: CpuWindow[] = [];
+  const floor: FloorRun[] = [];
+  const stream = { secret, durationS: opts.durationS, frameEvents: opts.frameEvents, window: opts.window, tag, drainTimeoutMs: DRAIN_TIMEOUT_MS };
   await cluster.startServers(log);
   try {
+    log(`stream client: ${opts.durationS} s per target, frames of ${fmt(opts.frameEvents)} events (${fmt(frame.bytes)} bytes), window ${opts.window}`);
+    floor.push(...(await runFloor(cluster, procs, stream, log)));
+
     log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
     const { edge, worker } = await cluster.startNodes(procs);
     await procs.guard(createCatalog(cluster.edgeUrl, cluster.adminToken, { brands: [BRAND], affiliates: [], codes: [], paused: [], postbackSecret: secret }));
     await procs.guard(waitForBrand({ baseUrl: cluster.edgeUrl, brand: BRAND, secret }, 10_000));
 
-    const servers = serverPids(cluster.serverCfg);
-    const measured: [string, number][] = [['edge', edge.pid], ['worker', worker.pid], ...Object.entries(servers).map(([name, pid]) => [name, pid] as [string, number])];
+    const measured = cluster.measured(edge, worker);
     const pids = measured.map(([, pid]) => pid);
-    log(`stream client: ${opts.durationS} s, frames of ${fmt(opts.frameEvents)} events (${fmt(frame.bytes)} bytes), window ${opts.window}…`);
-    const url = `${cluster.edgeUrl.replace('http:', 'ws:')}/v1/stream?brand=${BRAND}`;
-    const t0 = performance.now();
-    const load = await withCpu(pids, () =>
-      procs.guard(runStreamIngest(procs, { url, secret, durationS: opts.durationS, frameEvents: opts.frameEvents, window: opts.window, tag, drainTimeoutMs: DRAIN_TIMEOUT_MS })),
-    );
-    const loadWallS = (performance.now() - t0) / 1000;
-    client = load.result;
-    log(
-      `  ${fmt(client.acceptedPerSec)} events/s acknowledged (${fmt(client.accepted)} in ${client.durationS.toFixed(1)} s), ack p50 ${client.ackLatencyMs.p50.toFixed(1)} ms, ` +
-        `p99 ${client.ackLatencyMs.p99.toFixed(1)} ms`,
-    );
+    log('edge…');
+    const load = await streamLoad(procs, measured, { ...stream, url: streamUrl(cluster.edgeUrl) }, 'load (client sending)', log);
+    client = load.client;
     const perEvent = client.accepted;
-    cpu.push(
-      cpuWindow(
-        'load (client sending)',
-        loadWallS,
-        [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, perEvent)), processCpu('stream client', client.cpuMicros, client.durationS, perEvent)],
-        load.machineMicros,
-      ),
-    );
+    cpu.push(load.cpu);
 
     log('waiting for the worker to write every event to ClickHouse…');
     const t1 = performance.now();
@@ -172,7 +183,7 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
     await cluster.close(procs, opts.keep || events?.ok === false, log);
   }
 
-  const limits = client && events ? explainLimits(client, cpu, events, host) : [];
+  const limits = [...(client && events ? explainLimits(client, cpu, events, host) : []), ...floorLimits(floor, client, cpu[0], host.cpus)];
   const verdict = judge(client, events);
   return {
     scenario: 'ingest',
@@ -183,12 +194,70 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
     frame,
     client,
     cpu,
+    floor,
     events,
     limits,
     logs: [summarizeLog(cluster.edgeLog), summarizeLog(cluster.workerLog)],
     verdict,
     pass: verdict.every((v) => v.pass !== false),
   };
+}
+
+/** `ws://…/v1/stream?brand=…` of the server at `baseUrl`. */
+const streamUrl = (baseUrl: string): string => `${baseUrl.replace('http:', 'ws:')}/v1/stream?brand=${BRAND}`;
+
+/**
+ * One run of the stream client, reading the CPU of the `measured` processes meanwhile: the client's
+ * figures, and the CPU window `window` per acknowledged event, the client's own CPU included.
+ */
+async function streamLoad(
+  procs: ProcessSet,
+  measured: readonly [string, number][],
+  input: StreamIngestInput,
+  window: string,
+  log: (line: string) => void,
+): Promise<{ client: StreamIngestOutput; cpu: CpuWindow }> {
+  const t0 = performance.now();
+  const load = await withCpu(
+    measured.map(([, pid]) => pid),
+    () => procs.guard(runStreamIngest(procs, input)),
+  );
+  const wallS = (performance.now() - t0) / 1000;
+  const client = load.result;
+  log(
+    `  ${fmt(client.acceptedPerSec)} events/s acknowledged (${fmt(client.accepted)} in ${client.durationS.toFixed(1)} s), ack p50 ${client.ackLatencyMs.p50.toFixed(1)} ms, ` +
+      `p99 ${client.ackLatencyMs.p99.toFixed(1)} ms`,
+  );
+  const events = client.accepted;
+  const processes = [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), processCpu('stream client', client.cpuMicros, client.durationS, events)];
+  return { client, cpu: cpuWindow(window, wallS, processes, load.machineMicros) };
+}
+
+/**
+ * The floor: the client against each bare server in turn (bare/uwsIngest.ts), alone — the edge and
+ * the worker are not running yet — publishing to a stream of the namespace's own.
+ */
+async function runFloor(cluster: BenchCluster, procs: ProcessSet, stream: Omit<StreamIngestInput, 'url'>, log: (line: string) => void): Promise<FloorRun[]> {
+  const [port] = (await freePorts(1)) as [number];
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await procs.guard(createFloorStream(cluster.cfg));
+  const servers = Object.entries(serverPids(cluster.serverCfg)) as [string, number][];
+  const runs: FloorRun[] = [];
+  for (const { target, args, log: logFile } of FLOOR_TARGETS) {
+    const server = procs.spawn(`${target} server`, ...nodeScript('loadtest/bare/uwsIngest.ts', String(port), ...args), {
+      env: cluster.env,
+      output: path.join(cluster.workDir, logFile),
+      service: true,
+    });
+    await cluster.ready(procs, `the ${target} server`, `${baseUrl}/readyz`);
+    log(`${target} server (the floor)…`);
+    const run = await streamLoad(procs, [['bare server', server.pid], ...servers], { ...stream, url: streamUrl(baseUrl) }, `${target} server (client sending)`, log);
+    await procs.stop(server);
+    runs.push({ target, ...run });
+  }
+  // Hundreds of megabytes of frames: gone before the edge runs, so NATS holds only the edge's events meanwhile.
+  await procs.guard(deleteStreams(cluster.cfg, [floorStream(cluster.cfg).stream]));
+  return runs;
 }
 
 /** Compares ClickHouse with the acks, the edge's counter and the frames' composition. */
@@ -315,6 +384,63 @@ function explainLimits(client: StreamIngestOutput, cpu: CpuWindow[], events: Eve
   return lines;
 }
 
+/** CPU-µs per event `process` spent in `window`, when it was measured. */
+const microsOf = (window: CpuWindow | undefined, process: string): number | undefined => window?.processes.find((p) => p.process === process)?.microsPerEvent;
+
+/** The CPU-µs per event of every process of `window` together. */
+const microsOfAll = (window: CpuWindow): number => window.processes.reduce((n, p) => n + p.microsPerEvent, 0);
+
+/**
+ * What the floor says about the target: how far below or above it anything gets on this machine
+ * over one WebSocket with no work per event, what that leaves of the CPU an event may cost at the
+ * target rate, and the decoder's share. `edgeLoad` is the edge run's load window.
+ */
+export function floorLimits(floor: readonly FloorRun[], edge: StreamIngestOutput | undefined, edgeLoad: CpuWindow | undefined, cpus: number): string[] {
+  const bare = floor.find((f) => f.target === 'bare');
+  const server = microsOf(bare?.cpu, 'bare server');
+  if (!bare || bare.client.accepted === 0 || server === undefined) return [];
+  const lines: string[] = [];
+  const nats = microsOf(bare.cpu, 'nats');
+  const client = microsOf(bare.cpu, 'stream client') ?? 0;
+  const all = microsOfAll(bare.cpu);
+  const edgeServer = microsOf(edgeLoad, 'edge');
+  lines.push(
+    `The floor — a bare uWebSockets.js server that publishes each ${fmt(bare.client.frame.events)}-event frame as one JetStream message and acks it, no work per event, the worker not running — ` +
+      `got ${fmt(bare.client.acceptedPerSec)} events/s acknowledged from the same client` +
+      `${edge && edge.accepted > 0 ? `; the edge ${fmt(edge.acceptedPerSec)}, ${fmt((100 * edge.acceptedPerSec) / bare.client.acceptedPerSec, 1)}% of it` : ''}. ` +
+      `Per event the floor cost ${server.toFixed(2)} CPU-µs in the bare server, ${nats === undefined ? 'an unmeasured share' : nats.toFixed(2)} in nats-server and ${client.toFixed(2)} in the client ` +
+      `(${all.toFixed(2)} in every measured process)` +
+      `${edgeServer !== undefined && edgeServer > 0 ? `; the edge spent ${edgeServer.toFixed(2)} in itself, ${(edgeServer - server).toFixed(2)} more than the bare server: the price of its work on each event` : ''}.`,
+  );
+  const budget = (cpus * 1e6) / INGEST_TARGET;
+  const busiest = [...bare.cpu.processes]
+    .sort((a, b) => b.cores - a.cores)
+    .slice(0, 3)
+    .map((p) => `${p.process} ${p.cores.toFixed(2)}`)
+    .join(', ');
+  if (bare.client.acceptedPerSec < INGEST_TARGET) {
+    lines.push(
+      `The floor itself stays below the target of ${fmt(INGEST_TARGET)} events/s: with nothing but one WebSocket and JetStream between the client and the disk, this machine acknowledged ` +
+        `${fmt(bare.client.acceptedPerSec)}, so no edge can reach the target here from one client, whatever it saves on its own work (cores busy in the floor run: ${busiest}; everything else ${bare.cpu.otherCores.toFixed(2)}). ` +
+        `At the target, ${cpus} cores allow ${budget.toFixed(2)} CPU-µs per event for every process together; the floor alone spends ${all.toFixed(2)}.`,
+    );
+  } else {
+    lines.push(
+      `The floor reaches the target of ${fmt(INGEST_TARGET)} events/s. At the target, ${cpus} cores allow ${budget.toFixed(2)} CPU-µs per event for every process together; the floor spends ${all.toFixed(2)} of them, ` +
+        `which leaves ${(budget - all).toFixed(2)} for the edge's own work on each event and the worker's — and one edge thread must stay under ${(1e6 / INGEST_TARGET).toFixed(2)} CPU-µs per event in all.`,
+    );
+  }
+  const decoded = microsOf(floor.find((f) => f.target === 'bare + decode')?.cpu, 'bare server');
+  if (decoded !== undefined && decoded > 0) {
+    lines.push(
+      `The edge's msgpack decoder alone: ${decoded.toFixed(2)} CPU-µs per event in the bare server with it, ${(decoded - server).toFixed(2)} more than without; ` +
+        `a server that decodes every event on one thread cannot ack more than ~${fmt(1e6 / decoded)} events/s, one that only publishes the frames ~${fmt(1e6 / server)}` +
+        `${1e6 / decoded < INGEST_TARGET ? ` — below the target: an edge that decodes every event on its one thread cannot reach it, whatever else it saves` : ''}.`,
+    );
+  }
+  return lines;
+}
+
 /** The issue's targets against the measured figures. */
 function judge(client: StreamIngestOutput | undefined, events: EventAccounting | undefined): Verdict[] {
   const verdict: Verdict[] = [];
@@ -367,7 +493,7 @@ export function renderIngest(r: IngestResults): string {
       '',
     );
   }
-  lines.push(...cpuSection(r.cpu, 'per acknowledged event'));
+  lines.push(...cpuSection(r.cpu, 'per acknowledged event'), ...floorSection(r));
   const e = r.events;
   if (e) {
     const types = Object.keys({ ...(e.expected?.byType ?? {}), ...e.clickhouse.byType });
@@ -390,4 +516,45 @@ export function renderIngest(r: IngestResults): string {
   if (r.limits.length > 0) lines.push('## What limits the rate', '', ...r.limits.map((l) => `- ${l}`), '');
   lines.push(...verdictSection(r.verdict, r.logs));
   return lines.join('\n');
+}
+
+/** `## Floor`: the bare servers and the edge side by side, then the floor runs' CPU tables. */
+function floorSection(r: IngestResults): string[] {
+  if (r.floor.length === 0) return [];
+  const n = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(2));
+  const bareRate = r.floor.find((f) => f.target === 'bare')?.client.acceptedPerSec ?? 0;
+  const rows = [
+    ...r.floor.map((f) => ({ target: f.target, client: f.client, cpu: f.cpu, server: 'bare server', perMessage: f.client.framesAcked > 0 ? f.client.frame.events : undefined })),
+    ...(r.client
+      ? [
+          {
+            target: 'edge',
+            client: r.client,
+            cpu: r.cpu[0],
+            server: 'edge',
+            perMessage: r.events && r.events.jetstreamMessages > 0 ? r.events.acknowledged / r.events.jetstreamMessages : undefined,
+          },
+        ]
+      : []),
+  ];
+  return [
+    '## Floor: the same client against a bare server',
+    '',
+    '`bare` is a uWebSockets.js server that publishes each frame, as it came, as one JetStream message (with a `Nats-Msg-Id`, to a stream stored like the event stream) and acks it with the frame\'s event count, read from the msgpack array header: no event decoded, validated, deduplicated or re-encoded, the worker not running. ' +
+      "`bare + decode` also runs the edge's msgpack decoder over every frame. `edge` is the run above. CPU-µs per acknowledged event; `all` counts every measured process (ClickHouse and Redis too).",
+    '',
+    '| target | events/s acknowledged | of bare | frames acked / sent | events per JetStream message | ack p50 ms | ack p99 ms | server CPU-µs | nats-server | worker | stream client | all |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (x) =>
+        `| ${x.target} | ${fmt(x.client.acceptedPerSec)} | ${bareRate > 0 ? `${fmt((100 * x.client.acceptedPerSec) / bareRate, 1)}%` : '–'} | ${fmt(x.client.framesAcked)} / ${fmt(x.client.framesSent)} | ` +
+        `${x.perMessage === undefined ? '–' : fmt(x.perMessage, 1)} | ${x.client.ackLatencyMs.p50.toFixed(1)} | ${x.client.ackLatencyMs.p99.toFixed(1)} | ` +
+        `${n(microsOf(x.cpu, x.server))} | ${n(microsOf(x.cpu, 'nats'))} | ${n(microsOf(x.cpu, 'worker'))} | ${n(microsOf(x.cpu, 'stream client'))} | ${x.cpu ? n(microsOfAll(x.cpu)) : '–'} |`,
+    ),
+    '',
+    ...cpuSection(
+      r.floor.map((f) => f.cpu),
+      'per acknowledged event',
+    ),
+  ];
 }

@@ -1,0 +1,151 @@
+/**
+ * The floor of the ingest benchmark: a bare uWebSockets.js server taking `/v1/stream` frames and
+ * making each one durable in JetStream as ONE message, then answering it with the ack the edge
+ * would send — no event decoded, validated, deduplicated, split by partition or re-encoded. What
+ * it reaches is what one WebSocket and JetStream allow on this machine; whatever the edge costs on
+ * top is the price of affstream's own work.
+ *
+ * Run as its own process (`node --import tsx loadtest/bare/uwsIngest.ts <port> [--decode]`) so
+ * its CPU time can be read from /proc like the edge's, with the benchmark namespace's environment:
+ * it publishes to the namespace's floor stream (lib/namespace.ts), which the harness creates.
+ * `--decode` also runs the edge's own msgpack decoder (node/ingest/msgpackDecode.ts) over every
+ * frame: the decoder's share of the edge's cost, alone. `/readyz` answers 200 once NATS is
+ * connected, so the harness waits on it the same way it waits on an edge.
+ *
+ * It speaks just enough of the protocol (docs/protocol.md) for the benchmark's client: no
+ * authentication, any brand; each binary frame's `seq` and event count come from its msgpack head
+ * (lib/frames.ts: the client's frames keep them at fixed offsets), and once JetStream acknowledged the frame it is answered `{ack: seq,
+ * accepted: <its events>, duplicates: 0, rejected: []}` — in the order the frames came, however
+ * many the client keeps in flight, as the edge does.
+ */
+import { jetstream } from '@nats-io/jetstream';
+import { encode } from '@msgpack/msgpack';
+import { App, us_listen_socket_close, type us_listen_socket, type WebSocket } from 'uWebSockets.js';
+import { decodeMsgpackValue } from '../../node/ingest/msgpackDecode.ts';
+import { bootConfig } from '../../schema/bootConfig.ts';
+import { connectNats } from '../../schema/natsSetup.ts';
+import { frameHead } from '../lib/frames.ts';
+import { floorStream } from '../lib/namespace.ts';
+
+const port = Number(process.argv[2]);
+const decode = process.argv.slice(3).includes('--decode');
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  process.stderr.write('usage: uwsIngest.ts <port> [--decode]\n');
+  process.exit(2);
+}
+
+/** The edge's defaults: a frame up to 1 MiB (uWS closes the connection beyond its payload limit). */
+const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** A frame's place in the order of answers. */
+interface Slot {
+  /** Its answer; undefined until the frame is durable (or failed). */
+  reply: Uint8Array | undefined;
+}
+
+interface Connection {
+  /** Frames not answered yet, oldest first. */
+  queue: Slot[];
+  closed: boolean;
+}
+
+// The same connection and publish settings as the edge's, so JetStream's share costs the same.
+const cfg = await bootConfig();
+const nc = await connectNats(cfg, `floor-${process.pid}`);
+const js = jetstream(nc, { timeout: cfg.edge.publishTimeoutMs });
+const { subject } = floorStream(cfg);
+// Every message has a Nats-Msg-Id, as the edge's: the dedupe index is part of what durability costs.
+const instance = `floor-${process.pid}`;
+let published = 0;
+
+const errorFrame = (code: string, message: string, seq?: number): Uint8Array => encode(seq === undefined ? { error: { code, message } } : { seq, error: { code, message } });
+
+/** Sends the answers that are ready, in order; a client not reading its acks is closed, as the edge does. */
+const flush = (ws: WebSocket<Connection>, c: Connection): void => {
+  let dropped = false;
+  ws.cork(() => {
+    while (!dropped && c.queue[0]?.reply !== undefined) {
+      dropped = ws.send((c.queue.shift() as Slot).reply as Uint8Array, true) === 2;
+    }
+  });
+  if (dropped) {
+    c.closed = true;
+    ws.end(1008, 'acknowledgements are not being read');
+  }
+};
+
+let listenSocket: us_listen_socket | undefined;
+
+App()
+  .ws<Connection>('/v1/stream', {
+    maxPayloadLength: MAX_FRAME_BYTES,
+    maxBackpressure: 16 * 1024 * 1024,
+    idleTimeout: 120,
+    upgrade: (res, req, context) => {
+      res.upgrade<Connection>(
+        { queue: [], closed: false },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
+    },
+    message: (ws, message, isBinary) => {
+      const c = ws.getUserData();
+      const slot: Slot = { reply: undefined };
+      c.queue.push(slot);
+      if (!isBinary) {
+        slot.reply = errorFrame('invalid_frame', 'frames are binary msgpack {seq, events}');
+        return flush(ws, c);
+      }
+      let seq: number | undefined;
+      try {
+        const head = frameHead(new Uint8Array(message));
+        if (!head) throw new Error('not a frame of the benchmark client: {seq (uint32), events} expected');
+        seq = head.seq;
+        if (decode) {
+          // The result is checked, so the decode is work the process cannot skip.
+          const frame = decodeMsgpackValue(new Uint8Array(message)) as { events?: unknown[] } | null;
+          if (frame?.events?.length !== head.events) throw new Error('the decoder and the frame head disagree on the events');
+        }
+        // A copy: the ArrayBuffer is only valid during this handler, and nats.js writes the
+        // payload to its socket later, from its outbound buffer.
+        const payload = new Uint8Array(message.slice(0));
+        js.publish(subject, payload, { msgID: `${instance}.${++published}` })
+          .then(
+            () => encode({ ack: head.seq, accepted: head.events, duplicates: 0, rejected: [] }),
+            () => errorFrame('unavailable', 'the frame could not be made durable; retry', head.seq),
+          )
+          .then((reply) => {
+            slot.reply = reply;
+            if (!c.closed) flush(ws, c);
+          });
+      } catch (err) {
+        slot.reply = errorFrame('invalid_msgpack', err instanceof Error ? err.message : String(err), seq);
+        flush(ws, c);
+      }
+    },
+    close: (ws) => {
+      ws.getUserData().closed = true;
+    },
+  })
+  .get('/readyz', (res) => {
+    res.cork(() => res.end('ok'));
+  })
+  .any('/*', (res) => {
+    res.cork(() => res.writeStatus('404 Not Found').end());
+  })
+  .listen('127.0.0.1', port, (socket) => {
+    if (!socket) {
+      process.stderr.write(`cannot listen on 127.0.0.1:${port}\n`);
+      process.exit(1);
+    }
+    listenSocket = socket;
+  });
+
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    if (listenSocket) us_listen_socket_close(listenSocket);
+    process.exit(0);
+  });
+}
