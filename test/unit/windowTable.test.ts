@@ -14,14 +14,24 @@ describe('sliding-window table', () => {
     expect(w.sum('missing', t)).toBe(0);
   });
 
-  it('late events inside the window count where they belong; older ones are ignored', () => {
+  it('late events inside the window count where they belong, also in the window they share with newer ones; older ones are ignored', () => {
     const w = new WindowTable({ bucketMs: B, buckets: 6 });
     const t = 1_800_000_000_000;
     w.add('a', t + 5 * B);
-    expect(w.add('a', t + 2 * B)).toBe(1);
+    expect(w.add('a', t + 2 * B)).toBe(2);
+    expect(w.sum('a', t + 2 * B)).toBe(1);
     expect(w.sum('a', t + 5 * B)).toBe(2);
     expect(w.add('a', t - 3 * B)).toBe(0);
     expect(w.sum('a', t + 5 * B)).toBe(2);
+  });
+
+  it('sees a sixth event made before, and arriving after, one in the next bucket', () => {
+    // A farm's six registrations, 20 ms apart across a bucket boundary, in the order their
+    // forwards reached the affiliate actor: whichever arrives last sees all six.
+    const w = new WindowTable({ bucketMs: 60_000, buckets: 10 });
+    const edge = 1_800_000_040_000;
+    const made = [edge - 100, edge - 80, edge - 60, edge - 40, edge + 20, edge - 20];
+    expect(made.map((ts) => w.add('sub\u00001.2.3.4', ts))).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('grows for many keys, drops idle ones when it rebuilds, and survives a snapshot', () => {

@@ -137,7 +137,14 @@ export class WindowTable {
     return sum;
   }
 
-  /** Add `n` at event time `ts`; returns the key's count in the window ending at `ts`. Events older than the key's window are ignored. */
+  /**
+   * Add `n` at event time `ts`; returns the key's largest count in a window holding `ts`: the one
+   * ending at `ts`, or for a late event (older than the key's newest) the one ending at the newest
+   * if that holds more. A rule's events reach its actor in arrival order, not event order (a farm's
+   * registrations come through as many player partitions): counting a late event only in the
+   * window ending at its own time missed a sixth registration made before, and arrived after, one
+   * in the next bucket — neither add saw six. Events older than the key's window are ignored.
+   */
   add(key: string, ts: number, n = 1): number {
     if (this.used + 1 > this.capacity * MAX_LOAD) this.rebuild();
     const b = Math.floor(ts / this.bucketMs);
@@ -154,7 +161,8 @@ export class WindowTable {
       return this.sumAt(slot, b);
     }
     this.counts[base + (b % this.buckets)] = (this.counts[base + (b % this.buckets)] as number) + n;
-    return this.sumAt(slot, b);
+    const newest = this.head[slot] as number;
+    return b < newest ? Math.max(this.sumAt(slot, b), this.sumAt(slot, newest)) : this.sumAt(slot, b);
   }
 
   /** The key's count in the window ending at `ts`. */
