@@ -98,8 +98,11 @@ export function fraudApi(d: FraudApiDeps) {
 
     async pauses(req: Request): Promise<Reply> {
       const scope = requestScope(req.headers.authorization, d.adminToken, d.catalog);
-      const affiliate = scoped(scope, new URLSearchParams(req.query).get('affiliate'));
-      return json(200, d.pauses.list().filter((p) => affiliate === '' || p.affiliate_id === affiliate));
+      const q = new URLSearchParams(req.query);
+      const affiliate = scoped(scope, q.get('affiliate'));
+      // Only the pauses whose triggering event came at or after `from`: what a watcher has not seen yet.
+      const from = timeParam('from', q.get('from'), -Infinity);
+      return json(200, d.pauses.list().filter((p) => (affiliate === '' || p.affiliate_id === affiliate) && Date.parse(p.since) >= from));
     },
 
     async lift(req: Request): Promise<Reply> {

@@ -84,6 +84,13 @@ describe('fraud engine', () => {
     expect(p.evidence).toMatchObject({ ip: '203.0.113.7', registrations: 6, max: 5 });
     expect(p.since).toBe(new Date(T0 + 5 * 7_500).toISOString());
     expect(await pauseOf('near')).toBeUndefined();
+    // `from` lists only the pauses triggered at or after it; a bad one is a 400 naming it.
+    const listed = async (from: string) => ((await (await fetch(`${base()}/api/v1/fraud/pauses?from=${from}`, { headers: auth() })).json()) as Pause[]).map((x) => x.id);
+    expect(await listed(String(T0 + 5 * 7_500))).toContain(p.id);
+    expect(await listed(new Date(T0 + 5 * 7_500 + 1).toISOString())).not.toContain(p.id);
+    const badFrom = await fetch(`${base()}/api/v1/fraud/pauses?from=soon`, { headers: auth() });
+    expect(badFrom.status).toBe(400);
+    expect(((await badFrom.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'invalid_parameter', message: expect.stringContaining('from') });
 
     // The alert is stored once, with its score, and listed by the API.
     const alerts = await waitFor('alert stored', async () => {
