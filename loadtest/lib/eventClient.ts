@@ -17,8 +17,16 @@ const TIMEOUT_MS = 10_000;
 /** Kept-alive connections, up to 64 per edge: more than any benchmark keeps in flight at once. */
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One request over {@link agent}; resolves with status, the `Location` header and the body. */
-function call(method: string, url: string, headers: Record<string, string>, body?: string): Promise<{ status: number; location?: string; body: string }> {
+/**
+ * One request over {@link agent}; resolves with status, the `Location` header and the body. A
+ * kept-alive connection the edge closed as idle just as the request went out fails with
+ * ECONNRESET before any answer: that request is sent again on a fresh connection, once (the
+ * pattern node:http documents for `reusedSocket`). The edge never answered it; for events a
+ * repeat is harmless either way (deduplicated by id, answered as a duplicate). Without this, the
+ * lost registration's later deposits wait in their player for a registration that never comes,
+ * and a run's accounting (rows = accepted events) comes up short by them.
+ */
+function call(method: string, url: string, headers: Record<string, string>, body?: string, retried = false): Promise<{ status: number; location?: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, agent, headers, timeout: TIMEOUT_MS }, (res) => {
       let text = '';
@@ -28,7 +36,10 @@ function call(method: string, url: string, headers: Record<string, string>, body
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer within ${TIMEOUT_MS} ms`)));
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!retried && req.reusedSocket && err.code === 'ECONNRESET') resolve(call(method, url, headers, body, true));
+      else reject(err);
+    });
     req.end(body);
   });
 }

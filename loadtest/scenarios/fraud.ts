@@ -161,24 +161,41 @@ export function measureWindow(window: string, shape: WindowShape, ips = MEMORY_I
 
 /**
  * One poller for every probe: `GET /api/v1/fraud/pauses` every {@link POLL_MS} ms, noting when each
- * sub-ID first shows. (A poller per probe would itself load the edge more than the farms do.)
+ * sub-ID first shows. (A poller per probe would itself load the edge more than the farms do.) It
+ * asks only for pauses triggered since the oldest registration still awaited (`from`): the whole
+ * list grows with every farm, and reading it 200 times a second cost the edge and the harness
+ * CPU that the machine's two cores share with the cluster.
  */
 class PauseWatch {
   /** Sub-ID → when first listed: performance.now() and the wall clock. */
   private readonly seen = new Map<string, [number, number]>();
+  /** Sub-IDs awaited → wall clock of their registrations (their pause's `since` is not earlier). */
+  private readonly awaited = new Map<string, number>();
   private running = true;
   private readonly done: Promise<void>;
 
   constructor(target: EventTarget, adminToken: string) {
-    const url = `${target.baseUrl}/api/v1/fraud/pauses?affiliate=${PROBE_AFFILIATE}`;
+    const url = `${target.baseUrl}/api/v1/fraud/pauses?affiliate=${PROBE_AFFILIATE}&from=`;
     this.done = (async () => {
       while (this.running) {
-        const list = await fetch(url, { headers: { Authorization: `Bearer ${adminToken}` } }).then((r) => r.json() as Promise<Array<{ sub_id: string }>>).catch(() => []);
-        const now: [number, number] = [performance.now(), Date.now()];
-        for (const p of list) if (!this.seen.has(p.sub_id)) this.seen.set(p.sub_id, now);
+        if (this.awaited.size > 0) {
+          const from = Math.min(...this.awaited.values());
+          const list = await fetch(`${url}${from}`, { headers: { Authorization: `Bearer ${adminToken}` } }).then((r) => r.json() as Promise<Array<{ sub_id: string }>>).catch(() => []);
+          const now: [number, number] = [performance.now(), Date.now()];
+          for (const p of list) if (!this.seen.has(p.sub_id)) this.seen.set(p.sub_id, now);
+        }
         await sleep(POLL_MS);
       }
     })();
+  }
+
+  /** Look out for `subId`, whose registrations start at `since` (wall clock), until {@link forget}. */
+  expect(subId: string, since: number): void {
+    this.awaited.set(subId, since);
+  }
+
+  forget(subId: string): void {
+    this.awaited.delete(subId);
   }
 
   /** When `subId` was first listed (performance.now(), wall clock), waiting for it up to `deadline`. */
@@ -203,6 +220,7 @@ async function probeOnce(target: EventTarget, watch: PauseWatch, tag: string, in
     const clicks: string[] = [];
     for (let i = 0; i < FARM_SIZE; i++) clicks.push(await redirect(target.baseUrl, PROBE_AFFILIATE, visitor));
     await sleep(CLICK_LEAD_MS);
+    watch.expect(subId, Date.now());
     const reg = (i: number) => ({ type: 'registration', event_id: `${tag}-farm-${index}-${i}`, player_id: `${tag}-farm-${index}-${i}`, click_id: clicks[i], ip, ts: Date.now() });
     await sendBatch(target, clicks.slice(0, FARM_SIZE - 1).map((_, i) => reg(i)));
     const sent = performance.now();
@@ -218,6 +236,8 @@ async function probeOnce(target: EventTarget, watch: PauseWatch, tag: string, in
     if (seen !== undefined && seen[0] < sent) probe.error = 'paused before its sixth registration';
   } catch (err) {
     probe.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    watch.forget(subId);
   }
   return probe;
 }
