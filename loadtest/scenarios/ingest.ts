@@ -11,9 +11,12 @@
  * exact money sums. CPU time of the edge, the worker, the servers and the client is read for the
  * load and for the drain after it, so the figures say where the cores went.
  *
- * Before the edge starts, the same client runs against the floor (bare/uwsIngest.ts): a bare uWS
- * server that makes each frame durable in JetStream as one message and acks it, with no work per
- * event — then again with the edge's msgpack decoder added. What the floor reaches bounds what
+ * Once the edge's events are accounted for, and the edge and worker stopped, the same client runs
+ * against the floor (bare/uwsIngest.ts): a bare uWS server that makes each frame durable in
+ * JetStream as one message and acks it, with no work per event — then again with the edge's
+ * msgpack decoder added. The floor goes last: it puts over a gigabyte of frames on NATS's disk, and
+ * run first, it left the worker's drain after the edge's run taking over 45 s where 13 s had been
+ * enough, with the machine mostly idle (most likely the disk still writing those frames). What the floor reaches bounds what
  * any edge could on this machine; the gap is the price of affstream's own work.
  */
 import { randomBytes } from 'node:crypto';
@@ -110,7 +113,7 @@ export interface IngestResults {
   frame: FrameSummary;
   client: StreamIngestOutput | undefined;
   cpu: CpuWindow[];
-  /** The same client against the floor, before the edge started. */
+  /** The same client against the floor, after the edge and worker stopped. */
   floor: FloorRun[];
   events: EventAccounting | undefined;
   /** What the figures say limits the rate, from the CPU windows and the batch sizes. */
@@ -149,7 +152,6 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
   await cluster.startServers(log);
   try {
     log(`stream client: ${opts.durationS} s per target, frames of ${fmt(opts.frameEvents)} events (${fmt(frame.bytes)} bytes), window ${opts.window}`);
-    floor.push(...(await runFloor(cluster, procs, stream, log)));
 
     log(`namespace ${namespace}: migrating ClickHouse, creating the stream, starting an edge and a worker`);
     const { edge, worker } = await cluster.startNodes(procs);
@@ -179,6 +181,9 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
     );
     events = await procs.guard(accountEvents(cluster, client, frame, rowsAtLoadEnd, drain.result));
     log(`${events.ok ? 'events OK' : 'EVENTS DO NOT ADD UP'}: ${events.detail}`);
+    await procs.stop(edge);
+    await procs.stop(worker);
+    floor.push(...(await runFloor(cluster, procs, stream, log)));
   } finally {
     await cluster.close(procs, opts.keep || events?.ok === false, log);
   }
@@ -235,7 +240,7 @@ async function streamLoad(
 
 /**
  * The floor: the client against each bare server in turn (bare/uwsIngest.ts), alone — the edge and
- * the worker are not running yet — publishing to a stream of the namespace's own.
+ * the worker have stopped — publishing to a stream of the namespace's own.
  */
 async function runFloor(cluster: BenchCluster, procs: ProcessSet, stream: Omit<StreamIngestInput, 'url'>, log: (line: string) => void): Promise<FloorRun[]> {
   const [port] = (await freePorts(1)) as [number];
@@ -255,7 +260,7 @@ async function runFloor(cluster: BenchCluster, procs: ProcessSet, stream: Omit<S
     await procs.stop(server);
     runs.push({ target, ...run });
   }
-  // Hundreds of megabytes of frames: gone before the edge runs, so NATS holds only the edge's events meanwhile.
+  // Over a gigabyte of frames: not kept beyond the run.
   await procs.guard(deleteStreams(cluster.cfg, [floorStream(cluster.cfg).stream]));
   return runs;
 }
