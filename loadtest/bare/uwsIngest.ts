@@ -20,19 +20,16 @@
  */
 import { jetstream } from '@nats-io/jetstream';
 import { encode } from '@msgpack/msgpack';
-import { App, us_listen_socket_close, type us_listen_socket, type WebSocket } from 'uWebSockets.js';
+import { App, type WebSocket } from 'uWebSockets.js';
 import { decodeMsgpackValue } from '../../node/ingest/msgpackDecode.ts';
 import { bootConfig } from '../../schema/bootConfig.ts';
 import { connectNats } from '../../schema/natsSetup.ts';
 import { frameHead } from '../lib/frames.ts';
 import { floorStream } from '../lib/namespace.ts';
+import { portArgument, serveBare } from './serve.ts';
 
-const port = Number(process.argv[2]);
+const port = portArgument('uwsIngest.ts <port> [--decode]');
 const decode = process.argv.slice(3).includes('--decode');
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write('usage: uwsIngest.ts <port> [--decode]\n');
-  process.exit(2);
-}
 
 /** The edge's defaults: a frame up to 1 MiB (uWS closes the connection beyond its payload limit). */
 const MAX_FRAME_BYTES = 1024 * 1024;
@@ -74,9 +71,7 @@ const flush = (ws: WebSocket<Connection>, c: Connection): void => {
   }
 };
 
-let listenSocket: us_listen_socket | undefined;
-
-App()
+const app = App()
   .ws<Connection>('/v1/stream', {
     maxPayloadLength: MAX_FRAME_BYTES,
     maxBackpressure: 16 * 1024 * 1024,
@@ -128,24 +123,6 @@ App()
     close: (ws) => {
       ws.getUserData().closed = true;
     },
-  })
-  .get('/readyz', (res) => {
-    res.cork(() => res.end('ok'));
-  })
-  .any('/*', (res) => {
-    res.cork(() => res.writeStatus('404 Not Found').end());
-  })
-  .listen('127.0.0.1', port, (socket) => {
-    if (!socket) {
-      process.stderr.write(`cannot listen on 127.0.0.1:${port}\n`);
-      process.exit(1);
-    }
-    listenSocket = socket;
   });
 
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, () => {
-    if (listenSocket) us_listen_socket_close(listenSocket);
-    process.exit(0);
-  });
-}
+serveBare(app, port);

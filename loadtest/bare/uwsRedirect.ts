@@ -7,41 +7,18 @@
  * can be read from /proc like the edge's. `/readyz` answers 200 so the harness waits on it the
  * same way it waits on an edge.
  */
-import { App, us_listen_socket_close, type us_listen_socket } from 'uWebSockets.js';
+import { App } from 'uWebSockets.js';
+import { portArgument, serveBare } from './serve.ts';
 
-const port = Number(process.argv[2]);
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write('usage: uwsRedirect.ts <port>\n');
-  process.exit(2);
-}
+const port = portArgument('uwsRedirect.ts <port>');
 
-let listenSocket: us_listen_socket | undefined;
-
-App()
+const app = App()
   .get('/c/:code', (res, req) => {
     // Same response headers as the edge's redirect minus the cookie, so bytes on the wire are comparable.
     const location = `https://landing.example/?code=${req.getParameter(0) ?? ''}`;
     res.cork(() => {
       res.writeStatus('302 Found').writeHeader('Location', location).writeHeader('Cache-Control', 'no-store').end();
     });
-  })
-  .get('/readyz', (res) => {
-    res.cork(() => res.end('ok'));
-  })
-  .any('/*', (res) => {
-    res.cork(() => res.writeStatus('404 Not Found').end());
-  })
-  .listen('127.0.0.1', port, (socket) => {
-    if (!socket) {
-      process.stderr.write(`cannot listen on 127.0.0.1:${port}\n`);
-      process.exit(1);
-    }
-    listenSocket = socket;
   });
 
-for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, () => {
-    if (listenSocket) us_listen_socket_close(listenSocket);
-    process.exit(0);
-  });
-}
+serveBare(app, port);
