@@ -131,8 +131,12 @@ class Batch {
     raw('attribution_credits', m.credits, json);
     raw('fraud_alerts', m.alerts, json);
     if (m.clicks.length > 0) {
-      this.lookup += lines(m.clicks, (r) => json(lookupRow(r)));
-      this.visitors += lines(m.clicks.filter(isVisitorTouch), (r) => json(lookupRow(r)));
+      // `visitor_clicks` holds the same line as `click_lookup` for a visitor's touch: made once.
+      for (const r of m.clicks) {
+        const line = `${json(lookupRow(r))}\n`;
+        this.lookup += line;
+        if (isVisitorTouch(r)) this.visitors += line;
+      }
       if (fresh('click_minutes')) this.sums.click_minutes.add(partition, m.clicks);
     }
     if (m.events.length > 0 && fresh('event_minutes')) this.sums.event_minutes.add(partition, m.events);
