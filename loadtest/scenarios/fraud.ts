@@ -23,7 +23,7 @@ import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { WindowTable, type WindowShape } from '../../workers/fraud/windowTable.ts';
 import { backgroundCatalog, createCatalog } from '../lib/catalog.ts';
 import { BenchCluster } from '../lib/cluster.ts';
-import { harvestClicks, redirect, sendBatch, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
+import { adminGet, harvestClicks, redirect, sendBatch, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
@@ -175,12 +175,14 @@ class PauseWatch {
   private readonly done: Promise<void>;
 
   constructor(target: EventTarget, adminToken: string) {
-    const url = `${target.baseUrl}/api/v1/fraud/pauses?affiliate=${PROBE_AFFILIATE}&from=`;
+    const path = `/api/v1/fraud/pauses?affiliate=${PROBE_AFFILIATE}&from=`;
     this.done = (async () => {
       while (this.running) {
         if (this.awaited.size > 0) {
           const from = Math.min(...this.awaited.values());
-          const list = await fetch(`${url}${from}`, { headers: { Authorization: `Bearer ${adminToken}` } }).then((r) => r.json() as Promise<Array<{ sub_id: string }>>).catch(() => []);
+          const list = await adminGet(target.baseUrl, adminToken, `${path}${from}`)
+            .then((r) => (r.status === 200 ? (r.body as Array<{ sub_id: string }>) : []))
+            .catch(() => []);
           const now: [number, number] = [performance.now(), Date.now()];
           for (const p of list) if (!this.seen.has(p.sub_id)) this.seen.set(p.sub_id, now);
         }
@@ -346,7 +348,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
     } finally {
       await ch.close();
     }
-    const list = (await (await fetch(`${cluster.edgeUrl}/api/v1/fraud/pauses`, { headers: { Authorization: `Bearer ${cluster.adminToken}` } })).json()) as Array<{ affiliate_id: string; sub_id: string }>;
+    const list = (await adminGet(cluster.edgeUrl, cluster.adminToken, '/api/v1/fraud/pauses')).body as Array<{ affiliate_id: string; sub_id: string }>;
     const perSub = new Map<string, number>();
     for (const p of list) if (p.affiliate_id === PROBE_AFFILIATE) perSub.set(p.sub_id, (perSub.get(p.sub_id) ?? 0) + 1);
     const pausedOnce = probes.filter((p) => perSub.get(p.subId) === 1).length;

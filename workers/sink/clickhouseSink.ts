@@ -167,6 +167,13 @@ export class ClickHouseSink {
   private queue = new Batch();
   private pending: Flush | undefined;
   private running: Promise<void> | undefined;
+  /**
+   * A flush was asked for while one ran. Only then does the next start at once: starting one
+   * whenever messages arrived during the last (always, under steady traffic) kept ClickHouse
+   * inserting back to back, each flush a dozen small inserts and parts to merge, and it doubled
+   * the time a fraud alert took to go through the worker (bench fraud at 1,000 events/s, p50).
+   */
+  private again = false;
 
   /**
    * @param landed what each counted table held at recovery: rows of replayed messages at or below
@@ -194,9 +201,16 @@ export class ClickHouseSink {
     this.queue.add(m, (table) => m.seq > (this.landed.get(table)?.get(m.partition) ?? 0));
   }
 
-  /** Write what is queued (one flush at a time); rejects when ClickHouse refuses, keeping everything for the retry. */
+  /**
+   * Write what is queued (one flush at a time); rejects when ClickHouse refuses, keeping everything
+   * for the retry. Asked for while a flush runs, the next one starts as soon as that one ends.
+   */
   flush(): Promise<void> {
-    this.running ??= this.run().finally(() => (this.running = undefined));
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.run().finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -213,8 +227,10 @@ export class ClickHouseSink {
     this.pending = undefined;
     this.events.flushed(f.batch.logRows, performance.now() - t0);
     for (const [p, seq] of f.batch.lastSeqs) this.events.durable(p, seq);
-    // Messages that arrived during the insert go out now rather than a flush interval later.
-    if (this.queue.messages > 0) await this.run();
+    if (this.again) {
+      this.again = false;
+      await this.run();
+    }
   }
 
   private async write(f: Flush): Promise<void> {

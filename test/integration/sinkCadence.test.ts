@@ -1,0 +1,63 @@
+/**
+ * When the ClickHouse sink flushes (workers/sink/clickhouseSink.ts), against the suite's real
+ * ClickHouse: messages queued while a flush writes wait for the next call, unless a flush was
+ * asked for during the write, which then starts as soon as the write ends. The worker's timer is
+ * what calls; starting a flush whenever messages had arrived (always, under steady traffic) kept
+ * ClickHouse inserting back to back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseSink, type QueuedMessage } from '../../workers/sink/clickhouseSink.ts';
+import { clickhouse } from '../../schema/clickhouse/client.ts';
+import { migrate } from '../../schema/clickhouse/migrate.ts';
+import { TestCluster } from './cluster.ts';
+
+const cluster = new TestCluster('sink');
+const ch = clickhouse(cluster.cfg);
+const durable: Array<[number, number]> = [];
+let flushes = 0;
+const sink = new ClickHouseSink(ch, () => ({ players: [], fraud: [] }), {
+  durable: (p, seq) => durable.push([p, seq]),
+  flushed: () => flushes++,
+  failed: () => undefined,
+  beforeWrite: async () => undefined,
+});
+const message = (partition: number, seq: number): QueuedMessage => ({ partition, seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [] });
+const checkpoints = async () =>
+  cluster.query<{ partition: number; seq: number }>('SELECT toUInt32(partition) AS partition, toUInt32(max(seq)) AS seq FROM checkpoints GROUP BY partition ORDER BY partition');
+
+beforeAll(async () => {
+  await migrate(cluster.cfg);
+}, 120_000);
+
+afterAll(async () => {
+  await ch.close();
+  await cluster.teardown();
+});
+
+describe('ClickHouse sink cadence', () => {
+  it('leaves what was queued during a flush to the next call, unless a flush was asked for meanwhile', async () => {
+    sink.push(message(1, 10));
+    const first = sink.flush();
+    // Queued after the flush took the queue: not part of it, and nothing asks for another.
+    sink.push(message(1, 11));
+    await first;
+    expect(flushes).toBe(1);
+    expect(durable).toEqual([[1, 10]]);
+    expect(sink.messages).toBe(1);
+    expect(await checkpoints()).toEqual([{ partition: 1, seq: 10 }]);
+
+    // A flush asked for while one writes: the queue goes out right after, under the same promise.
+    const second = sink.flush();
+    sink.push(message(2, 5));
+    expect(sink.flush()).toBe(second);
+    await second;
+    expect(flushes).toBe(3);
+    expect(durable).toEqual([[1, 10], [1, 11], [2, 5]]);
+    expect(sink.messages).toBe(0);
+    expect(await checkpoints()).toEqual([{ partition: 1, seq: 11 }, { partition: 2, seq: 5 }]);
+
+    // Nothing queued, nothing asked: no flush, no insert.
+    await sink.flush();
+    expect(flushes).toBe(3);
+  });
+});
