@@ -193,14 +193,23 @@ export function cpuMicros(pid: number): number {
   return ((utime + stime) * 1_000_000) / ticksPerSecond();
 }
 
-/**
- * CPU time the whole machine has used so far, all cores and processes, in µs: the first line of
- * `/proc/stat`, every state but idle and iowait (guest time is already inside user).
- */
-export function machineCpuMicros(): number {
+/** CPU time the whole machine has used, all cores and processes, in µs. */
+export interface MachineCpu {
+  /** Every state of the first line of `/proc/stat` but idle and iowait (guest time is already inside user). */
+  busyMicros: number;
+  /**
+   * Of {@link busyMicros}, `steal`: time the hypervisor gave this virtual machine's CPUs to other
+   * guests while they had work. It slows every process under test, and no process of ours shows it.
+   */
+  stealMicros: number;
+}
+
+/** {@link MachineCpu} so far (since boot). */
+export function machineCpu(): MachineCpu {
   const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return ((user + nice + system + irq + softirq + steal) * 1_000_000) / ticksPerSecond();
+  const micros = (ticks: number) => (ticks * 1_000_000) / ticksPerSecond();
+  return { busyMicros: micros(user + nice + system + irq + softirq + steal), stealMicros: micros(steal) };
 }
 
 /**
@@ -208,11 +217,16 @@ export function machineCpuMicros(): number {
  * order, and what the whole machine used: on a shared machine the difference is other people's
  * work, which slows the processes under test as surely as their own.
  */
-export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; cpuMicros: number[]; machineMicros: number }> {
+export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; cpuMicros: number[]; machine: MachineCpu }> {
   const before = pids.map(cpuMicros);
-  const machineBefore = machineCpuMicros();
+  const machineBefore = machineCpu();
   const result = await work();
-  return { result, cpuMicros: pids.map((pid, i) => cpuMicros(pid) - (before[i] as number)), machineMicros: machineCpuMicros() - machineBefore };
+  const machineAfter = machineCpu();
+  return {
+    result,
+    cpuMicros: pids.map((pid, i) => cpuMicros(pid) - (before[i] as number)),
+    machine: { busyMicros: machineAfter.busyMicros - machineBefore.busyMicros, stealMicros: machineAfter.stealMicros - machineBefore.stealMicros },
+  };
 }
 
 /** The program each server's pid file must still name (pids are reused). */

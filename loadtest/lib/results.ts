@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MachineCpu } from './proc.ts';
 
 /** `loadtest/results/`. */
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -102,14 +103,17 @@ export interface CpuWindow {
   window: string;
   wallS: number;
   processes: ProcessCpu[];
-  /** The machine's CPU outside {@link processes} (other programs, the harness, the kernel), in cores. */
+  /** The machine's CPU outside {@link processes} (other programs, the harness, the kernel, steal), in cores. */
   otherCores: number;
+  /** Of {@link otherCores}, the CPU the hypervisor gave to other guests (steal), in cores. */
+  stealCores: number;
 }
 
 /** A {@link CpuWindow}: `otherCores` is what the machine used beyond the processes listed. */
-export function cpuWindow(window: string, wallS: number, processes: ProcessCpu[], machineMicros: number): CpuWindow {
+export function cpuWindow(window: string, wallS: number, processes: ProcessCpu[], machine: MachineCpu): CpuWindow {
   const ours = processes.reduce((n, p) => n + p.cpuS, 0);
-  return { window, wallS, processes, otherCores: wallS > 0 ? Math.max(0, machineMicros / 1e6 - ours) / wallS : 0 };
+  const cores = (micros: number) => (wallS > 0 ? Math.max(0, micros) / 1e6 / wallS : 0);
+  return { window, wallS, processes, otherCores: cores(machine.busyMicros - ours * 1e6), stealCores: cores(machine.stealMicros) };
 }
 
 /** {@link ProcessCpu} of `micros` µs used over `wallS` seconds, for `events` events. */
@@ -197,6 +201,7 @@ export function cpuSection(windows: readonly CpuWindow[], perEvent: string): str
       ...w.processes.map((p) => `| ${p.process} | ${p.cpuS.toFixed(2)} | ${p.cores.toFixed(2)} | ${micros(p.microsPerEvent)} |`),
       `| **all of the above** | ${w.processes.reduce((n, p) => n + p.cpuS, 0).toFixed(2)} | ${w.processes.reduce((n, p) => n + p.cores, 0).toFixed(2)} | ${micros(w.processes.reduce((n, p) => n + p.microsPerEvent, 0))} |`,
       `| everything else on the machine | ${(w.otherCores * w.wallS).toFixed(2)} | ${w.otherCores.toFixed(2)} | – |`,
+      `| of which stolen by the hypervisor (steal) | ${(w.stealCores * w.wallS).toFixed(2)} | ${w.stealCores.toFixed(2)} | – |`,
       '',
     );
   }

@@ -329,7 +329,7 @@ export async function runAttribution(opts: AttributionOptions, procs: ProcessSet
         'load (background + probes)',
         wallS,
         [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), processCpu('event traffic', traffic.cpuMicros, traffic.durationS, events)],
-        load.machineMicros,
+        load.machine,
       ),
     );
     const main = series(CLICK_LEAD_MS, probes.filter((p) => p.leadMs === CLICK_LEAD_MS).map((p) => p.visibleMs));

@@ -333,7 +333,7 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
     const wallS = (performance.now() - t0) / 1000;
     [traffic, probes] = load.result;
     const events = traffic.accepted + probes.filter((p) => p.error === undefined).length * FARM_SIZE;
-    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), load.machineMicros));
+    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), load.machine));
 
     const ch = clickhouse(cluster.cfg);
     let caughtUpS: number | null;

@@ -176,7 +176,7 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
         'drain (worker catching up)',
         drainWallS,
         measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, perEvent)),
-        drain.machineMicros,
+        drain.machine,
       ),
     );
     events = await procs.guard(accountEvents(cluster, client, frame, rowsAtLoadEnd, drain.result));
@@ -235,7 +235,7 @@ async function streamLoad(
   );
   const events = client.accepted;
   const processes = [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), processCpu('stream client', client.cpuMicros, client.durationS, events)];
-  return { client, cpu: cpuWindow(window, wallS, processes, load.machineMicros) };
+  return { client, cpu: cpuWindow(window, wallS, processes, load.machine) };
 }
 
 /**

@@ -430,8 +430,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     await sampler.stop();
     const actions = ledger.tally.clicks + ledger.tally.events;
     cpu.push(
-      cpuWindow('load', loadWallS, [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, actions)), processCpu('load driver', driver.cpuMicros, driver.durationS, actions)], load.machineMicros),
-      cpuWindow('drain (worker catching up)', drainWallS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, actions)), drain.machineMicros),
+      cpuWindow('load', loadWallS, [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, actions)), processCpu('load driver', driver.cpuMicros, driver.durationS, actions)], load.machine),
+      cpuWindow('drain (worker catching up)', drainWallS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, actions)), drain.machine),
     );
     for (const [name, pid] of measured) {
       const m = memoryMiB(pid);

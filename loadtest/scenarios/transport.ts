@@ -132,12 +132,12 @@ export async function runTransport(opts: TransportOptions, procs: ProcessSet): P
     tool = load.result;
     accepted = await settledCount(`${cluster.edgeUrl}/metrics`);
     log(`  ${fmt(tool['2xx'] / tool.durationS)} requests/s answered 200, edge accepted ${accepted === undefined ? '(no /metrics)' : fmt(accepted)} events`);
-    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, accepted ?? 0)), load.machineMicros));
+    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, accepted ?? 0)), load.machine));
     log('waiting for the worker to write every accepted event to ClickHouse…');
     const t1 = performance.now();
     const drain = await withCpu(measured.map(([, pid]) => pid), () => procs.guard(waitForEventRows(cfg, accepted ?? 0, SETTLE, log)));
     const drainS = (performance.now() - t1) / 1000;
-    cpu.push(cpuWindow('drain (worker catching up)', drainS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainS, accepted ?? 0)), drain.machineMicros));
+    cpu.push(cpuWindow('drain (worker catching up)', drainS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainS, accepted ?? 0)), drain.machine));
     const counts = await countEvents(cfg);
     clickhouse = { rows: await countEventRows(cfg), distinctIds: counts.distinctIds, settleMs: drain.result };
   } finally {

@@ -25,7 +25,7 @@ const client = (accepted: number, durationS: number): StreamIngestOutput => ({
 const run = (target: FloorRun['target'], accepted: number, serverMicros: number, natsMicros = 0.5): FloorRun => {
   const c = client(accepted, 10);
   const processes = [processCpu('bare server', serverMicros * accepted, 10, accepted), processCpu('nats', natsMicros * accepted, 10, accepted), processCpu('stream client', c.cpuMicros, 10, accepted)];
-  return { target, client: c, cpu: cpuWindow(`${target} server`, 10, processes, 0) };
+  return { target, client: c, cpu: cpuWindow(`${target} server`, 10, processes, { busyMicros: 0, stealMicros: 0 }) };
 };
 
 describe('floorLimits', () => {
@@ -53,7 +53,7 @@ describe('floorLimits', () => {
 
   it("compares the edge with the floor, and the decoder's share", () => {
     const edge = client(500_000, 10);
-    const edgeLoad = cpuWindow('load', 10, [processCpu('edge', 16 * 500_000, 10, 500_000)], 0);
+    const edgeLoad = cpuWindow('load', 10, [processCpu('edge', 16 * 500_000, 10, 500_000)], { busyMicros: 0, stealMicros: 0 });
     const lines = floorLimits([run('bare', 7_500_000, 1), run('bare + decode', 2_000_000, 3.5)], edge, edgeLoad, 2);
     expect(lines[0]).toContain('the edge 50,000, 6.7% of it');
     expect(lines[0]).toContain('the edge spent 16.00 in itself, 15.00 more than the bare server');
