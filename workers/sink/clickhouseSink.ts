@@ -215,6 +215,8 @@ export class ClickHouseSink {
   }
 
   private async run(): Promise<void> {
+    // Asked for during this flush, or not at all: a request before a failed one is not carried over.
+    this.again = false;
     if (!this.pending && this.queue.messages > 0) {
       this.pending = { batch: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map() };
       this.queue = new Batch();
@@ -227,10 +229,7 @@ export class ClickHouseSink {
     this.pending = undefined;
     this.events.flushed(f.batch.logRows, performance.now() - t0);
     for (const [p, seq] of f.batch.lastSeqs) this.events.durable(p, seq);
-    if (this.again) {
-      this.again = false;
-      await this.run();
-    }
+    if (this.again) await this.run();
   }
 
   private async write(f: Flush): Promise<void> {
