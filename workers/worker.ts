@@ -25,6 +25,7 @@ import { AlertOutlet } from './fraud/alertOutlet.ts';
 import { alertRow } from './sink/alertRow.ts';
 import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
+import { serializeInSlices } from './runtime/playerSnapshots.ts';
 import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
 import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
 import { LiveCounters } from './runtime/liveCounters.ts';
@@ -186,33 +187,28 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const rulesFile = new RulesFile(cfg, bootRules, log, (rules) => rulesSync.want(rules));
   rulesSync.sync();
 
-  const unacked = new Map<number, JsMsg[]>(partitions.map((p) => [p, []]));
   // Every partition at the first flush (so a restart soon after never replays from the start), then
   // staggered over the interval: all 64 partitions in one flush made that flush's synchronous
   // snapshot step the longest stall of the loop; a slice of them per flush spreads it out.
   const fraudSnapshotAt = new Map<number, number>();
   const staggerOf = new Map(partitions.map((p, i) => [p, (i * FRAUD_SNAPSHOT_MS) / partitions.length]));
-  const snapshots = () => ({
-    players: [...loops.values()].flatMap((l) => l.takeSnapshots()),
-    fraud: [...loops.values()].flatMap((l) => {
+  const snapshots = () => {
+    const players = [...loops.values()].map((l) => l.takeSnapshots());
+    serializeInSlices(players);
+    return {
+      players: () => players.flatMap((s) => s.rows()),
+      fraud: [...loops.values()].flatMap((l) => {
       const now = Date.now();
       const last = fraudSnapshotAt.get(l.partition);
       if (!stopping && last !== undefined && now - last < FRAUD_SNAPSHOT_MS) return [];
       fraudSnapshotAt.set(l.partition, last === undefined ? now - (staggerOf.get(l.partition) as number) : now);
       return l.takeFraudSnapshot();
-    }),
-  });
+      }),
+    };
+  };
   const sink = new ClickHouseSink(ch, snapshots, {
     async beforeWrite() {
       await Promise.all([forwarder.settled(), outlet.settled()]);
-    },
-    durable(p, seq) {
-      const list = unacked.get(p) as JsMsg[];
-      let last: JsMsg | undefined;
-      let n = 0;
-      while (n < list.length && (list[n] as JsMsg).seq <= seq) last = list[n++];
-      list.splice(0, n);
-      last?.ack();
     },
     flushed(rows, ms) {
       metrics.flushLatency.observe(ms);
@@ -247,7 +243,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       (async () => {
         let sinceYield = 0;
         for await (const m of messages) {
-          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [] };
+          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [], ack: () => m.ack() };
           try {
             const out = loop.apply(m.seq, decodeInput(m));
             if (out) {
@@ -279,7 +275,6 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
             log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
           }
           if (m.info.pending === 0) replaying.delete(p);
-          (unacked.get(p) as JsMsg[]).push(m);
           sink.push(queued);
           lag.set(m.info.pending);
           if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();

@@ -13,15 +13,16 @@ import { TestCluster } from './cluster.ts';
 
 const cluster = new TestCluster('sink');
 const ch = clickhouse(cluster.cfg);
-const durable: Array<[number, number]> = [];
+const acked: Array<[number, number]> = [];
 let flushes = 0;
-const sink = new ClickHouseSink(ch, () => ({ players: [], fraud: [] }), {
-  durable: (p, seq) => durable.push([p, seq]),
+const sink = new ClickHouseSink(ch, () => ({ players: () => [], fraud: [] }), {
   flushed: () => flushes++,
   failed: () => undefined,
   beforeWrite: async () => undefined,
 });
-const message = (partition: number, seq: number): QueuedMessage => ({ partition, seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [] });
+const message = (partition: number, seq: number): QueuedMessage => ({
+  partition, seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [], ack: () => acked.push([partition, seq]),
+});
 const checkpoints = async () =>
   cluster.query<{ partition: number; seq: number }>('SELECT toUInt32(partition) AS partition, toUInt32(max(seq)) AS seq FROM checkpoints GROUP BY partition ORDER BY partition');
 
@@ -42,7 +43,7 @@ describe('ClickHouse sink cadence', () => {
     sink.push(message(1, 11));
     await first;
     expect(flushes).toBe(1);
-    expect(durable).toEqual([[1, 10]]);
+    expect(acked).toEqual([[1, 10]]);
     expect(sink.messages).toBe(1);
     expect(await checkpoints()).toEqual([{ partition: 1, seq: 10 }]);
 
@@ -52,7 +53,7 @@ describe('ClickHouse sink cadence', () => {
     expect(sink.flush()).toBe(second);
     await second;
     expect(flushes).toBe(3);
-    expect(durable).toEqual([[1, 10], [1, 11], [2, 5]]);
+    expect(acked).toEqual([[1, 10], [1, 11], [2, 5]]);
     expect(sink.messages).toBe(0);
     expect(await checkpoints()).toEqual([{ partition: 1, seq: 11 }, { partition: 2, seq: 5 }]);
 

@@ -27,6 +27,7 @@ import { eventRow, type EventRow } from '../sink/eventRow.ts';
 import { creditParts, creditRows, type CreditPart, type CreditRow } from '../sink/creditRow.ts';
 import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
 import type { TouchWindow } from '../actors/attribution.ts';
+import { PlayerSnapshots } from './playerSnapshots.ts';
 
 /** How long an event id is remembered (SPEC §5: at least 7 days). */
 export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
@@ -106,6 +107,8 @@ export class PartitionLoop {
   readonly restoredSeq = new Map<string, number>();
   /** Players changed since the last snapshot. */
   readonly dirty = new Set<string>();
+  /** The last snapshot taken, whose players are serialized before they change again. */
+  private snapshot: PlayerSnapshots | undefined;
   /** `brand\u0000event_id` → when it was received, oldest first. */
   readonly seenEvents = new Map<string, number>();
   /** Clicks per affiliate and IP in the last minute (rebuilt from the raw log at recovery, not snapshotted). */
@@ -294,6 +297,7 @@ export class PartitionLoop {
   /** Run a player's handler unless its snapshot already includes this message; collect the effects. */
   private deliver(seq: number, p: PlayerState, msg: PlayerMessage, out: LoopOutput): void {
     if ((this.restoredSeq.get(p.key) ?? 0) >= seq) return;
+    this.snapshot?.settle(p.key);
     const effects: PlayerEffect[] = handlePlayer(p, msg, this.settings.brand(p.brandId), ruleFor(this.rules, p.brandId));
     this.dirty.add(p.key);
     this.playerSeq.set(p.key, seq);
@@ -320,11 +324,16 @@ export class PartitionLoop {
     else this.timers.delete(p.key);
   }
 
-  /** Snapshots of the players changed since the last call, and forget that they changed. */
-  takeSnapshots(): Array<{ partition: number; player_key: string; seq: number; state: string }> {
-    const rows = [...this.dirty].map((key) => ({ partition: this.partition, player_key: key, seq: this.playerSeq.get(key) ?? 0, state: JSON.stringify(this.players.get(key)) }));
+  /**
+   * Snapshot the players changed since the last call, and forget that they changed. Each is
+   * serialized later, but as it is now (see {@link PlayerSnapshots}).
+   */
+  takeSnapshots(): PlayerSnapshots {
+    // A player of the previous snapshot changes no more without being serialized first: let go of it.
+    this.snapshot?.rows();
+    this.snapshot = new PlayerSnapshots(this.partition, new Map([...this.dirty].map((key) => [key, this.playerSeq.get(key) ?? 0])), this.players);
     this.dirty.clear();
-    return rows;
+    return this.snapshot;
   }
 
   /**

@@ -43,6 +43,12 @@ export interface QueuedMessage {
   /** The attribution rules (canonical JSON) this message put in force, if it was a `rules` message. */
   rules?: string;
   alerts: AlertRow[];
+  /**
+   * Acknowledges the message, and with it every earlier one of its partition (JetStream AckAll):
+   * called once they are durable in ClickHouse. A flush keeps only the last of each partition, so
+   * the queue does not hold on to every consumed message.
+   */
+  ack?: () => void;
 }
 
 /** A player snapshot row. */
@@ -55,14 +61,13 @@ export interface SnapshotRow {
 
 /** The snapshots a flush writes: taken when the flush takes the queue, so they match its messages. */
 export interface Snapshots {
-  players: SnapshotRow[];
+  /** The player rows; asked for when their table's turn comes (they may be serialized meanwhile). */
+  players(): SnapshotRow[];
   fraud: FraudStateRow[];
 }
 
 /** What the sink reports back. */
 export interface SinkEvents {
-  /** Messages of `partition` up to `seq` are durable in ClickHouse. */
-  durable(partition: number, seq: number): void;
   /** A flush took `ms` for `rows` rows. */
   flushed(rows: number, ms: number): void;
   /** A flush failed; it will be retried. */
@@ -106,6 +111,8 @@ class Batch {
   /** Click and event rows: what the flush metric counts. */
   logRows = 0;
   readonly lastSeqs = new Map<number, number>();
+  /** Per partition, the acknowledgement of its last message. */
+  readonly acks = new Map<number, () => void>();
   readonly raw: Record<RawTable, MessageLines[]> = { clicks: [], events: [], attribution_credits: [], fraud_alerts: [] };
   readonly sums: { click_minutes: MinuteSums<ClickRow, unknown>; event_minutes: MinuteSums<EventRow, unknown>; credit_minutes: MinuteSums<CreditPart, unknown> } = {
     click_minutes: clickMinutes(),
@@ -122,7 +129,10 @@ class Batch {
     this.messages++;
     this.rows += m.clicks.length + m.events.length + m.credits.length + m.creditParts.length + m.alerts.length;
     this.logRows += m.clicks.length + m.events.length;
-    if (seq > (this.lastSeqs.get(partition) ?? 0)) this.lastSeqs.set(partition, seq);
+    if (seq > (this.lastSeqs.get(partition) ?? 0)) {
+      this.lastSeqs.set(partition, seq);
+      if (m.ack) this.acks.set(partition, m.ack);
+    }
     const raw = <R>(table: RawTable, rows: readonly R[], line: (r: R) => string) => {
       if (rows.length > 0 && fresh(table)) this.raw[table].push({ partition, seq, text: lines(rows, line) });
     };
@@ -228,7 +238,7 @@ export class ClickHouseSink {
     await this.write(f);
     this.pending = undefined;
     this.events.flushed(f.batch.logRows, performance.now() - t0);
-    for (const [p, seq] of f.batch.lastSeqs) this.events.durable(p, seq);
+    for (const ack of f.batch.acks.values()) ack();
     if (this.again) await this.run();
   }
 
@@ -255,7 +265,7 @@ export class ClickHouseSink {
       ['credit_minutes', sums('credit_minutes', toJsonLine)],
       ['fraud_alerts', raw('fraud_alerts')],
       ['partition_rules', () => lines(b.rules, json)],
-      ['player_state', () => lines(f.snapshots.players, json)],
+      ['player_state', () => lines(f.snapshots.players(), json)],
       ['checkpoints', () => lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json)],
       ['fraud_state', () => lines(f.snapshots.fraud, json)],
     ];
