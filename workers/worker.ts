@@ -25,7 +25,7 @@ import { AlertOutlet } from './fraud/alertOutlet.ts';
 import { alertRow } from './sink/alertRow.ts';
 import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
-import { serializeInSlices } from './runtime/playerSnapshots.ts';
+import { serializeInSlices } from './runtime/copyOnWriteSnapshot.ts';
 import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
 import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
 import { LiveCounters } from './runtime/liveCounters.ts';
@@ -52,9 +52,9 @@ const NETWORK_ANNOUNCE_MS = 10_000;
  * snapshot a flush writes: an affiliate whose sub-IDs are per click (common: sub1 carries the
  * affiliate's own click id) holds a key per sub-ID in its 24-hour windows, megabytes of arrays that
  * are written whole. At 5 s, a heap snapshot of the worker under bench fraud (ten background
- * affiliates, a sub-ID per click) held 48 MB of snapshot text waiting for one flush, each piece
- * made in one synchronous step of the loop. Between two snapshots a restart replays at most this much of the
- * stream (deterministically, so to the same state). A stopping worker writes one last.
+ * affiliates, a sub-ID per click) held 48 MB of snapshot text waiting for one flush. Between two
+ * snapshots a restart replays at most this much of the stream (deterministically, so to the same
+ * state). A stopping worker writes one last.
  */
 const FRAUD_SNAPSHOT_MS = 30_000;
 /** Messages a partition's loop applies before it lets the event loop run other work. */
@@ -192,19 +192,18 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   // snapshot step the longest stall of the loop; a slice of them per flush spreads it out.
   const fraudSnapshotAt = new Map<number, number>();
   const staggerOf = new Map(partitions.map((p, i) => [p, (i * FRAUD_SNAPSHOT_MS) / partitions.length]));
+  const fraudSnapshotDue = (p: number): boolean => {
+    const now = Date.now();
+    const last = fraudSnapshotAt.get(p);
+    if (!stopping && last !== undefined && now - last < FRAUD_SNAPSHOT_MS) return false;
+    fraudSnapshotAt.set(p, last === undefined ? now - (staggerOf.get(p) as number) : now);
+    return true;
+  };
   const snapshots = () => {
     const players = [...loops.values()].map((l) => l.takeSnapshots());
-    serializeInSlices(players);
-    return {
-      players: () => players.flatMap((s) => s.rows()),
-      fraud: [...loops.values()].flatMap((l) => {
-      const now = Date.now();
-      const last = fraudSnapshotAt.get(l.partition);
-      if (!stopping && last !== undefined && now - last < FRAUD_SNAPSHOT_MS) return [];
-      fraudSnapshotAt.set(l.partition, last === undefined ? now - (staggerOf.get(l.partition) as number) : now);
-      return l.takeFraudSnapshot();
-      }),
-    };
+    const fraud = [...loops.values()].flatMap((l) => (fraudSnapshotDue(l.partition) ? (l.takeFraudSnapshot() ?? []) : []));
+    serializeInSlices([...players, ...fraud]);
+    return { players: () => players.flatMap((s) => s.rows()), fraud: () => fraud.flatMap((s) => s.rows()) };
   };
   const sink = new ClickHouseSink(ch, snapshots, {
     async beforeWrite() {

@@ -15,7 +15,7 @@ const cluster = new TestCluster('sink');
 const ch = clickhouse(cluster.cfg);
 const acked: Array<[number, number]> = [];
 let flushes = 0;
-const sink = new ClickHouseSink(ch, () => ({ players: () => [], fraud: [] }), {
+const sink = new ClickHouseSink(ch, () => ({ players: () => [], fraud: () => [] }), {
   flushed: () => flushes++,
   failed: () => undefined,
   beforeWrite: async () => undefined,

@@ -117,9 +117,9 @@ describe('partition loop: fraud state', () => {
   it('a snapshot restored into a fresh loop continues exactly where the first one was; forwarded batches apply once', () => {
     const first = new PartitionLoop(0, settings);
     expect(first.apply(1, forwarded(1, ['1.1.1.1', '1.1.1.1', '1.1.1.1']))?.alerts).toEqual([]);
-    const rows = first.takeFraudSnapshot();
+    const rows = first.takeFraudSnapshot()?.rows() ?? [];
     expect(rows.map((r) => [r.key, r.seq])).toEqual([['', 1], ['a:aff', 1]]);
-    expect(first.takeFraudSnapshot()).toEqual([]);
+    expect(first.takeFraudSnapshot()).toBeUndefined();
 
     const second = new PartitionLoop(0, settings);
     for (const r of rows) second.restoreFraud(r.key, r.state);
@@ -130,5 +130,24 @@ describe('partition loop: fraud state', () => {
       const out = loop.apply(3, forwarded(2, ['1.1.1.1', '1.1.1.1', '1.1.1.1']));
       expect(out?.alerts.map((a) => [a.rule, a.evidence.registrations])).toEqual([['ip_registrations', 6]]);
     }
+  });
+
+  it('writes the fraud actors as they were when the snapshot was taken, though serialized later (copy on write)', () => {
+    const first = new PartitionLoop(0, settings);
+    first.apply(1, forwarded(1, ['1.1.1.1', '1.1.1.1', '1.1.1.1']));
+    const snapshot = first.takeFraudSnapshot();
+    // The partition's own part at once; the affiliate waits for a slice, or for its next change.
+    expect(snapshot?.left).toBe(1);
+    first.apply(2, forwarded(2, ['1.1.1.1', '1.1.1.1']));
+    expect(snapshot?.left).toBe(0);
+    const rows = snapshot?.rows() ?? [];
+    expect(rows.map((r) => [r.key, r.seq])).toEqual([['', 1], ['a:aff', 1]]);
+
+    // Restored from it, a loop is where the first was at message 1: three more make the sixth.
+    const second = new PartitionLoop(0, settings);
+    for (const r of rows) second.restoreFraud(r.key, r.state);
+    second.lastSeq = 1;
+    expect(second.apply(2, forwarded(2, ['1.1.1.1', '1.1.1.1']))?.alerts).toEqual([]);
+    expect(second.apply(3, forwarded(3, ['1.1.1.1']))?.alerts.map((a) => [a.rule, a.evidence.registrations])).toEqual([['ip_registrations', 6]]);
   });
 });

@@ -17,7 +17,7 @@ import type { FraudAlert, FraudPause, FraudRules } from '../../schema/fraud.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import {
   fraudSnapshot, handleAffiliate, initialAffiliateState, restoreFraud,
-  type AffiliateContext, type AffiliateEffect, type AffiliateFraud, type AffiliateFraudSnapshot, type AffiliateMessage, type AffiliateSettings, type AffiliateState, type NetworkTotals,
+  type AffiliateContext, type AffiliateEffect, type AffiliateFraudSnapshot, type AffiliateMessage, type AffiliateSettings, type AffiliateState, type NetworkTotals,
 } from '../actors/affiliate.ts';
 import { handleIdentity, idleAfter, initialIdentityState, type IdentityMessage, type IdentityState } from '../actors/identity.ts';
 import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect, type PlayerMessage, type PlayerState } from '../actors/player.ts';
@@ -27,7 +27,8 @@ import { eventRow, type EventRow } from '../sink/eventRow.ts';
 import { creditParts, creditRows, type CreditPart, type CreditRow } from '../sink/creditRow.ts';
 import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
 import type { TouchWindow } from '../actors/attribution.ts';
-import { PlayerSnapshots } from './playerSnapshots.ts';
+import { CopyOnWriteSnapshot } from './copyOnWriteSnapshot.ts';
+import type { SnapshotRow } from '../sink/clickhouseSink.ts';
 
 /** How long an event id is remembered (SPEC §5: at least 7 days). */
 export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
@@ -107,8 +108,8 @@ export class PartitionLoop {
   readonly restoredSeq = new Map<string, number>();
   /** Players changed since the last snapshot. */
   readonly dirty = new Set<string>();
-  /** The last snapshot taken, whose players are serialized before they change again. */
-  private snapshot: PlayerSnapshots | undefined;
+  /** The last player snapshot taken: its players are serialized before they change again. */
+  private playerCapture: CopyOnWriteSnapshot<SnapshotRow> | undefined;
   /** `brand\u0000event_id` → when it was received, oldest first. */
   readonly seenEvents = new Map<string, number>();
   /** Clicks per affiliate and IP in the last minute (rebuilt from the raw log at recovery, not snapshotted). */
@@ -124,7 +125,9 @@ export class PartitionLoop {
   /** Version of the last fraud-state snapshot taken. */
   private fraudSnapshotSeq = -1;
   /** Fraud actors (`a:<affiliate>`, `i:<identity>`) changed since the last snapshot. */
-  private readonly fraudDirty = new Set<string>();
+  private fraudDirty = new Set<string>();
+  /** The last fraud snapshot taken: its actors are serialized before they change again. */
+  private fraudCapture: CopyOnWriteSnapshot<FraudStateRow> | undefined;
   /** Stream sequence of the last message applied (or already in ClickHouse at recovery). */
   lastSeq = 0;
   /** Attribution rules in force at `lastSeq`: a registration takes its brand's rule from here. */
@@ -245,6 +248,7 @@ export class PartitionLoop {
   }
 
   private toAffiliate(affiliateId: string, msg: AffiliateMessage, out: LoopOutput): AffiliateEffect[] {
+    this.fraudCapture?.settle(`a:${affiliateId}`);
     const effects = handleAffiliate(this.affiliate(affiliateId), msg, this.ctx);
     this.fraudDirty.add(`a:${affiliateId}`);
     for (const e of effects) {
@@ -265,6 +269,7 @@ export class PartitionLoop {
       } else {
         const msg = item.message as unknown as IdentityMessage;
         const id = msg.identifier;
+        this.fraudCapture?.settle(`i:${item.key}`);
         let s = this.identities.get(item.key);
         if (!s) this.identities.set(item.key, (s = initialIdentityState(id.brandId, id.kind, id.value)));
         for (const e of handleIdentity(s, msg, this.fraudRules(s.brandId))) out.alerts.push(e.alert);
@@ -282,6 +287,7 @@ export class PartitionLoop {
     }
     for (const [key, s] of this.identities) {
       if (idleAfter(s, this.fraudRules(s.brandId)) >= t.at) continue;
+      this.fraudCapture?.settle(`i:${key}`);
       this.identities.delete(key);
       this.fraudDirty.add(`i:${key}`);
     }
@@ -297,7 +303,7 @@ export class PartitionLoop {
   /** Run a player's handler unless its snapshot already includes this message; collect the effects. */
   private deliver(seq: number, p: PlayerState, msg: PlayerMessage, out: LoopOutput): void {
     if ((this.restoredSeq.get(p.key) ?? 0) >= seq) return;
-    this.snapshot?.settle(p.key);
+    this.playerCapture?.settle(p.key);
     const effects: PlayerEffect[] = handlePlayer(p, msg, this.settings.brand(p.brandId), ruleFor(this.rules, p.brandId));
     this.dirty.add(p.key);
     this.playerSeq.set(p.key, seq);
@@ -326,38 +332,55 @@ export class PartitionLoop {
 
   /**
    * Snapshot the players changed since the last call, and forget that they changed. Each is
-   * serialized later, but as it is now (see {@link PlayerSnapshots}).
+   * serialized later, but as it is now (see {@link CopyOnWriteSnapshot}).
    */
-  takeSnapshots(): PlayerSnapshots {
-    // A player of the previous snapshot changes no more without being serialized first: let go of it.
-    this.snapshot?.rows();
-    this.snapshot = new PlayerSnapshots(this.partition, new Map([...this.dirty].map((key) => [key, this.playerSeq.get(key) ?? 0])), this.players);
+  takeSnapshots(): CopyOnWriteSnapshot<SnapshotRow> {
+    // The previous snapshot's players would otherwise be settled forever: finish it first.
+    this.playerCapture?.rows();
+    const versions = new Map([...this.dirty].map((key) => [key, this.playerSeq.get(key) ?? 0]));
     this.dirty.clear();
-    return this.snapshot;
+    this.playerCapture = new CopyOnWriteSnapshot(new Set(versions.keys()), (key) => ({
+      partition: this.partition, player_key: key, seq: versions.get(key) as number, state: JSON.stringify(this.players.get(key)),
+    }));
+    return this.playerCapture;
   }
 
   /**
-   * The fraud state at the current position, when the position moved since the last call: the
-   * partition's part (always, so recovery never replays further back than a flush) and the actors
-   * changed since. Written in one insert, the rows land together or not at all.
+   * The fraud state at the current position, when the position moved since the last call (else
+   * undefined): the partition's part (always, so recovery never replays further back than a
+   * flush), serialized at once, and the actors changed since, serialized later but as they are now
+   * (see {@link CopyOnWriteSnapshot}). Written in one insert, the rows land together or not at all.
    */
-  takeFraudSnapshot(): FraudStateRow[] {
-    if (this.fraudSnapshotSeq === this.lastSeq) return [];
+  takeFraudSnapshot(): CopyOnWriteSnapshot<FraudStateRow> | undefined {
+    if (this.fraudSnapshotSeq === this.lastSeq) return undefined;
     const seq = (this.fraudSnapshotSeq = this.lastSeq);
-    const own: PartitionFraudSnapshot = {
-      network: [...this.network].map(([brand, w]) => [brand, w.snapshot()]),
-      announced: [...this.announced],
-      forwardedFrom: [...this.forwardedFrom],
-    };
-    const rows: FraudStateRow[] = [{ partition: this.partition, key: '', seq, state: JSON.stringify(own) }];
-    for (const key of this.fraudDirty) {
-      const id = key.slice(2);
-      const actor = key.startsWith('a:') ? this.affiliates.get(id)?.fraud : this.identities.get(id);
-      const state = actor === undefined ? '' : JSON.stringify(key.startsWith('a:') ? fraudSnapshot(actor as AffiliateFraud) : actor);
-      rows.push({ partition: this.partition, key, seq, state });
+    this.fraudCapture?.rows();
+    const keys = this.fraudDirty;
+    this.fraudDirty = new Set();
+    keys.add('');
+    this.fraudCapture = new CopyOnWriteSnapshot(keys, (key) => ({ partition: this.partition, key, seq, state: this.fraudStateOf(key) }));
+    // The partition's own part changes with nearly every message.
+    this.fraudCapture.settle('');
+    return this.fraudCapture;
+  }
+
+  /** The snapshot text of a fraud-state key ('' for an actor that is gone). */
+  private fraudStateOf(key: string): string {
+    if (key === '') {
+      const own: PartitionFraudSnapshot = {
+        network: [...this.network].map(([brand, w]) => [brand, w.snapshot()]),
+        announced: [...this.announced],
+        forwardedFrom: [...this.forwardedFrom],
+      };
+      return JSON.stringify(own);
     }
-    this.fraudDirty.clear();
-    return rows;
+    const id = key.slice(2);
+    if (key.startsWith('a:')) {
+      const actor = this.affiliates.get(id)?.fraud;
+      return actor === undefined ? '' : JSON.stringify(fraudSnapshot(actor));
+    }
+    const actor = this.identities.get(id);
+    return actor === undefined ? '' : JSON.stringify(actor);
   }
 
   /** Restore one row of {@link takeFraudSnapshot} (the latest version of its key). */

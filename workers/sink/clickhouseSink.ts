@@ -61,9 +61,9 @@ export interface SnapshotRow {
 
 /** The snapshots a flush writes: taken when the flush takes the queue, so they match its messages. */
 export interface Snapshots {
-  /** The player rows; asked for when their table's turn comes (they may be serialized meanwhile). */
+  /** Asked for when their table's turn comes: the rows may be serialized meanwhile (workers/runtime/copyOnWriteSnapshot.ts). */
   players(): SnapshotRow[];
-  fraud: FraudStateRow[];
+  fraud(): FraudStateRow[];
 }
 
 /** What the sink reports back. */
@@ -267,7 +267,7 @@ export class ClickHouseSink {
       ['partition_rules', () => lines(b.rules, json)],
       ['player_state', () => lines(f.snapshots.players(), json)],
       ['checkpoints', () => lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json)],
-      ['fraud_state', () => lines(f.snapshots.fraud, json)],
+      ['fraud_state', () => lines(f.snapshots.fraud(), json)],
     ];
     for (const [table, body] of steps) {
       if (f.done.has(table)) continue;
