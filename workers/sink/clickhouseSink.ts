@@ -29,6 +29,7 @@ import { clickMinutes, creditMinutes, eventMinutes, isVisitorTouch, lookupRow, t
 import type { CreditPart, CreditRow } from './creditRow.ts';
 import type { AlertRow } from './alertRow.ts';
 import type { FraudStateRow } from '../runtime/partition.ts';
+import { LineBuffer } from './lineBuffer.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
 /** A consumed message and the rows it produced. */
@@ -89,13 +90,6 @@ type RawTable = 'clicks' | 'events' | 'attribution_credits' | 'fraud_alerts';
 /** The counted aggregates: one row per partition and key, all tagged with the partition's last sequence. */
 type SumTable = 'click_minutes' | 'event_minutes' | 'credit_minutes';
 
-/** The JSON lines one message gave a raw log. */
-interface MessageLines {
-  partition: number;
-  seq: number;
-  text: string;
-}
-
 const json = (r: object): string => JSON.stringify(r);
 const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
   let text = '';
@@ -113,14 +107,14 @@ class Batch {
   readonly lastSeqs = new Map<number, number>();
   /** Per partition, the acknowledgement of its last message. */
   readonly acks = new Map<number, () => void>();
-  readonly raw: Record<RawTable, MessageLines[]> = { clicks: [], events: [], attribution_credits: [], fraud_alerts: [] };
+  readonly raw: Record<RawTable, LineBuffer> = { clicks: new LineBuffer(), events: new LineBuffer(), attribution_credits: new LineBuffer(), fraud_alerts: new LineBuffer() };
   readonly sums: { click_minutes: MinuteSums<ClickRow, unknown>; event_minutes: MinuteSums<EventRow, unknown>; credit_minutes: MinuteSums<CreditPart, unknown> } = {
     click_minutes: clickMinutes(),
     event_minutes: eventMinutes(),
     credit_minutes: creditMinutes(),
   };
-  lookup = '';
-  visitors = '';
+  readonly lookup = new LineBuffer();
+  readonly visitors = new LineBuffer();
   readonly rules: Array<{ partition: number; seq: number; rules: string }> = [];
 
   /** Queue `m`, leaving out the rows of tables that held them at recovery (`fresh` is false for those). */
@@ -134,19 +128,16 @@ class Batch {
       if (m.ack) this.acks.set(partition, m.ack);
     }
     const raw = <R>(table: RawTable, rows: readonly R[], line: (r: R) => string) => {
-      if (rows.length > 0 && fresh(table)) this.raw[table].push({ partition, seq, text: lines(rows, line) });
+      if (fresh(table)) this.raw[table].append(partition, seq, rows, line);
     };
     raw('clicks', m.clicks, json);
     raw('events', m.events, toJsonLine);
     raw('attribution_credits', m.credits, json);
     raw('fraud_alerts', m.alerts, json);
     if (m.clicks.length > 0) {
-      // `visitor_clicks` holds the same line as `click_lookup` for a visitor's touch: made once.
-      for (const r of m.clicks) {
-        const line = `${json(lookupRow(r))}\n`;
-        this.lookup += line;
-        if (isVisitorTouch(r)) this.visitors += line;
-      }
+      const lookupLine = (r: ClickRow) => json(lookupRow(r));
+      this.lookup.append(partition, seq, m.clicks, lookupLine);
+      this.visitors.append(partition, seq, m.clicks.filter(isVisitorTouch), lookupLine);
       if (fresh('click_minutes')) this.sums.click_minutes.add(partition, m.clicks);
     }
     if (m.events.length > 0 && fresh('event_minutes')) this.sums.event_minutes.add(partition, m.events);
@@ -165,7 +156,7 @@ interface Flush {
 }
 
 /** Insert a JSONEachRow body (pre-serialized: the client's own serializer would quote decimals). */
-async function insertBody(ch: ClickHouseClient, table: string, body: string): Promise<void> {
+async function insertBody(ch: ClickHouseClient, table: string, body: string | Buffer): Promise<void> {
   const r = await ch.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([body]) });
   // A dangling response stream would poison the socket (DESIGN.md pitfalls).
   r.stream.resume();
@@ -246,18 +237,14 @@ export class ClickHouseSink {
     const b = f.batch;
     // After an uncertain insert: how far each partition got in the table.
     const landedBefore = (table: Table, partition: number) => f.landed.get(table)?.get(partition) ?? 0;
-    const raw = (table: RawTable) => () =>
-      b.raw[table]
-        .filter((m) => m.seq > landedBefore(table, m.partition))
-        .map((m) => m.text)
-        .join('');
+    const raw = (table: RawTable) => () => b.raw[table].body((partition, seq) => seq > landedBefore(table, partition));
     const sums = (table: SumTable, line: (r: AggregateRow) => string) => () =>
       lines(b.sums[table].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(table, p)), line);
     // Each table's body, built only when the table's turn comes.
-    const steps: Array<[Table, () => string]> = [
+    const steps: Array<[Table, () => string | Buffer]> = [
       ['clicks', raw('clicks')],
-      ['click_lookup', () => b.lookup],
-      ['visitor_clicks', () => b.visitors],
+      ['click_lookup', () => b.lookup.body()],
+      ['visitor_clicks', () => b.visitors.body()],
       ['click_minutes', sums('click_minutes', json)],
       ['events', raw('events')],
       ['event_minutes', sums('event_minutes', toJsonLine)],
