@@ -22,7 +22,7 @@ function flushRows<R>(sums: MinuteSums<R, unknown>, messages: Array<[number, num
     sums.add(partition, rows);
     last.set(partition, Math.max(last.get(partition) ?? 0, seq));
   }
-  return sums.rows(last, skip);
+  return [...sums.rows(last, skip)];
 }
 
 describe('worker aggregates', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineBuffer } from '../../workers/sink/lineBuffer.ts';
+import { LineBuffer, slicedLines } from '../../workers/sink/lineBuffer.ts';
 
 const json = (r: object) => JSON.stringify(r);
 
@@ -22,5 +22,23 @@ describe('line buffer', () => {
     const landed = new Map([[1, 10]]);
     expect(b.body((p, seq) => seq > (landed.get(p) ?? 0)).toString()).toBe('{"b":1}\n{"b":2}\n{"a":2}\n');
     expect(b.body(() => false).length).toBe(0);
+  });
+
+  it('makes many lines in slices, letting the event loop run between them, complete and in order', async () => {
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    const rows = Array.from({ length: 20 }, (_, i) => ({ i }));
+    // Each line takes 1 ms to make: 20 ms of work cannot be one slice of 2 ms.
+    const body = await slicedLines(rows, (r) => {
+      busy(1);
+      return json(r);
+    });
+    clearInterval(counting);
+    expect(body.toString()).toBe(rows.map((r) => `${json(r)}\n`).join(''));
+    expect(turns).toBeGreaterThan(0);
   });
 });

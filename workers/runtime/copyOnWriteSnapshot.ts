@@ -35,35 +35,34 @@ export class CopyOnWriteSnapshot<R> {
     if (this.waiting.delete(key)) this.done.push(this.serialize(key));
   }
 
-  /** Serialize up to `count` waiting actors; returns how many. */
-  step(count: number): number {
-    let n = 0;
+  /** Serialize waiting actors until `deadline` (a `performance.now()` time) has passed or none is left. */
+  serializeUntil(deadline: number): void {
+    // One pass over the set: a fresh iteration per actor would walk past the deleted ones again.
     for (const key of this.waiting) {
-      if (n === count) break;
       this.settle(key);
-      n++;
+      if (performance.now() >= deadline) return;
     }
-    return n;
   }
 
   /** Every row, serializing the actors still waiting. */
   rows(): R[] {
-    this.step(Infinity);
+    this.serializeUntil(Infinity);
     return this.done;
   }
 }
 
 /**
- * Actors serialized per turn of the event loop: about half a millisecond of work for players (a
- * player's text is around a kilobyte), short enough for the partitions' messages to keep moving.
+ * How long one slice serializes, ms. Bounded by time, not by count: a player is about a kilobyte
+ * of text, an affiliate whose sub-IDs are per click can be a megabyte; 32 actors per slice, as first
+ * built, still made 35–42 ms slices out of affiliates under bench fraud.
  */
-const ACTORS_PER_SLICE = 32;
+const SLICE_MS = 2;
 
 /** Serialize `snapshots` in slices, one per turn of the event loop, until none is left. */
 export function serializeInSlices(snapshots: ReadonlyArray<CopyOnWriteSnapshot<unknown>>): void {
   const slice = (): void => {
-    let budget = ACTORS_PER_SLICE;
-    for (const s of snapshots) if (budget > 0) budget -= s.step(budget);
+    const until = performance.now() + SLICE_MS;
+    for (const s of snapshots) if (performance.now() < until) s.serializeUntil(until);
     if (snapshots.some((s) => s.left > 0)) setImmediate(slice);
   };
   setImmediate(slice);

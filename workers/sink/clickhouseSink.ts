@@ -29,7 +29,7 @@ import { clickMinutes, creditMinutes, eventMinutes, isVisitorTouch, lookupRow, t
 import type { CreditPart, CreditRow } from './creditRow.ts';
 import type { AlertRow } from './alertRow.ts';
 import type { FraudStateRow } from '../runtime/partition.ts';
-import { LineBuffer } from './lineBuffer.ts';
+import { LineBuffer, slicedLines } from './lineBuffer.ts';
 import { landedSeqs } from '../runtime/recovery.ts';
 
 /** A consumed message and the rows it produced. */
@@ -96,6 +96,7 @@ const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
   for (const r of rows) text += `${line(r)}\n`;
   return text;
 };
+
 
 /** What one flush writes, serialized and summed as its messages were queued. */
 class Batch {
@@ -239,9 +240,9 @@ export class ClickHouseSink {
     const landedBefore = (table: Table, partition: number) => f.landed.get(table)?.get(partition) ?? 0;
     const raw = (table: RawTable) => () => b.raw[table].body((partition, seq) => seq > landedBefore(table, partition));
     const sums = (table: SumTable, line: (r: AggregateRow) => string) => () =>
-      lines(b.sums[table].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(table, p)), line);
+      slicedLines(b.sums[table].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(table, p)), line);
     // Each table's body, built only when the table's turn comes.
-    const steps: Array<[Table, () => string | Buffer]> = [
+    const steps: Array<[Table, () => string | Buffer | Promise<Buffer>]> = [
       ['clicks', raw('clicks')],
       ['click_lookup', () => b.lookup.body()],
       ['visitor_clicks', () => b.visitors.body()],
@@ -252,9 +253,9 @@ export class ClickHouseSink {
       ['credit_minutes', sums('credit_minutes', toJsonLine)],
       ['fraud_alerts', raw('fraud_alerts')],
       ['partition_rules', () => lines(b.rules, json)],
-      ['player_state', () => lines(f.snapshots.players(), json)],
+      ['player_state', () => slicedLines(f.snapshots.players(), json)],
       ['checkpoints', () => lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json)],
-      ['fraud_state', () => lines(f.snapshots.fraud(), json)],
+      ['fraud_state', () => slicedLines(f.snapshots.fraud(), json)],
     ];
     for (const [table, body] of steps) {
       if (f.done.has(table)) continue;
@@ -262,7 +263,7 @@ export class ClickHouseSink {
         f.landed.set(table, await landedSeqs(this.ch, table, [...b.lastSeqs.keys()]));
         f.uncertain.delete(table);
       }
-      const text = body();
+      const text = await body();
       if (text.length > 0) {
         try {
           await insertBody(this.ch, table, text);
