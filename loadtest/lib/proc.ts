@@ -212,18 +212,31 @@ export function machineCpu(): MachineCpu {
   return { busyMicros: micros(user + nice + system + irq + softirq + steal), stealMicros: micros(steal) };
 }
 
+/** What {@link withCpu} measured over a stretch of a run. */
+export interface CpuSpan {
+  /** Seconds the stretch took. */
+  wallS: number;
+  /** CPU µs each process used, in the order they were given. */
+  cpuMicros: number[];
+  /** What the whole machine used meanwhile. */
+  machine: MachineCpu;
+}
+
 /**
  * Runs `work` and returns its result with the CPU µs each of `pids` used meanwhile, in the same
  * order, and what the whole machine used: on a shared machine the difference is other people's
  * work, which slows the processes under test as surely as their own.
  */
-export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<{ result: T; cpuMicros: number[]; machine: MachineCpu }> {
+export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>): Promise<CpuSpan & { result: T }> {
   const before = pids.map(cpuMicros);
   const machineBefore = machineCpu();
+  const t0 = performance.now();
   const result = await work();
+  const wallS = (performance.now() - t0) / 1000;
   const machineAfter = machineCpu();
   return {
     result,
+    wallS,
     cpuMicros: pids.map((pid, i) => cpuMicros(pid) - (before[i] as number)),
     machine: { busyMicros: machineAfter.busyMicros - machineBefore.busyMicros, stealMicros: machineAfter.stealMicros - machineBefore.stealMicros },
   };

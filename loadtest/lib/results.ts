@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MachineCpu } from './proc.ts';
+import type { CpuSpan, MachineCpu } from './proc.ts';
 
 /** `loadtest/results/`. */
 export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -114,6 +114,15 @@ export function cpuWindow(window: string, wallS: number, processes: ProcessCpu[]
   const ours = processes.reduce((n, p) => n + p.cpuS, 0);
   const cores = (micros: number) => (wallS > 0 ? Math.max(0, micros) / 1e6 / wallS : 0);
   return { window, wallS, processes, otherCores: cores(machine.busyMicros - ours * 1e6), stealCores: cores(machine.stealMicros) };
+}
+
+/**
+ * The window of a {@link CpuSpan} measured on `measured` (name, pid — the pids given to withCpu,
+ * in that order), per `events` events; `extra` rows (a load tool's own CPU) come after.
+ */
+export function spanWindow(window: string, measured: ReadonlyArray<readonly [string, number]>, span: CpuSpan, events: number, extra: ProcessCpu[] = []): CpuWindow {
+  const processes = measured.map(([name], i) => processCpu(name, span.cpuMicros[i] as number, span.wallS, events));
+  return cpuWindow(window, span.wallS, [...processes, ...extra], span.machine);
 }
 
 /** {@link ProcessCpu} of `micros` µs used over `wallS` seconds, for `events` events. */

@@ -29,7 +29,7 @@ import { summarizeLog } from '../lib/logs.ts';
 import { countEventRows, countEvents, waitForEventRows } from '../lib/namespace.ts';
 import { promSum, scrape } from '../lib/net.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, gitState, machine, machineLine, processCpu, spanWindow, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { runEventTraffic, type EventTrafficOutput } from '../tools/eventTraffic.ts';
 
@@ -298,7 +298,6 @@ export async function runAttribution(opts: AttributionOptions, procs: ProcessSet
 
     const measured = cluster.measured(edge, worker);
     log(`${fmt(opts.rate)} events/s for ${opts.durationS} s (${REGISTRATION_SHARE * 100}% registrations, ${POSTBACK_SHARE * 100}% as postbacks), a probe every ${PROBE_EVERY_MS} ms…`);
-    const t0 = performance.now();
     const load = await withCpu(
       measured.map(([, pid]) => pid),
       () =>
@@ -318,20 +317,12 @@ export async function runAttribution(opts: AttributionOptions, procs: ProcessSet
           ]),
         ),
     );
-    const wallS = (performance.now() - t0) / 1000;
     const [trafficOut, probeRun] = load.result;
     traffic = trafficOut;
     probes = probeRun.probes;
     const probesAccepted = [...probeRun.accepted.values()].reduce((n, k) => n + k, 0);
     const events = traffic.accepted + probesAccepted;
-    cpu.push(
-      cpuWindow(
-        'load (background + probes)',
-        wallS,
-        [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), processCpu('event traffic', traffic.cpuMicros, traffic.durationS, events)],
-        load.machine,
-      ),
-    );
+    cpu.push(spanWindow('load (background + probes)', measured, load, events, [processCpu('event traffic', traffic.cpuMicros, traffic.durationS, events)]));
     const main = series(CLICK_LEAD_MS, probes.filter((p) => p.leadMs === CLICK_LEAD_MS).map((p) => p.visibleMs));
     log(
       `  background ${fmt(traffic.acceptedPerSec)} events/s accepted; attribution visible p50 ${fmt(main.latencyMs.p50)} ms, p99 ${fmt(main.latencyMs.p99)} ms, ` +

@@ -26,7 +26,7 @@ import { BenchCluster } from '../lib/cluster.ts';
 import { adminGet, harvestClicks, redirect, sendBatch, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, gitState, machine, machineLine, spanWindow, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { pauseHops, type HopSummary } from '../lib/pauseHops.ts';
 import { runEventTraffic, type EventTrafficOutput } from '../tools/eventTraffic.ts';
@@ -317,7 +317,6 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
     const clickIds = await procs.guard(harvestClicks(cluster.edgeUrl, background.codes, clicksNeeded, 32));
     const measured = cluster.measured(edge, worker);
     log(`${fmt(opts.rate)} background events/s for ${opts.warmupS} s of warm-up and ${opts.durationS} s more, a ${FARM_SIZE}-registration farm every ${PROBE_EVERY_MS} ms…`);
-    const t0 = performance.now();
     const load = await withCpu(
       measured.map(([, pid]) => pid),
       () =>
@@ -330,10 +329,9 @@ export async function runFraud(opts: FraudOptions, procs: ProcessSet): Promise<F
           ]),
         ),
     );
-    const wallS = (performance.now() - t0) / 1000;
     [traffic, probes] = load.result;
     const events = traffic.accepted + probes.filter((p) => p.error === undefined).length * FARM_SIZE;
-    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), load.machine));
+    cpu.push(spanWindow('load', measured, load, events));
 
     const ch = clickhouse(cluster.cfg);
     let caughtUpS: number | null;

@@ -34,7 +34,7 @@ import { summarizeLog } from '../lib/logs.ts';
 import { countEventRows, countEvents, createFloorStream, deleteStreams, floorStream, waitForEventRows, type EventCounts } from '../lib/namespace.ts';
 import { freePorts, promSum, scrape } from '../lib/net.ts';
 import { serverPids, withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, gitState, machine, machineLine, processCpu, spanWindow, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { runStreamIngest, type StreamIngestInput, type StreamIngestOutput } from '../tools/streamIngest.ts';
 
 /** Options of {@link runIngest}. */
@@ -167,18 +167,9 @@ export async function runIngest(opts: IngestOptions, procs: ProcessSet): Promise
     cpu.push(load.cpu);
 
     log('waiting for the worker to write every event to ClickHouse…');
-    const t1 = performance.now();
     const rowsAtLoadEnd = await countEventRows(cfg);
     const drain = await withCpu(pids, () => procs.guard(waitForEventRows(cfg, client?.accepted ?? 0, SETTLE, log)));
-    const drainWallS = (performance.now() - t1) / 1000;
-    cpu.push(
-      cpuWindow(
-        'drain (worker catching up)',
-        drainWallS,
-        measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, perEvent)),
-        drain.machine,
-      ),
-    );
+    cpu.push(spanWindow('drain (worker catching up)', measured, drain, perEvent));
     events = await procs.guard(accountEvents(cluster, client, frame, rowsAtLoadEnd, drain.result));
     log(`${events.ok ? 'events OK' : 'EVENTS DO NOT ADD UP'}: ${events.detail}`);
     await procs.stop(edge);
@@ -222,20 +213,17 @@ async function streamLoad(
   window: string,
   log: (line: string) => void,
 ): Promise<{ client: StreamIngestOutput; cpu: CpuWindow }> {
-  const t0 = performance.now();
   const load = await withCpu(
     measured.map(([, pid]) => pid),
     () => procs.guard(runStreamIngest(procs, input)),
   );
-  const wallS = (performance.now() - t0) / 1000;
   const client = load.result;
   log(
     `  ${fmt(client.acceptedPerSec)} events/s acknowledged (${fmt(client.accepted)} in ${client.durationS.toFixed(1)} s), ack p50 ${client.ackLatencyMs.p50.toFixed(1)} ms, ` +
       `p99 ${client.ackLatencyMs.p99.toFixed(1)} ms`,
   );
   const events = client.accepted;
-  const processes = [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, events)), processCpu('stream client', client.cpuMicros, client.durationS, events)];
-  return { client, cpu: cpuWindow(window, wallS, processes, load.machine) };
+  return { client, cpu: spanWindow(window, measured, load, events, [processCpu('stream client', client.cpuMicros, client.durationS, events)]) };
 }
 
 /**

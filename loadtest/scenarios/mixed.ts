@@ -28,7 +28,7 @@ import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitFor
 import { summarizeLog } from '../lib/logs.ts';
 import { countClicks, countEventRows, waitForRows } from '../lib/namespace.ts';
 import { memoryMiB, withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, gitState, machine, machineLine, processCpu, spanWindow, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { Sampler, type Sample } from '../lib/sampler.ts';
 import { latencySummary } from '../lib/stats.ts';
 import { runDriver, type DriverOutput } from '../tools/mixedDriver.ts';
@@ -390,7 +390,6 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     planted = createTimeline(programme, timelineOptions).planted;
     const probeCtx: ProbeContext = { target, token: cluster.adminToken, ch, ledger, tag, fraud: withFraud, planted, visitor: 0, events: 0 };
     log(`${opts.soak ? 'soak' : 'mixed'}: ${fmt(opts.rate)} actions/s for ${opts.durationS} s (seed ${opts.seed}), probes every ${PROBE_EVERY_MS} ms; progress every second on stderr`);
-    const t0 = performance.now();
     samplerLeadS = (timelineOptions.startMs - Date.now()) / 1000;
     await sampler.start();
     let load;
@@ -408,13 +407,11 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     } finally {
       await ch.close();
     }
-    const loadWallS = (performance.now() - t0) / 1000;
     [driver, probes] = load.result;
     log(`  driver: ${fmt(driver.actionsPerSec)} actions/s over ${driver.durationS.toFixed(1)} s; ${fmt(driver.clicks)} redirects, ${fmt(driver.events)} events sent, ${fmt(driver.accepted)} accepted`);
 
     log('booking the ground truth and waiting for ClickHouse to hold every click and event…');
     bookTimeline(ledger, programme, timelineOptions);
-    const t1 = performance.now();
     const drain = await withCpu(
       measured.map(([, pid]) => pid),
       () =>
@@ -426,12 +423,11 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
           })(),
         ),
     );
-    const drainWallS = (performance.now() - t1) / 1000;
     await sampler.stop();
     const actions = ledger.tally.clicks + ledger.tally.events;
     cpu.push(
-      cpuWindow('load', loadWallS, [...measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, loadWallS, actions)), processCpu('load driver', driver.cpuMicros, driver.durationS, actions)], load.machine),
-      cpuWindow('drain (worker catching up)', drainWallS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainWallS, actions)), drain.machine),
+      spanWindow('load', measured, load, actions, [processCpu('load driver', driver.cpuMicros, driver.durationS, actions)]),
+      spanWindow('drain (worker catching up)', measured, drain, actions),
     );
     for (const [name, pid] of measured) {
       const m = memoryMiB(pid);

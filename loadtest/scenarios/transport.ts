@@ -20,7 +20,7 @@ import { summarizeLog } from '../lib/logs.ts';
 import { countEventRows, countEvents, waitForEventRows } from '../lib/namespace.ts';
 import { promSum, scrape } from '../lib/net.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, cpuWindow, gitState, machine, machineLine, processCpu, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, gitState, machine, machineLine, spanWindow, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import type { TrafficRequest } from '../lib/traffic.ts';
 import { runAutocannonRaw, type AutocannonOutput } from '../tools/autocannon.ts';
 
@@ -123,21 +123,17 @@ export async function runTransport(opts: TransportOptions, procs: ProcessSet): P
     const measured = cluster.measured(edge, worker);
     const requests = requestsOf(opts.transport, tag, secret, opts.batch);
     log(`autocannon: ${opts.transport}, ${opts.durationS} s, ${opts.connections} connections, ${eventsPerRequest} event(s) per request…`);
-    const t0 = performance.now();
     const load = await withCpu(
       measured.map(([, pid]) => pid),
       () => procs.guard(runAutocannonRaw(procs, { baseUrl: cluster.edgeUrl, connections: opts.connections, durationS: opts.durationS, requests, workDir: cluster.workDir }, opts.transport === 'postback')),
     );
-    const wallS = (performance.now() - t0) / 1000;
     tool = load.result;
     accepted = await settledCount(`${cluster.edgeUrl}/metrics`);
     log(`  ${fmt(tool['2xx'] / tool.durationS)} requests/s answered 200, edge accepted ${accepted === undefined ? '(no /metrics)' : fmt(accepted)} events`);
-    cpu.push(cpuWindow('load', wallS, measured.map(([name], i) => processCpu(name, load.cpuMicros[i] as number, wallS, accepted ?? 0)), load.machine));
+    cpu.push(spanWindow('load', measured, load, accepted ?? 0));
     log('waiting for the worker to write every accepted event to ClickHouse…');
-    const t1 = performance.now();
     const drain = await withCpu(measured.map(([, pid]) => pid), () => procs.guard(waitForEventRows(cfg, accepted ?? 0, SETTLE, log)));
-    const drainS = (performance.now() - t1) / 1000;
-    cpu.push(cpuWindow('drain (worker catching up)', drainS, measured.map(([name], i) => processCpu(name, drain.cpuMicros[i] as number, drainS, accepted ?? 0)), drain.machine));
+    cpu.push(spanWindow('drain (worker catching up)', measured, drain, accepted ?? 0));
     const counts = await countEvents(cfg);
     clickhouse = { rows: await countEventRows(cfg), distinctIds: counts.distinctIds, settleMs: drain.result };
   } finally {
