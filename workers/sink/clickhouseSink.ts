@@ -97,7 +97,6 @@ const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
   return text;
 };
 
-
 /** What one flush writes, serialized and summed as its messages were queued. */
 class Batch {
   messages = 0;
@@ -136,9 +135,11 @@ class Batch {
     raw('attribution_credits', m.credits, json);
     raw('fraud_alerts', m.alerts, json);
     if (m.clicks.length > 0) {
-      const lookupLine = (r: ClickRow) => json(lookupRow(r));
-      this.lookup.append(partition, seq, m.clicks, lookupLine);
-      this.visitors.append(partition, seq, m.clicks.filter(isVisitorTouch), lookupLine);
+      // `visitor_clicks` holds the same line as `click_lookup` for a visitor's touch: made once.
+      const made = m.clicks.map((r) => json(lookupRow(r)));
+      const asIs = (line: string) => line;
+      this.lookup.append(partition, seq, made, asIs);
+      this.visitors.append(partition, seq, made.filter((_, i) => isVisitorTouch(m.clicks[i] as ClickRow)), asIs);
       if (fresh('click_minutes')) this.sums.click_minutes.add(partition, m.clicks);
     }
     if (m.events.length > 0 && fresh('event_minutes')) this.sums.event_minutes.add(partition, m.events);
