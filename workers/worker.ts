@@ -188,8 +188,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   rulesSync.sync();
 
   // Every partition at the first flush (so a restart soon after never replays from the start), then
-  // staggered over the interval: all 64 partitions in one flush made that flush's synchronous
-  // snapshot step the longest stall of the loop; a slice of them per flush spreads it out.
+  // staggered over the interval: a partition's fraud state can be megabytes, and all 64 in one flush
+  // made that flush's insert (and, before snapshots were serialized in slices, its stall) the largest.
   const fraudSnapshotAt = new Map<number, number>();
   const staggerOf = new Map(partitions.map((p, i) => [p, (i * FRAUD_SNAPSHOT_MS) / partitions.length]));
   const fraudSnapshotDue = (p: number): boolean => {
