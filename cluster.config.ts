@@ -8,5 +8,5 @@ import { defineCluster } from './schema/config.ts';
 export default defineCluster({
   partitions: 64,
   edge: { count: 1, port: 8080 },
-  worker: { count: 1, flushIntervalMs: 500 },
+  worker: { count: 1 },
 });
