@@ -32,16 +32,18 @@ export class LineBuffer {
   /** Append the lines of `rows`, one message's (`partition`, `seq`), each as `line` makes it. */
   append<R>(partition: number, seq: number, rows: readonly R[], line: (r: R) => string): void {
     if (rows.length === 0) return;
-    for (const r of rows) {
-      const text = line(r);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that is room enough, without measuring.
-      this.reserve(text.length * 3 + 1);
-      this.used += this.buf.write(text, this.used);
-      this.buf[this.used++] = NEWLINE;
-    }
+    for (const r of rows) this.appendLine(line(r));
     this.partitions.push(partition);
     this.seqs.push(seq);
     this.ends.push(this.used);
+  }
+
+  /** Append one line, outside any message (a body that is never filtered). */
+  appendLine(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that is room enough, without measuring.
+    this.reserve(text.length * 3 + 1);
+    this.used += this.buf.write(text, this.used);
+    this.buf[this.used++] = NEWLINE;
   }
 
   /** The lines as one body: all of them, or those of the messages `keep` accepts. */
@@ -77,7 +79,7 @@ export async function slicedLines<R>(rows: Iterable<R>, line: (r: R) => string):
   const out = new LineBuffer();
   let until = performance.now() + SLICE_MS;
   for (const r of rows) {
-    out.append(0, 0, [r], line);
+    out.appendLine(line(r));
     if (performance.now() < until) continue;
     await new Promise((resolve) => setImmediate(resolve));
     until = performance.now() + SLICE_MS;
