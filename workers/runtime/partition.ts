@@ -247,10 +247,18 @@ export class PartitionLoop {
     return out;
   }
 
+  /**
+   * A fraud actor (`a:<affiliate>`, `i:<identity>`) is about to change: the snapshot being written
+   * takes it as it is now, and the next snapshot will include it.
+   */
+  private changingFraud(key: string): void {
+    this.fraudCapture?.settle(key);
+    this.fraudDirty.add(key);
+  }
+
   private toAffiliate(affiliateId: string, msg: AffiliateMessage, out: LoopOutput): AffiliateEffect[] {
-    this.fraudCapture?.settle(`a:${affiliateId}`);
+    this.changingFraud(`a:${affiliateId}`);
     const effects = handleAffiliate(this.affiliate(affiliateId), msg, this.ctx);
-    this.fraudDirty.add(`a:${affiliateId}`);
     for (const e of effects) {
       if (e.type === 'AlertRaised') out.alerts.push(e.alert);
       else if (e.type === 'PauseCleared') out.cleared.push(e.pause);
@@ -269,11 +277,10 @@ export class PartitionLoop {
       } else {
         const msg = item.message as unknown as IdentityMessage;
         const id = msg.identifier;
-        this.fraudCapture?.settle(`i:${item.key}`);
+        this.changingFraud(`i:${item.key}`);
         let s = this.identities.get(item.key);
         if (!s) this.identities.set(item.key, (s = initialIdentityState(id.brandId, id.kind, id.value)));
         for (const e of handleIdentity(s, msg, this.fraudRules(s.brandId))) out.alerts.push(e.alert);
-        this.fraudDirty.add(`i:${item.key}`);
       }
     }
   }
@@ -287,9 +294,8 @@ export class PartitionLoop {
     }
     for (const [key, s] of this.identities) {
       if (idleAfter(s, this.fraudRules(s.brandId)) >= t.at) continue;
-      this.fraudCapture?.settle(`i:${key}`);
+      this.changingFraud(`i:${key}`);
       this.identities.delete(key);
-      this.fraudDirty.add(`i:${key}`);
     }
   }
 
