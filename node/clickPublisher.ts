@@ -1,10 +1,11 @@
 /**
- * Batches clicks per partition and publishes them to JetStream (DESIGN.md principle 1). The
- * redirect only calls {@link ClickPublisher.add}; nothing here ever makes it wait. A batch goes out
- * after `batchMaxEvents` clicks or `batchMaxDelayMs`, with `Nats-Msg-Id` = `<edge>.<seq>` so a
- * retried publish is stored once. When NATS is unreachable, slow (too many publishes in flight)
- * or a publish fails, batches go to the disk spool; while the spool holds anything, new batches
- * queue behind it so partitions keep their order, and a drain loop replays it once NATS answers.
+ * Batches clicks per partition and publishes them to JetStream (docs/architecture.md, “Principles”,
+ * 1: the edge never waits). The redirect only calls {@link ClickPublisher.add}; nothing here ever
+ * makes it wait. A batch goes out after `batchMaxEvents` clicks or `batchMaxDelayMs`, with
+ * `Nats-Msg-Id` = `<edge>.<seq>` so a retried publish is stored once. When NATS is unreachable,
+ * slow (too many publishes in flight) or a publish fails, batches go to the disk spool; while the
+ * spool holds anything, new batches queue behind it so partitions keep their order, and a drain
+ * loop replays it once NATS answers.
  */
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';

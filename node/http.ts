@@ -1,9 +1,9 @@
 /**
  * The one wrapper around uWebSockets.js handlers. uWS kills the process when an async handler
  * returns without answering or registering `onAborted`, and its request object dies when the
- * handler returns (DESIGN.md pitfalls). So: every async route goes through {@link route}, which
- * reads what it needs from the request first, registers `onAborted` before any await, answers
- * inside `cork`, and turns any thrown error into a JSON error with a code.
+ * handler returns (docs/architecture.md, “Pitfalls”). So: every async route goes through
+ * {@link route}, which reads what it needs from the request first, registers `onAborted` before any
+ * await, answers inside `cork`, and turns any thrown error into a JSON error with a code.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { AffstreamError } from '../schema/errors.ts';
@@ -71,7 +71,7 @@ export function json(status: number, value: unknown, headers: Record<string, str
   return { status, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(value) };
 }
 
-/** The JSON error body of SPEC §5.1 / §13. */
+/** The JSON error body `{ok: false, error: {code, message}}` of every endpoint (docs/api.md). */
 export function errorReply(err: unknown, log: (err: unknown) => void): Reply {
   if (err instanceof AffstreamError) return json(err.status, { ok: false, error: { code: err.code, message: err.message } });
   log(err);

@@ -1,8 +1,9 @@
 /**
- * Landing URL macros (SPEC §4): `{click_id}`, `{sub1}`…`{sub10}`, `{affiliate_id}`, `{brand_id}`,
- * `{campaign}`, each replaced by its URL-encoded value. A template without `{click_id}` gets
- * `click_id=<id>` appended to its query. A template is compiled once per link with the link's own
- * values already in place, so a redirect only concatenates literals, the click id and the sub-IDs.
+ * Landing URL macros (docs/api.md, “Catalog”): `{click_id}`, `{sub1}`…`{sub10}`, `{affiliate_id}`,
+ * `{brand_id}`, `{campaign}`, each replaced by its URL-encoded value. A template without
+ * `{click_id}` gets `click_id=<id>` appended to its query. A template is compiled once per link
+ * with the link's own values already in place, so a redirect only concatenates literals, the click
+ * id and the sub-IDs.
  */
 
 /** Values for a template's macros. */

@@ -1,7 +1,7 @@
 /**
- * `GET /api/v1/live/affiliates/{id}` (SPEC §10): today's (UTC) counters of an affiliate, summed
- * over the partitions' fields of its Redis hash (workers/runtime/liveCounters.ts), at most a flush
- * interval old. The admin token sees any affiliate; an affiliate's API key only its own.
+ * `GET /api/v1/live/affiliates/{id}` (docs/api.md, “Live”): today's (UTC) counters of an affiliate,
+ * summed over the partitions' fields of its Redis hash (workers/runtime/liveCounters.ts), at most a
+ * flush interval old. The admin token sees any affiliate; an affiliate's API key only its own.
  */
 import type { Redis } from 'ioredis';
 import { AffstreamError } from '../schema/errors.ts';

@@ -1,8 +1,8 @@
 /**
- * The live WebSocket `GET /v1/live?affiliate={id}` or `?brand={id}` (SPEC §10): fraud alerts as
- * they are raised, and for an affiliate its counters every second. Authenticated like the live
- * API (`Authorization: Bearer` or `token=`): the admin token may watch any affiliate or brand, an
- * affiliate's API key only itself. Server → client text frames, JSON:
+ * The live WebSocket `GET /v1/live?affiliate={id}` or `?brand={id}` (docs/fraud.md, “Alerts and
+ * pauses”): fraud alerts as they are raised, and for an affiliate its counters every second.
+ * Authenticated like the live API (`Authorization: Bearer` or `token=`): the admin token may watch
+ * any affiliate or brand, an affiliate's API key only itself. Server → client text frames, JSON:
  * `{"type":"alert","alert":{…}}` and `{"type":"counters","counters":{…}}`.
  */
 import type { TemplatedApp } from 'uWebSockets.js';

@@ -1,6 +1,7 @@
 /**
- * Prometheus metrics of an edge process (SPEC §11), served at `/metrics`. prom-client is the
- * de-facto Node client: exposition format, histograms and default process metrics done right.
+ * Prometheus metrics of an edge process (docs/api.md, “Operations”), served at `/metrics`.
+ * prom-client is the de-facto Node client: exposition format, histograms and default process
+ * metrics done right.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

@@ -1,6 +1,6 @@
 /**
- * `GET|HEAD /c/{code}` (SPEC §4): answers from memory only — link table, click id, macros — and
- * hands the click to the publisher. No await, no I/O on this path.
+ * `GET|HEAD /c/{code}` (docs/architecture.md, “Clicks”): answers from memory only — link table,
+ * click id, macros — and hands the click to the publisher. No await, no I/O on this path.
  *
  * This is the hottest code of the edge, and on it every call into uWS costs: a native call is
  * 0.15–0.3 µs, reading the peer address ~1 µs (a fresh ArrayBuffer). So headers are read only
@@ -26,7 +26,7 @@ import { isPrefetch, userAgent, newVisitorId, visitorCountry, visitorIdFromCooki
 /** Longest sub-ID kept; longer values are cut, the visitor is still redirected. */
 export const MAX_SUB_LENGTH = 256;
 
-/** Name of the cookie holding the last click id, read back by the pixel (SPEC §5.4). */
+/** Name of the cookie holding the last click id, read back by the pixel (docs/protocol.md, “Pixel”). */
 export const CLICK_COOKIE = 'affstream_cid';
 
 const utf8 = new TextEncoder();
@@ -177,7 +177,8 @@ export function redirectHandler(d: RedirectDeps, head: boolean): (res: HttpRespo
     if (country !== '' && brand?.restrictedCountries.includes(country)) flags |= ClickFlag.GeoBlocked;
     // A link whose affiliate was removed still redirects, but nothing it brings is commissionable.
     let affiliateStatus: TrafficStatus = affiliate?.status ?? 'blocked';
-    // Fraud pauses (SPEC §7): still redirected, recorded with the status, not commissionable.
+    // Fraud pauses (docs/fraud.md, “Actions”): still redirected, recorded with the status, not
+    // commissionable.
     const paused = d.pauses.ofAffiliate(link.affiliateId);
     if (paused) {
       if (affiliateStatus === 'active' && paused.wide) affiliateStatus = 'paused';

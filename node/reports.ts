@@ -1,6 +1,6 @@
 /**
- * `GET /api/v1/reports/{name}` (SPEC §10). The admin token sees every row; an affiliate's API key
- * sees only its own: the `affiliate` parameter is forced to the key's owner server-side.
+ * `GET /api/v1/reports/{name}` (docs/reports.md). The admin token sees every row; an affiliate's
+ * API key sees only its own: the `affiliate` parameter is forced to the key's owner server-side.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { AffstreamError } from '../schema/errors.ts';

@@ -1,9 +1,9 @@
 /**
  * The edge's disk spool: an append-only file of batches that could not be published, replayed in
- * order once JetStream answers again (SPEC §4: nothing lost). Records are
- * `[u32 length][u16 subject length][subject][u16 id length][msg id][payload]`. The read offset is
- * kept in a sidecar file so that a restarted edge resumes where the drain stopped; the batches'
- * `Nats-Msg-Id` covers the last few records replayed twice.
+ * order once JetStream answers again, so no click is lost (docs/architecture.md, “Principles”, 1).
+ * Records are `[u32 length][u16 subject length][subject][u16 id length][msg id][payload]`. The read
+ * offset is kept in a sidecar file so that a restarted edge resumes where the drain stopped; the
+ * batches' `Nats-Msg-Id` covers the last few records replayed twice.
  *
  * A spool belongs to one process (its file name carries the pid); a new edge adopts the files of
  * edges that are no longer running, so a crash leaves nothing behind.

@@ -1,14 +1,17 @@
 /**
  * Who is clicking: client IP behind trusted proxies, country from trusted headers, the visitor
- * cookie, and whether the visitor is a bot (SPEC §4, §6, §7 rule 5). Pure functions of the
- * request, no I/O.
+ * cookie, and whether the visitor is a bot (docs/architecture.md, “Clicks” and “Attribution”;
+ * docs/fraud.md, rule 5). Pure functions of the request, no I/O.
  */
 import { BlockList, isIP } from 'node:net';
 import { isbot } from 'isbot';
 import { newClickId } from '../schema/clickId.ts';
 import { memoized } from './memo.ts';
 
-/** Name of the first-party cookie that identifies a visitor across clicks (multi-touch attribution, SPEC §6). */
+/**
+ * Name of the first-party cookie that identifies a visitor across clicks (multi-touch attribution:
+ * docs/architecture.md, “Attribution”).
+ */
 export const VISITOR_COOKIE = 'affstream_vid';
 
 /**

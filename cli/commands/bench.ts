@@ -24,7 +24,8 @@ export const help = `Usage: affstream bench redirect [--duration S] [--connectio
        affstream bench fraud [--rate R] [--duration S] [--warmup S] [--keep]
 
 Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
-loadtest/results/<date>-<scenario>.json and .md, with a verdict against the issue's targets.
+loadtest/results/<date>-<scenario>.json and .md, with a verdict against the scenario's targets
+(loadtest/README.md).
 
 redirect     click redirects side by side on a bare uWebSockets.js 302 server (the ceiling) and
              on the edge, with wrk (when installed) and autocannon: req/s, latency p50/p99,

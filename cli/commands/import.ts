@@ -1,9 +1,9 @@
 /**
- * `affstream import events <file.csv|file.jsonl> --brand <id>` (SPEC §5.4): batch import of §5
- * events through the edge's own `POST /v1/events` — msgpack, signed with the brand's
- * `postbackSecret` like any platform's batch, marked `source=import` — so that imported events
- * are validated, deduplicated and attributed exactly as live ones. Event ids make a rerun safe:
- * what was accepted before comes back as duplicates.
+ * `affstream import events <file.csv|file.jsonl> --brand <id>` (docs/protocol.md, “File import”):
+ * batch import of player events through the edge's own `POST /v1/events` — msgpack, signed with the
+ * brand's `postbackSecret` like any platform's batch, marked `source=import` — so that imported
+ * events are validated, deduplicated and attributed exactly as live ones. Event ids make a rerun
+ * safe: what was accepted before comes back as duplicates.
  */
 import { createHmac } from 'node:crypto';
 import { open } from 'node:fs/promises';
@@ -30,7 +30,7 @@ Sends the events of a file to the edge as signed msgpack batches (POST /v1/event
 source=import. They are validated, deduplicated and attributed like live events: importing the
 same file again reports every event as a duplicate.
 
-File formats (field names and values of SPEC §5; docs/protocol.md lists them):
+File formats (the event fields and values of docs/protocol.md, “1. Events”):
   .csv            a header row naming the fields, one event per row; empty cells are absent fields
   .jsonl/.ndjson  one JSON object per line; blank lines are skipped. Write money with more than
                   15 significant digits as a string ("123456789012.3456"): JSON numbers are doubles
@@ -74,7 +74,7 @@ export interface ImportSummary {
   stopped?: { line: number; reason: string };
 }
 
-/** The edge's answer to a batch (SPEC §5.2). */
+/** The edge's answer to a batch (docs/protocol.md, “3. Batches over HTTP”). */
 export interface BatchAnswer {
   accepted: number;
   duplicates: number;

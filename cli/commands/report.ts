@@ -1,6 +1,6 @@
 /**
  * `affstream report <name> --from --to [--brand] [--affiliate] [--tz] [--format table|csv|json]`:
- * runs a report's SQL on ClickHouse (SPEC §10) exactly as `GET /api/v1/reports/{name}` does.
+ * runs a report's SQL on ClickHouse exactly as `GET /api/v1/reports/{name}` does (docs/reports.md).
  */
 import { parseArgs } from 'node:util';
 import { bootConfig } from '../../schema/bootConfig.ts';
@@ -12,7 +12,8 @@ export const name = 'report';
 export const summary = 'Run a report (affiliate-daily, …) and print it as a table, CSV or JSON';
 export const help = `Usage: affstream report <name> --from YYYY-MM-DD --to YYYY-MM-DD [options]
 
-Runs schema/reports/<name>.sql against ClickHouse.
+Runs schema/reports/<name>.sql against ClickHouse. The reports, their columns and examples:
+docs/reports.md.
 
 Options:
   --from DAY         first day, inclusive, in --tz (required)

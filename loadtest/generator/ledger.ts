@@ -5,7 +5,7 @@
  * - A click is counted on the UTC day it is sent, under its link's brand and affiliate. It is unique
  *   when it is the first valid one (not a bot, not geo-blocked, not flagged by the click-flood rule)
  *   from its address on its link that day.
- * - The click-flood rule (SPEC §7 rule 5, once the fraud engine runs): a click is flagged when its
+ * - The click-flood rule (docs/fraud.md, rule 5): a click is flagged when its
  *   address has sent more than {@link CLICK_FLOOD_LIMIT} clicks to the affiliate within the minute
  *   up to it.
  * - A (brand, event id) counts once, whatever transport repeated it. A player's first registration
@@ -149,7 +149,7 @@ export class Ledger {
     else this.apply(brandId, p, fields);
   }
 
-  /** The affiliate a registration binds to, '' for organic (SPEC §6). */
+  /** The affiliate a registration binds to, '' for organic (docs/architecture.md, “Attribution”). */
   private binding(brandId: string, registeredAt: number, clickRef: number | undefined): string {
     const c = clickRef === undefined ? undefined : this.clicks[clickRef];
     if (!c || !c.valid || c.brandId !== brandId) return '';

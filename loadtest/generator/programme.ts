@@ -11,7 +11,7 @@ export interface BrandPlan {
   id: string;
   currency: string;
   restrictedCountries: string[];
-  /** Percent of deposits, at most 2 decimals (SPEC §8). */
+  /** Percent of deposits, at most 2 decimals (docs/architecture.md, “Money”). */
   paymentFeePct: string;
   /** Percent of GGR, at most 2 decimals. */
   gamingTaxPct: string;

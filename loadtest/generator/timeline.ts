@@ -13,7 +13,7 @@
  * Clean traffic stays under every fraud rule by construction (one address and one device per
  * player, at most three clicks per address, FTD amounts to the cent, at most one chargeback per
  * sub-ID, bets after every bonus), so every alert the engine raises on it is a false positive;
- * each rule of SPEC §7 is then planted once on a sub-ID of its own ({@link PlantedCase}).
+ * each rule of docs/fraud.md is then planted once on a sub-ID of its own ({@link PlantedCase}).
  */
 import type { AffiliatePlan, LinkPlan, Programme } from './programme.ts';
 import { FLOOD_EXTRA_LINKS, FRAUD_RANKS } from './programme.ts';
@@ -36,7 +36,7 @@ export interface ClickAction {
   sub1: string;
   /** The visitor's address, sent as `X-Forwarded-For` (the driver connects from loopback, a trusted proxy). */
   ip: string;
-  /** User agent; absent = no header (a bot, SPEC §4). */
+  /** User agent; absent = no header (a bot: docs/architecture.md, “Clicks”). */
   ua?: string;
   /** `CF-IPCountry`; absent = unknown. */
   country?: string;
@@ -47,13 +47,13 @@ export interface ClickAction {
   geoBlocked: boolean;
 }
 
-/** A player event (SPEC §5 field names) sent by the casino platform. */
+/** A player event (the field names of docs/protocol.md) sent by the casino platform. */
 export interface EventAction {
   kind: 'event';
   at: number;
   transport: Transport;
   brandId: string;
-  /** SPEC §5 fields; `click_id` is filled in by the driver from {@link clickRef}. */
+  /** The event's fields; `click_id` is filled in by the driver from {@link clickRef}. */
   fields: Record<string, string | number | boolean>;
   /** Registration: the click it quotes. */
   clickRef?: number;
@@ -64,7 +64,7 @@ export interface EventAction {
 /** Anything due in a run. */
 export type Action = ClickAction | EventAction;
 
-/** Rule ids of the fraud contract (SPEC §7). */
+/** Rule ids of the fraud engine, as alerts name them (docs/fraud.md). */
 export type FraudRule = 'ip_registrations' | 'conversion_rate' | 'bonus_abuse' | 'chargeback_rate' | 'click_flood' | 'multi_account' | 'ftd_amount_cluster';
 
 /** One planted fraud case: an alert of `rule` on this sub-ID, or on one of these players, is a true positive. */
@@ -347,7 +347,7 @@ class Builder {
     return this.click(at, code, sub, ip, { ua: BROWSERS[0], country: 'DE', bot: false });
   }
 
-  /** Every rule of SPEC §7 once, each on a sub-ID (or players) of its own, due within the run. */
+  /** Every fraud rule once, each on a sub-ID (or players) of its own, due within the run. */
   plantFraud(): void {
     const r = this.rng;
     const D = this.end;

@@ -68,7 +68,7 @@ export interface ClickAccounting {
   detail: string;
 }
 
-/** One target from the issue, judged. */
+/** One target of a scenario, judged. */
 export interface Verdict {
   target: string;
   required: string;

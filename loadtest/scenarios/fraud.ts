@@ -1,5 +1,5 @@
 /**
- * Scenario `fraud` (the issue's two figures for SPEC §7):
+ * Scenario `fraud` (two figures of the fraud engine, docs/fraud.md):
  *
  * 1. **Trigger → pause visible in the API.** Under a steady background of registrations and
  *    deposits (tools/eventTrafficChild.ts, clean traffic: one registration per click), a probe every
@@ -51,7 +51,7 @@ export interface FraudOptions {
 /** Defaults of the `bench fraud` flags. */
 export const FRAUD_DEFAULTS = { rate: 1000, durationS: 30, warmupS: 10 } as const;
 
-/** The issue's targets. */
+/** The targets (loadtest/README.md, “fraud”). */
 export const FRAUD_TARGETS = { pauseP99Ms: 100, bytesPerIp: 200, rateShare: 0.95 } as const;
 
 const BRAND = 'bench-casino';

@@ -53,7 +53,7 @@ export interface IngestOptions {
 /** Defaults of the `bench ingest` flags. */
 export const INGEST_DEFAULTS = { durationS: 10, frameEvents: 1000, window: 64 } as const;
 
-/** The target from the issue: events per second durable in JetStream, from one client. */
+/** The target (loadtest/README.md, “ingest”): events/s durable in JetStream, from one client. */
 export const INGEST_TARGET = 300_000;
 
 /** The one brand of the run. */
@@ -362,7 +362,7 @@ function explainLimits(client: StreamIngestOutput, cpu: CpuWindow[], events: Eve
   if (events.jetstreamMessages > 0) {
     lines.push(
       `Batches: ${fmt(client.frame.events)} events per frame; the edge merges the frames ready together and splits them by player partition into ${fmt(events.acknowledged / events.jetstreamMessages, 1)} events per JetStream message ` +
-        `(${fmt(events.jetstreamMessages)} messages); DESIGN.md measured ~1.0M events/s at 100 events per message and ~19k/s at 1.`,
+        `(${fmt(events.jetstreamMessages)} messages); JetStream takes ~1.0M events/s at 100 events per message and ~19k/s at 1 (loadtest/README.md, “Reference figures”).`,
     );
   }
   if (events.workerFlushes === undefined) {
@@ -434,7 +434,7 @@ export function floorLimits(floor: readonly FloorRun[], edge: StreamIngestOutput
   return lines;
 }
 
-/** The issue's targets against the measured figures. */
+/** The targets against the measured figures. */
 function judge(client: StreamIngestOutput | undefined, events: EventAccounting | undefined): Verdict[] {
   const verdict: Verdict[] = [];
   verdict.push({

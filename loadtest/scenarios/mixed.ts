@@ -47,7 +47,7 @@ export interface MixedOptions {
 
 /** Defaults of the `bench mixed` flags. */
 export const MIXED_DEFAULTS = { rate: 4000, durationS: 60, seed: 1 } as const;
-/** The issue's sustained target, actions/s. */
+/** The sustained target, actions/s (loadtest/README.md, “mixed”). */
 export const MIXED_TARGET = 30_000;
 
 /**
@@ -542,7 +542,7 @@ function chartOf(scenario: string, date: string, samples: readonly Sample[]): st
   );
 }
 
-/** The issue's throughput target and the bounded-lag condition, judged on the samples of the load. */
+/** The throughput target and the bounded-lag condition, judged on the samples of the load. */
 function judgeTargets(opts: MixedOptions, steady: number | undefined, load: readonly Sample[]): Verdict[] {
   const lags = load.filter((s) => s.consumerLag !== null).map((s) => s.consumerLag as number);
   const half = Math.floor(lags.length / 2);
@@ -644,7 +644,7 @@ export function renderMixed(r: MixedResults): string {
   const f = r.fraud;
   if (f) {
     lines.push('## Fraud: planted against detected', '');
-    if (!f.available) lines.push(`fraud: not available — the fraud endpoints answer 404; ${f.planted} cases were planted (every rule of SPEC §7), none scored.`, '');
+    if (!f.available) lines.push(`fraud: not available — the fraud endpoints answer 404; ${f.planted} cases were planted (every rule of docs/fraud.md), none scored.`, '');
     else {
       lines.push(
         `${f.alerts} alerts: ${f.truePositives} on planted cases, ${f.falsePositives} false positives; precision ${f.precision === null ? '–' : f.precision.toFixed(3)}, recall ${f.recall === null ? '–' : f.recall.toFixed(3)} (${f.detected} of ${f.planted} planted cases detected).`,

@@ -9,7 +9,8 @@
  * same tools and the same traffic; (3) once the edge's spool is empty and the worker has flushed,
  * the rows in ClickHouse are counted against the edge's `clicks_total` and the tools' 302s.
  * Per request, CPU time is read from /proc for the target process: on a small machine the load
- * tool saturates first, and req/s alone would measure the tool (DESIGN.md, "Measured here").
+ * tool saturates first, and req/s alone would measure the tool (loadtest/README.md, “Reference
+ * figures”).
  */
 import path from 'node:path';
 import { httpCall } from '../../cli/http.ts';
@@ -47,7 +48,7 @@ export interface RedirectOptions {
 /** Defaults of the `bench redirect` flags. */
 export const REDIRECT_DEFAULTS = { durationS: 10, connections: 64, links: 1000, wrkThreads: 1 } as const;
 
-/** The targets from the issue. */
+/** The targets (loadtest/README.md, “redirect”). */
 export const TARGETS = {
   /** Edge redirects per second under wrk. */
   wrkRedirectsPerSec: 100_000,
@@ -59,7 +60,7 @@ export const TARGETS = {
 
 /** Distinct requests the tools replay: enough that no link, sub-ID or address repeats often. */
 const REQUEST_SET = 4096;
-/** How long the clicks may take to reach ClickHouse after the load stops: 15× SPEC §10's 2 s freshness. */
+/** How long the clicks may take to reach ClickHouse after the load stops: 15× the 2 s target of docs/reports.md. */
 const SETTLE_TIMEOUT_MS = 30_000;
 /** ClickHouse rows unchanged this long, with an empty spool, means nothing more is coming. */
 const SETTLE_QUIET_MS = 10_000;
@@ -249,7 +250,7 @@ export function sideBySide(runs: readonly LoadRun[]): SideBySide[] {
   return out;
 }
 
-/** The issue's targets against the measured figures. */
+/** The targets against the measured figures. */
 function judge(runs: LoadRun[], clicks: ClickAccounting | undefined, haveWrk: boolean): Verdict[] {
   const find = (target: LoadRun['target'], tool: LoadRun['tool']) => runs.find((r) => r.target === target && r.tool === tool);
   const verdict: Verdict[] = [];

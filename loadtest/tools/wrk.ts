@@ -1,5 +1,6 @@
 /**
- * wrk, the load generator that does not saturate before uWS does (DESIGN.md, "Measured here").
+ * wrk, the load generator that does not saturate before uWS does (loadtest/README.md, “Reference
+ * figures”).
  * A generated Lua script replays the request set: each request is formatted once in `init`, so
  * the per-request Lua work is an index increment and wrk stays as fast as with a fixed URL.
  *

@@ -1,11 +1,12 @@
 /**
- * The fraud API (SPEC §7): `GET /api/v1/fraud/alerts` (from ClickHouse), `GET /api/v1/fraud/pauses`
- * (the pauses in force, from the edge's mirror of the fraud bucket) and
- * `POST /api/v1/fraud/pauses/{id}/lift` with `{"reason": "…"}` (or `DELETE /api/v1/fraud/pauses/{id}?reason=…`)
- * — an operator lifting a pause: audited in ClickHouse first,
- * then told to the affiliate's actor through its partition (so it forgets the pause and starts the
- * sub-ID's windows afresh), then removed from the bucket (every edge stops marking clicks).
- * The admin token sees and lifts everything; an affiliate's API key sees only its own rows.
+ * The fraud API (docs/fraud.md, “Alerts and pauses”): `GET /api/v1/fraud/alerts` (from ClickHouse),
+ * `GET /api/v1/fraud/pauses` (the pauses in force, from the edge's mirror of the fraud bucket) and
+ * `POST /api/v1/fraud/pauses/{id}/lift` with `{"reason": "…"}` (or
+ * `DELETE /api/v1/fraud/pauses/{id}?reason=…`) — an operator lifting a pause: audited in ClickHouse
+ * first, then told to the affiliate's actor through its partition (so it forgets the pause and
+ * starts the sub-ID's windows afresh), then removed from the bucket (every edge stops marking
+ * clicks). The admin token sees and lifts everything; an affiliate's API key sees only its own
+ * rows.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { headers as natsHeaders } from '@nats-io/transport-node';

@@ -1,6 +1,7 @@
 /**
- * The fraud pauses and blocks in force (SPEC §7), mirrored from the fraud KV bucket the workers
- * write: the redirect asks it about every click (one map lookup), and the API lists and lifts them.
+ * The fraud pauses and blocks in force (docs/fraud.md, “Actions”), mirrored from the fraud KV
+ * bucket the workers write: the redirect asks it about every click (one map lookup), and the API
+ * lists and lifts them.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';

@@ -1,9 +1,9 @@
 /**
- * Ingest-time duplicate detection (SPEC §5: the same (brand, event_id) is acknowledged as a
- * duplicate for at least 7 days, by any transport, on any edge). Redis keeps the published event
- * ids of a brand in one hash per generation of {@link GENERATION_MS} (half the memory span),
- * `<ns>:ev:<brand>:<generation>`, field = event id; a generation's hash expires
- * {@link DEDUPE_TTL_S} after the generation ends.
+ * Ingest-time duplicate detection: the same (brand, event_id) is acknowledged as a duplicate for at
+ * least 7 days, by any transport, on any edge (docs/protocol.md, “6. Idempotency and durability”).
+ * Redis keeps the published event ids of a brand in one hash per generation of
+ * {@link GENERATION_MS} (half the memory span), `<ns>:ev:<brand>:<generation>`, field = event id; a
+ * generation's hash expires {@link DEDUPE_TTL_S} after the generation ends.
  *
  * - Claim (before publishing): one read-only script per batch looks the ids up in the hashes of
  *   the current generation and the two before it, which hold every id published in the last
@@ -27,7 +27,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-/** How long an event id is remembered at least, seconds (SPEC: at least 7 days). */
+/** How long an event id is remembered at least, seconds: the 7 days resends are promised, plus one. */
 export const DEDUPE_TTL_S = 8 * 86_400;
 
 /** Span of one hash of ids: ids stay {@link DEDUPE_TTL_S} to 1.5 × that. */

@@ -1,8 +1,9 @@
 /**
  * The one ingestion path every transport calls (postback, JSON, msgpack, WebSocket, pixel):
  * validate each event, convert foreign currencies, drop duplicates, publish the rest to their
- * players' partitions and answer only once JetStream has them (SPEC §5: acknowledged only when
- * durable). Valid events of a batch are accepted even when others are rejected.
+ * players' partitions and answer only once JetStream has them: acknowledged means durable
+ * (docs/protocol.md, “6. Idempotency and durability”). Valid events of a batch are accepted even
+ * when others are rejected.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { AffstreamError, type ErrorCode } from '../../schema/errors.ts';
@@ -14,14 +15,14 @@ import type { Catalog } from '../../schema/catalogStore.ts';
 import type { EventDedupe } from './dedupe.ts';
 import { PartitionPublisher } from './partitionPublisher.ts';
 
-/** One rejected event of a batch (SPEC §5.2). */
+/** One rejected event of a batch (docs/protocol.md, “3. Batches over HTTP”). */
 export interface Rejection {
   index: number;
   code: ErrorCode;
   message: string;
 }
 
-/** The answer to a batch (SPEC §5.2). */
+/** The answer to a batch (docs/protocol.md, “3. Batches over HTTP”). */
 export interface IngestResult {
   accepted: number;
   duplicates: number;
@@ -40,7 +41,7 @@ export interface IngestDeps {
   count(type: string, n: number): void;
 }
 
-/** Converts an event's money to the brand's currency, keeping the original (SPEC §5). */
+/** Converts an event's money to the brand's currency, keeping the original (docs/protocol.md, “Currency”). */
 function convert(e: PlayerEvent, brand: Brand, catalog: Catalog): void {
   if (!e.currency || e.currency === brand.currency) return;
   const rate = catalog.rates.get(`${e.currency}-${brand.currency}`);
@@ -73,7 +74,10 @@ export class Ingest {
     return this.d.catalog.brands.get(brandId);
   }
 
-  /** Ingest raw events (SPEC §5 field names) for `brand`; resolves once the accepted ones are durable. */
+  /**
+   * Ingest raw events (the field names of docs/protocol.md, “1. Events”) for `brand`; resolves once
+   * the accepted ones are durable.
+   */
   async ingest(brand: Brand, raws: unknown[], source: EventSource): Promise<IngestResult> {
     const now = Date.now();
     const rejected: Rejection[] = [];

@@ -1,11 +1,11 @@
 /**
- * A msgpack decoder for the bodies and frames clients send (SPEC §5.3), where every event is a
- * map of short strings. It reads what @msgpack/msgpack's `decode` reads, to the same values, with
- * two differences in cost — 3.7 → 2.2 CPU-µs per event decoding the stream's frames: a string value
- * is made by one native `Buffer#toString` ('latin1' when ASCII, the usual case, else 'utf8')
- * instead of a JS loop filling an array of UTF-16 units, and map keys — the same dozen field names
- * in every event — come from a cache. Ext values (timestamps included) are read as {@link MsgpackExt}: no event
- * field takes one, so validation refuses them wherever they appear.
+ * A msgpack decoder for the bodies and frames clients send (docs/protocol.md, §3 and §4), where
+ * every event is a map of short strings. It reads what @msgpack/msgpack's `decode` reads, to the
+ * same values, with two differences in cost — 3.7 → 2.2 CPU-µs per event decoding the stream's
+ * frames: a string value is made by one native `Buffer#toString` ('latin1' when ASCII, the usual
+ * case, else 'utf8') instead of a JS loop filling an array of UTF-16 units, and map keys — the same
+ * dozen field names in every event — come from a cache. Ext values (timestamps included) are read
+ * as {@link MsgpackExt}: no event field takes one, so validation refuses them wherever they appear.
  */
 
 /** A msgpack input that could not be read; the transports answer it `invalid_msgpack`. */

@@ -1,20 +1,20 @@
 /**
- * The pixel (SPEC §5.4): `GET /px/{brandId}?type=registration&event_id=…&player_id=…`, the
- * client-side fallback for platforms that cannot call us server to server. The player's browser
- * requests it from the page shown after sign-up; the click id comes from the `affstream_cid`
- * cookie our redirect set, and the event goes through the one ingestion path with
- * `source=pixel`.
+ * The pixel (docs/protocol.md, “Pixel”):
+ * `GET /px/{brandId}?type=registration&event_id=…&player_id=…`, the client-side fallback for
+ * platforms that cannot call us server to server. The player's browser requests it from the page
+ * shown after sign-up; the click id comes from the `affstream_cid` cookie our redirect set, and the
+ * event goes through the one ingestion path with `source=pixel`.
  *
  * A pixel cannot show an error to anyone, so every request gets the same 1×1 transparent GIF;
  * the outcome travels in `X-Affstream-Result` (`accepted`, `duplicate`, `rejected:<code>`), in
- * the status (4xx/5xx with the error's status, as for every endpoint, SPEC §13), in the log and
+ * the status (4xx/5xx with the error's status, as for every endpoint), in the log and
  * in the `pixel_events_total{result, code}` counter.
  *
  * Security: the pixel is unauthenticated by nature — its URL sits in a public page, and anyone
  * can request it with any cookie. So it takes `type=registration` only. Everything that moves
  * money (deposits, bets, bonuses, chargebacks, withdrawals) and KYC (`approved` qualifies CPA,
- * SPEC §8) must come signed, server to server. What remains forgeable is a registration, which
- * binds the player for life (SPEC §6): see docs/protocol.md, "Pixel".
+ * docs/commissions.md) must come signed, server to server. What remains forgeable is a
+ * registration, which binds the player for life: see docs/protocol.md, "Pixel".
  */
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';

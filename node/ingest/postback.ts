@@ -1,8 +1,8 @@
 /**
- * S2S postback (SPEC §5.1): `GET /pb/{brandId}?type=…&event_id=…` or the same fields as an
- * urlencoded POST body. Accepts the parameter names other trackers use, authenticates with the
- * brand's `postbackSecret` (`token=`) or an HMAC of the query (`sig=`), and answers
- * `{"ok":true,"duplicate":false}` once the event is durable.
+ * S2S postback (docs/protocol.md, “2. S2S postback”): `GET /pb/{brandId}?type=…&event_id=…` or the
+ * same fields as an urlencoded POST body. Accepts the parameter names other trackers use,
+ * authenticates with the brand's `postbackSecret` (`token=`) or an HMAC of the query (`sig=`), and
+ * answers `{"ok":true,"duplicate":false}` once the event is durable.
  */
 import { createHmac } from 'node:crypto';
 import { AffstreamError } from '../../schema/errors.ts';
@@ -11,7 +11,7 @@ import { secretEquals } from '../auth.ts';
 import { json, type Reply, type Request } from '../http.ts';
 import type { Ingest } from './ingest.ts';
 
-/** Parameter aliases → SPEC §5 names. */
+/** Parameter aliases → the field names of docs/protocol.md. */
 const ALIASES: Record<string, string> = {
   clickid: 'click_id', cid: 'click_id', subid: 'click_id', btag: 'click_id',
   txid: 'event_id', tid: 'event_id', transaction_id: 'event_id',

@@ -1,10 +1,11 @@
 /**
- * The binary event stream (SPEC §5.3): `GET /v1/stream?brand={brandId}` upgraded to a WebSocket,
- * authenticated with `Authorization: Bearer <postbackSecret>` (or `token=`). Each client frame is
- * binary msgpack `{seq, events}`; the server answers each with `{ack: seq, accepted, duplicates,
- * rejected}` once the frame's accepted events are durable — in the order the frames came, even
- * though frames are ingested concurrently. A malformed frame gets `{error: {code, message}}` (with
- * `seq` when it could be read), in its turn, and the connection stays open.
+ * The binary event stream (docs/protocol.md, “4. WebSocket stream”):
+ * `GET /v1/stream?brand={brandId}` upgraded to a WebSocket, authenticated with
+ * `Authorization: Bearer <postbackSecret>` (or `token=`). Each client frame is binary msgpack
+ * `{seq, events}`; the server answers each with `{ack: seq, accepted, duplicates, rejected}` once
+ * the frame's accepted events are durable — in the order the frames came, even though frames are
+ * ingested concurrently. A malformed frame gets `{error: {code, message}}` (with `seq` when it
+ * could be read), in its turn, and the connection stays open.
  *
  * Flow control: uWebSockets.js cannot stop reading one WebSocket, so the protocol has a window —
  * a client keeps at most {@link WINDOW} frames unacknowledged. At most WINDOW frames are ingested

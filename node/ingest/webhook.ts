@@ -1,9 +1,10 @@
 /**
- * Batches over HTTP (SPEC §5.2, §5.3): `POST /v1/events` with `{"brand", "events": [...]}` as JSON
- * or msgpack, signed with `X-Signature: sha256=<hex HMAC-SHA256(postbackSecret, raw body)>`. The
- * answer — `{accepted, duplicates, rejected: [{index, code, message}]}` — is msgpack when the
- * client sends `Accept: application/msgpack`, else JSON, and comes once the accepted events are
- * durable. The envelope checks are shared with the WebSocket stream.
+ * Batches over HTTP (docs/protocol.md, “3. Batches over HTTP”): `POST /v1/events` with
+ * `{"brand", "events": [...]}` as JSON or msgpack, signed with
+ * `X-Signature: sha256=<hex HMAC-SHA256(postbackSecret, raw body)>`. The answer —
+ * `{accepted, duplicates, rejected: [{index, code, message}]}` — is msgpack when the client sends
+ * `Accept: application/msgpack`, else JSON, and comes once the accepted events are durable. The
+ * envelope checks are shared with the WebSocket stream.
  */
 import { createHmac } from 'node:crypto';
 import { encode } from '@msgpack/msgpack';

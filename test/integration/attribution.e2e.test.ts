@@ -1,9 +1,10 @@
 /**
- * Attribution models end to end (SPEC §6): a brand on position-based 40/20/40 and one on first
- * click, from a rules file the worker watches. Visitors carry the `affstream_vid` cookie across
- * three affiliates' links; the binding, the credit rows and the attribution-credits report are
- * exact to 0.0001; a rules change while the cluster runs applies to later registrations only; a
- * bad file changes nothing; a worker killed with SIGKILL and restarted doubles nothing.
+ * Attribution models end to end (docs/architecture.md, “Attribution”): a brand on position-based
+ * 40/20/40 and one on first click, from a rules file the worker watches. Visitors carry the
+ * `affstream_vid` cookie across three affiliates' links; the binding, the credit rows and the
+ * attribution-credits report are exact to 0.0001; a rules change while the cluster runs applies to
+ * later registrations only; a bad file changes nothing; a worker killed with SIGKILL and restarted
+ * doubles nothing.
  */
 import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync, renameSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * The fraud engine end to end (SPEC §7): a registration farm on one sub-ID is paused while the
+ * The fraud engine end to end (docs/fraud.md): a registration farm on one sub-ID is paused while the
  * attack runs (and a near miss is not), the pause reaches the redirect and the API, an operator
  * lifts it (audited), a click flood is flagged, and a worker killed with `kill -9` in the middle
  * of an attack raises each alert and action exactly once.

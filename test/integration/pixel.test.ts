@@ -1,5 +1,5 @@
 /**
- * The pixel (SPEC §5.4) end to end: a click's cookie turns the pixel's registration into an
+ * The pixel (docs/protocol.md, “Pixel”) end to end: a click's cookie turns the pixel's registration into an
  * attributed one marked source=pixel; every answer is the GIF, rejections included, with the
  * outcome in X-Affstream-Result, the status and the metrics.
  */

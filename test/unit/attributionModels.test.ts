@@ -1,4 +1,7 @@
-/** Attribution models (SPEC §6): touch selection, weights, binding, and the player actor under each rule. */
+/**
+ * Attribution models (docs/architecture.md, “Attribution”): touch selection, weights, binding, and
+ * the player actor under each rule.
+ */
 import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
 import { describe, expect, it } from 'vitest';
 import { bindingIndex, FULL_WEIGHT, MAX_TOUCHES, selectTouches, touchWeights } from '../../workers/actors/attribution.ts';

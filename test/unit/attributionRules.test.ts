@@ -1,4 +1,7 @@
-/** The attribution rules file (SPEC §6): validation naming key, value and what is allowed; reload without restart. */
+/**
+ * The attribution rules file (docs/configuration.md, “Attribution rules file”): validation naming
+ * key, value and what is allowed; reload without restart.
+ */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -85,7 +85,7 @@ describe('loadtest generator', () => {
     expect(Math.max(0, ...chargebacks.values())).toBeLessThanOrEqual(1);
   });
 
-  it('plants every rule of SPEC §7 on sub-IDs of their own', () => {
+  it('plants every fraud rule (docs/fraud.md) on sub-IDs of their own', () => {
     expect(new Set(planted.map((c) => c.rule))).toEqual(new Set(['ip_registrations', 'conversion_rate', 'bonus_abuse', 'chargeback_rate', 'click_flood', 'multi_account', 'ftd_amount_cluster']));
     const floodClicks = clicks.filter((c) => c.sub1 === 'fr-flood');
     expect(floodClicks.length).toBeGreaterThan(30);
