@@ -1,12 +1,14 @@
 /**
- * The catalog (SPEC §3): brands, affiliates and links, as stored in the NATS KV bucket and served
- * by the admin API. Validation lives here so the admin API and `import` reject the same things.
+ * The catalog (docs/api.md): brands, affiliates, links, rates and commission plans, as stored in
+ * the NATS KV bucket and served by the admin API. Validation lives here so the admin API and
+ * `import` reject the same things. Plans are validated in schema/plans.ts.
  */
 import { AffstreamError } from './errors.ts';
 import { isId } from './config.ts';
 import type { TrafficStatus } from './wire.ts';
 import { parseMoney, toDecimalText } from './money.ts';
 import { parseFraudRules, type FraudRules } from './fraud.ts';
+import type { Plan } from './plans.ts';
 
 /** Fields every stored record carries. */
 export interface Stamped {
@@ -14,7 +16,7 @@ export interface Stamped {
   updatedAt: string;
 }
 
-/** NGR settings of a brand (SPEC §8); percentages 0–100. */
+/** NGR settings of a brand (docs/commissions.md); percentages 0–100. */
 export interface NgrSettings {
   paymentFeePct: number;
   gamingTaxPct: number;
@@ -34,8 +36,12 @@ export interface Brand extends Stamped {
   restrictedUrl: string | null;
   postbackSecret: string | null;
   ngr: NgrSettings;
-  /** Fraud rules (SPEC §7): the defaults with the settings the operator gave. */
+  /** Fraud rules (docs/fraud.md): the defaults with the settings the operator gave. */
   fraud: FraudRules;
+  /** IANA time zone of the brand's days and months (RevShare periods, docs/commissions.md). */
+  timezone: string;
+  /** Commission is payable only once the player's KYC is approved (docs/commissions.md). */
+  kycGating: boolean;
 }
 
 /** An affiliate. */
@@ -46,7 +52,10 @@ export interface Affiliate extends Stamped {
   parentId: string | null;
   apiKey: string | null;
   postbackUrl: string | null;
+  /** A commission plan: it applies on its own brand, unless `plans` names another there. */
   planId: string | null;
+  /** Plan id by brand id, for an affiliate on several brands; an entry wins over `planId` (`planOf` in schema/plans.ts). */
+  plans: Record<string, string>;
 }
 
 /** A tracking link: `GET /c/{code}`. */
@@ -55,120 +64,202 @@ export interface Link extends Stamped {
   brandId: string;
   affiliateId: string;
   campaign: string;
-  /** Landing URL template with macros (SPEC §4). */
+  /** Landing URL template with macros (docs/api.md). */
   landingUrl: string;
 }
 
-/** A currency rate (SPEC §5): `amount in FROM × rate = amount in TO`, id `FROM-TO`. */
+/** A currency rate (docs/api.md): `amount in FROM × rate = amount in TO`, id `FROM-TO`. */
 export interface Rate extends Stamped {
   id: string;
   /** Exact decimal text, at most 4 places. */
   rate: string;
 }
 
+/** Record type of each catalog kind, by its admin-API collection name. */
+export interface CatalogRecords {
+  brands: Brand;
+  affiliates: Affiliate;
+  links: Link;
+  rates: Rate;
+  plans: Plan;
+}
+
 /** The kinds of catalog record, by their admin-API collection name. */
-export type CatalogKind = 'brands' | 'affiliates' | 'links' | 'rates';
+export type CatalogKind = keyof CatalogRecords;
 
 /** Every catalog kind. */
-export const CATALOG_KINDS: readonly CatalogKind[] = ['brands', 'affiliates', 'links', 'rates'];
+export const CATALOG_KINDS: readonly CatalogKind[] = ['brands', 'affiliates', 'links', 'rates', 'plans'];
+
+/**
+ * Fields added to a kind after records of it were first stored, with what their absence means in
+ * an older record. The parsers fill them for new bodies, the catalog mirror for what it reads, so
+ * every reader sees the current shape.
+ */
+export const ADDED_FIELDS = {
+  brands: { timezone: 'UTC', kycGating: false },
+  affiliates: { plans: {} },
+} satisfies { [K in CatalogKind]?: Partial<CatalogRecords[K]> };
 
 /** Macros a landing URL may hold. */
 export const LANDING_MACROS = ['click_id', 'affiliate_id', 'brand_id', 'campaign', ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`)] as const;
 
 type Json = Record<string, unknown>;
 
-function field(code: 'invalid_field', name: string, message: string): AffstreamError {
-  return new AffstreamError(code, `${name}: ${message}`);
+/** A 422 `invalid_field` naming the key path (`revshare.tiers[1].from`) and what it allows. */
+export function invalidField(path: string, allowed: string): AffstreamError {
+  return new AffstreamError('invalid_field', `${path}: ${allowed}`);
 }
 
-function str(body: Json, name: string, opts: { max?: number; optional?: boolean; pattern?: RegExp; what?: string } = {}): string | null {
+/** `v` as a JSON object, or `invalid_field` at `path`. */
+export function objectAt(v: unknown, path: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidField(path, 'must be an object');
+  return v as Json;
+}
+
+/** Refuse the keys of `body` (found at `prefix`, '' for a whole body) not in `known`, listing the allowed ones. */
+export function onlyKnown(body: Json, known: readonly string[], prefix = ''): void {
+  for (const k of Object.keys(body)) {
+    if (!known.includes(k)) throw invalidField(prefix === '' ? k : `${prefix}.${k}`, `is not a field; allowed: ${known.join(', ')}`);
+  }
+}
+
+/** A JSON boolean, `dflt` when absent. */
+export function flagAt(v: unknown, path: string, dflt: boolean): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') throw invalidField(path, 'must be true or false');
+  return v;
+}
+
+/** An ISO 4217 code, upper-cased. */
+export function currencyAt(v: unknown, path: string): string {
+  if (v === undefined || v === null) throw invalidField(path, 'is required (an ISO 4217 code)');
+  if (typeof v !== 'string' || !/^[A-Za-z]{3}$/.test(v)) throw invalidField(path, 'must be an ISO 4217 code');
+  return v.toUpperCase();
+}
+
+/** A list of ISO 3166 alpha-2 codes, upper-cased, each once, in the order given; absent: empty. */
+export function countriesAt(v: unknown, path: string): string[] {
+  const list = v ?? [];
+  if (!Array.isArray(list) || !list.every((c) => typeof c === 'string' && /^[A-Za-z]{2}$/.test(c))) {
+    throw invalidField(path, 'must be a list of ISO 3166 alpha-2 codes');
+  }
+  return [...new Set(list.map((c: string) => c.toUpperCase()))];
+}
+
+/** True for a time zone name both the runtime and ClickHouse know: IANA, such as Europe/Malta. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: tz });
+  } catch {
+    return false;
+  }
+  // The name may be written into SQL (ClickHouse's time zone arguments): letters, digits and _ + - / only.
+  return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(tz);
+}
+
+function str(body: Json, name: string, opts: { max?: number; optional?: boolean } = {}): string | null {
   const v = body[name];
   if (v === undefined || v === null) {
     if (opts.optional) return null;
-    throw field('invalid_field', name, 'is required');
+    throw invalidField(name, 'is required');
   }
-  if (typeof v !== 'string') throw field('invalid_field', name, 'must be a string');
-  if (v.length > (opts.max ?? 256)) throw field('invalid_field', name, `must be at most ${opts.max ?? 256} characters`);
-  if (opts.pattern && !opts.pattern.test(v)) throw field('invalid_field', name, `must be ${opts.what}`);
+  if (typeof v !== 'string') throw invalidField(name, 'must be a string');
+  if (v.length > (opts.max ?? 256)) throw invalidField(name, `must be at most ${opts.max ?? 256} characters`);
   return v;
 }
 
 function num(body: Json, name: string, min: number, max: number, dflt: number, integer = false): number {
   const v = body[name] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw field('invalid_field', name, `must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    throw invalidField(name, `must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
   }
   return v;
-}
-
-function onlyKnown(body: Json, known: readonly string[]): void {
-  for (const k of Object.keys(body)) {
-    if (!known.includes(k)) throw field('invalid_field', k, `is not a field; allowed: ${known.join(', ')}`);
-  }
 }
 
 function httpUrl(name: string, v: string): void {
   // The URL parser drops tabs and line breaks, but the redirect writes the text as stored into its
   // Location header: a CR/LF there would let a catalog entry inject headers into every 302.
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw field('invalid_field', name, 'must not contain control characters (tab, CR, LF…)');
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw invalidField(name, 'must not contain control characters (tab, CR, LF…)');
   let ok = false;
   try {
     ok = /^https?:$/.test(new URL(v).protocol);
   } catch {
     ok = false;
   }
-  if (!ok) throw field('invalid_field', name, 'must be an absolute http or https URL');
+  if (!ok) throw invalidField(name, 'must be an absolute http or https URL');
 }
 
-/** Check an id from a path (SPEC §3). */
+/** Check an id from a path (docs/api.md: `[A-Za-z0-9_-]{1,64}`). */
 export function checkId(id: string, what: string): string {
   if (!isId(id)) throw new AffstreamError('invalid_id', `${what} must match [A-Za-z0-9_-]{1,64}`);
   return id;
 }
 
-const BRAND_FIELDS = ['id', 'name', 'currency', 'jurisdiction', 'attributionWindowDays', 'restrictedCountries', 'restrictedUrl', 'postbackSecret', 'ngr', 'fraud', 'createdAt', 'updatedAt'] as const;
+const BRAND_FIELDS = ['id', 'name', 'currency', 'jurisdiction', 'attributionWindowDays', 'restrictedCountries', 'restrictedUrl', 'postbackSecret', 'ngr', 'fraud', 'timezone', 'kycGating', 'createdAt', 'updatedAt'] as const;
+
+/**
+ * The brand's time zone, default UTC. A name differing from the runtime's only in case (`utc`,
+ * `europe/malta`) is stored as the runtime spells it, which ClickHouse also reads; any other is
+ * kept as given (the runtime would rename `Asia/Kolkata` to `Asia/Calcutta`).
+ */
+function timeZoneAt(v: unknown): string {
+  if (v === undefined || v === null) return ADDED_FIELDS.brands.timezone;
+  if (typeof v !== 'string' || !isTimeZone(v)) throw invalidField('timezone', 'must be an IANA time zone such as Europe/Malta or UTC');
+  const known = new Intl.DateTimeFormat(undefined, { timeZone: v }).resolvedOptions().timeZone;
+  return known.toLowerCase() === v.toLowerCase() ? known : v;
+}
 
 /** Validate a brand body for `id`; stamps are filled by the caller. */
 export function parseBrand(id: string, body: Json): Omit<Brand, keyof Stamped> {
   onlyKnown(body, BRAND_FIELDS);
-  const restricted = body.restrictedCountries ?? [];
-  if (!Array.isArray(restricted) || !restricted.every((c) => typeof c === 'string' && /^[A-Za-z]{2}$/.test(c))) {
-    throw field('invalid_field', 'restrictedCountries', 'must be a list of ISO 3166 alpha-2 codes');
-  }
   const restrictedUrl = str(body, 'restrictedUrl', { optional: true, max: 2048 });
   if (restrictedUrl !== null) httpUrl('restrictedUrl', restrictedUrl);
-  const ngr = (body.ngr ?? {}) as Json;
-  if (typeof ngr !== 'object' || Array.isArray(ngr)) throw field('invalid_field', 'ngr', 'must be an object');
-  onlyKnown(ngr, ['paymentFeePct', 'gamingTaxPct']);
+  const ngr = objectAt(body.ngr ?? {}, 'ngr');
+  onlyKnown(ngr, ['paymentFeePct', 'gamingTaxPct'], 'ngr');
   for (const k of ['paymentFeePct', 'gamingTaxPct'] as const) {
     const v = ngr[k];
-    if (typeof v === 'number' && Math.round(v * 100) !== v * 100) throw field('invalid_field', `ngr.${k}`, 'must have at most 2 decimals');
+    if (typeof v === 'number' && Math.round(v * 100) !== v * 100) throw invalidField(`ngr.${k}`, 'must have at most 2 decimals');
   }
   return {
     id,
     name: str(body, 'name') as string,
-    currency: (str(body, 'currency', { pattern: /^[A-Za-z]{3}$/, what: 'an ISO 4217 code' }) as string).toUpperCase(),
+    currency: currencyAt(body.currency, 'currency'),
     jurisdiction: str(body, 'jurisdiction', { optional: true, max: 64 }) ?? '',
     attributionWindowDays: num(body, 'attributionWindowDays', 1, 3650, 30, true),
-    restrictedCountries: [...new Set(restricted.map((c: string) => c.toUpperCase()))],
+    restrictedCountries: countriesAt(body.restrictedCountries, 'restrictedCountries'),
     restrictedUrl,
     postbackSecret: str(body, 'postbackSecret', { optional: true, max: 256 }),
     ngr: { paymentFeePct: num(ngr, 'paymentFeePct', 0, 100, 0), gamingTaxPct: num(ngr, 'gamingTaxPct', 0, 100, 0) },
     fraud: parseFraudRules(body.fraud),
+    timezone: timeZoneAt(body.timezone),
+    kycGating: flagAt(body.kycGating, 'kycGating', ADDED_FIELDS.brands.kycGating),
   };
 }
 
-const AFFILIATE_FIELDS = ['id', 'name', 'status', 'parentId', 'apiKey', 'postbackUrl', 'planId', 'createdAt', 'updatedAt'] as const;
+const AFFILIATE_FIELDS = ['id', 'name', 'status', 'parentId', 'apiKey', 'postbackUrl', 'planId', 'plans', 'createdAt', 'updatedAt'] as const;
+
+/** `plans` of an affiliate: brand id → plan id. Whether the plans exist is checked by the caller. */
+function planMapAt(v: unknown): Record<string, string> {
+  const map = objectAt(v ?? {}, 'plans');
+  // fromEntries defines own properties: a brand named __proto__ stays a key, not a prototype.
+  return Object.fromEntries(
+    Object.entries(map).map(([brandId, planId]) => {
+      if (!isId(brandId)) throw invalidField('plans', 'keys must be brand ids ([A-Za-z0-9_-]{1,64})');
+      if (!isId(planId)) throw invalidField(`plans.${brandId}`, 'must be a plan id ([A-Za-z0-9_-]{1,64})');
+      return [brandId, planId];
+    }),
+  );
+}
 
 /** Validate an affiliate body for `id`. */
 export function parseAffiliate(id: string, body: Json): Omit<Affiliate, keyof Stamped> {
   onlyKnown(body, AFFILIATE_FIELDS);
   const status = body.status ?? 'active';
-  if (status !== 'active' && status !== 'paused' && status !== 'blocked') throw field('invalid_field', 'status', 'must be active, paused or blocked');
+  if (status !== 'active' && status !== 'paused' && status !== 'blocked') throw invalidField('status', 'must be active, paused or blocked');
   const parentId = str(body, 'parentId', { optional: true, max: 64 });
   if (parentId !== null) {
     checkId(parentId, 'parentId');
-    if (parentId === id) throw field('invalid_field', 'parentId', 'cannot be the affiliate itself');
+    if (parentId === id) throw invalidField('parentId', 'cannot be the affiliate itself');
   }
   const postbackUrl = str(body, 'postbackUrl', { optional: true, max: 4096 });
   if (postbackUrl !== null) httpUrl('postbackUrl', postbackUrl.replace(/\{[a-z0-9_]+\}/g, 'x'));
@@ -182,6 +273,7 @@ export function parseAffiliate(id: string, body: Json): Omit<Affiliate, keyof St
     apiKey: str(body, 'apiKey', { optional: true, max: 256 }),
     postbackUrl,
     planId,
+    plans: planMapAt(body.plans),
   };
 }
 
@@ -193,7 +285,7 @@ export function parseLink(code: string, body: Json): Omit<Link, keyof Stamped> {
   const landingUrl = str(body, 'landingUrl', { max: 4096 }) as string;
   for (const m of landingUrl.matchAll(/\{([^{}]*)\}/g)) {
     if (!(LANDING_MACROS as readonly string[]).includes(m[1] as string)) {
-      throw field('invalid_field', 'landingUrl', `unknown macro {${m[1]}}; allowed: ${LANDING_MACROS.map((x) => `{${x}}`).join(' ')}`);
+      throw invalidField('landingUrl', `unknown macro {${m[1]}}; allowed: ${LANDING_MACROS.map((x) => `{${x}}`).join(' ')}`);
     }
   }
   httpUrl('landingUrl', landingUrl.replace(/\{[a-z0-9_]+\}/g, 'x'));
@@ -211,6 +303,6 @@ export function parseRate(id: string, body: Json): Omit<Rate, keyof Stamped> {
   onlyKnown(body, ['id', 'rate', 'createdAt', 'updatedAt']);
   if (!/^[A-Z]{3}-[A-Z]{3}$/.test(id)) throw new AffstreamError('invalid_id', 'a rate id is FROM-TO in ISO 4217 codes, e.g. USD-EUR');
   const r = parseMoney(body.rate);
-  if (r === undefined || r <= 0n) throw field('invalid_field', 'rate', 'must be a positive decimal with at most 4 places');
+  if (r === undefined || r <= 0n) throw invalidField('rate', 'must be a positive decimal with at most 4 places');
   return { id, rate: toDecimalText(r) };
 }

@@ -1,24 +1,21 @@
 /**
  * The catalog as every process sees it: a NATS KV bucket, watched, mirrored in memory. Reads never
  * leave the process (the redirect looks links up here), and a write anywhere reaches every
- * watcher within milliseconds, far inside SPEC §3's one second.
+ * watcher within milliseconds, well inside a second (docs/architecture.md).
  */
 import { mirrorBucket } from './kvMirror.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import type { ClusterConfig } from './config.ts';
 import { openCatalogBucket } from './natsSetup.ts';
-import { CATALOG_KINDS, type Affiliate, type Brand, type CatalogKind, type Link, type Rate } from './catalog.ts';
+import { ADDED_FIELDS, CATALOG_KINDS, type Affiliate, type Brand, type CatalogKind, type CatalogRecords, type Link, type Rate } from './catalog.ts';
+import type { Plan } from './plans.ts';
 
-/** Record type of each catalog kind. */
-export interface CatalogRecords {
-  brands: Brand;
-  affiliates: Affiliate;
-  links: Link;
-  rates: Rate;
-}
+export type { CatalogRecords } from './catalog.ts';
 
 const KINDS = CATALOG_KINDS;
+
+const ADDED: { [K in CatalogKind]?: object } = ADDED_FIELDS;
 
 /** An in-memory mirror of the catalog bucket, kept current by a KV watch. */
 export class Catalog {
@@ -26,6 +23,7 @@ export class Catalog {
   readonly affiliates = new Map<string, Affiliate>();
   readonly links = new Map<string, Link>();
   readonly rates = new Map<string, Rate>();
+  readonly plans = new Map<string, Plan>();
 
   private constructor(private readonly kv: KV, private readonly onError: (err: unknown) => void) {}
 
@@ -47,7 +45,7 @@ export class Catalog {
     if (!KINDS.includes(kind)) return;
     const id = key.slice(dot + 1);
     if (value === null || value.length === 0) this.map(kind).delete(id);
-    else this.map(kind).set(id, JSON.parse(Buffer.from(value).toString('utf8')));
+    else this.map(kind).set(id, { ...ADDED[kind], ...JSON.parse(Buffer.from(value).toString('utf8')) });
   }
 
   private async watch(): Promise<void> {

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'invalid_parameter'
   | 'method_not_allowed'
   | 'conflict'
+  | 'invalid_transition'
   | 'unavailable'
   | 'internal';
 
@@ -49,6 +50,7 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_parameter: 400,
   method_not_allowed: 405,
   conflict: 409,
+  invalid_transition: 409,
   unavailable: 503,
   internal: 500,
 };

@@ -27,6 +27,34 @@ describe('catalog validation', () => {
     expect(code(() => parseBrand('b', { name: 'B', currency: 'EUR', restrictedUrl: 'javascript:alert(1)' }))).toMatch(/restrictedUrl/);
   });
 
+  it('brands have a time zone and KYC gating, defaulted for bodies without them', () => {
+    expect(parseBrand('b', { name: 'B', currency: 'EUR' })).toMatchObject({ timezone: 'UTC', kycGating: false });
+    expect(parseBrand('b', { name: 'B', currency: 'EUR', timezone: 'Europe/Malta', kycGating: true })).toMatchObject({ timezone: 'Europe/Malta', kycGating: true });
+    // Only the case is corrected, to the spelling ClickHouse's zone files use too.
+    expect(parseBrand('b', { name: 'B', currency: 'EUR', timezone: 'europe/malta' }).timezone).toBe('Europe/Malta');
+    expect(parseBrand('b', { name: 'B', currency: 'EUR', timezone: 'Asia/Kolkata' }).timezone).toBe('Asia/Kolkata');
+    for (const tz of ['Mars/Olympus', '+01:00', 'CET; DROP TABLE x', '', 3]) {
+      expect(code(() => parseBrand('b', { name: 'B', currency: 'EUR', timezone: tz }))).toMatch(/^invalid_field timezone: must be an IANA time zone/);
+    }
+    expect(code(() => parseBrand('b', { name: 'B', currency: 'EUR', kycGating: 'yes' }))).toMatch(/^invalid_field kycGating: must be true or false/);
+  });
+
+  it('an affiliate has a plan per brand', () => {
+    expect(parseAffiliate('a', { name: 'A' })).toMatchObject({ planId: null, plans: {} });
+    expect(parseAffiliate('a', { name: 'A', planId: 'p1', plans: { b2: 'p2', b3: 'p3' } }).plans).toEqual({ b2: 'p2', b3: 'p3' });
+    // A brand id may spell an Object property: it stays a key.
+    const proto = parseAffiliate('a', { name: 'A', ...JSON.parse('{"plans": {"__proto__": "p1"}}') }).plans;
+    expect(Object.keys(proto)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(code(() => parseAffiliate('a', { name: 'A', plans: ['p1'] }))).toMatch(/^invalid_field plans: must be an object/);
+    expect(code(() => parseAffiliate('a', { name: 'A', plans: { 'b 1': 'p1' } }))).toMatch(/^invalid_field plans: keys must be brand ids/);
+    expect(code(() => parseAffiliate('a', { name: 'A', plans: { b1: 7 } }))).toMatch(/^invalid_field plans\.b1: must be a plan id/);
+  });
+
+  it('unknown keys inside an object are named by their path', () => {
+    expect(code(() => parseBrand('b', { name: 'B', currency: 'EUR', ngr: { fee: 1 } }))).toMatch(/^invalid_field ngr\.fee: is not a field; allowed: paymentFeePct, gamingTaxPct$/);
+  });
+
   it('checks affiliates and links', () => {
     expect(parseAffiliate('a', { name: 'A' }).status).toBe('active');
     expect(code(() => parseAffiliate('a', { name: 'A', status: 'gone' }))).toMatch(/status/);
@@ -39,7 +67,7 @@ describe('catalog validation', () => {
     expect(code(() => parseLink('l', { brandId: 'b b', affiliateId: 'a', landingUrl: 'https://x.example/' }))).toMatch(/^invalid_id/);
   });
 
-  it('ids follow SPEC §3', () => {
+  it('ids are [A-Za-z0-9_-]{1,64}', () => {
     expect(checkId('A-z_09', 'id')).toBe('A-z_09');
     for (const bad of ['', 'a b', 'a/b', 'x'.repeat(65), 'é']) expect(code(() => checkId(bad, 'id'))).toMatch(/^invalid_id/);
   });
