@@ -26,6 +26,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { FraudPauses } from './fraud/pauses.ts';
 import { fraudApi } from './fraud/api.ts';
+import { commissionApi } from './commissions/api.ts';
+import { postbacksApi } from './postbacks/api.ts';
 import { liveSocket } from './liveSocket.ts';
 import { natsNames } from '../schema/subjects.ts';
 
@@ -63,7 +65,13 @@ function build(d: EdgeDeps): { app: TemplatedApp; stopFeeds: () => void } {
   const admin = adminApi(d.catalog, d.adminToken);
   const redirectDeps = { cfg: d.cfg, catalog: d.catalog, publisher: d.publisher, proxies: new TrustedProxies(d.cfg.edge.trustedProxies), metrics: d.metrics, pauses: d.pauses };
   const names = natsNames(d.cfg);
+  const commissions = commissionApi({
+    ch: d.clickhouse, nc: d.nc, js: d.js, names, partitions: d.cfg.partitions, catalog: d.catalog, adminToken: d.adminToken, answerTimeoutMs: d.cfg.edge.commandTimeoutMs,
+  });
   const fraud = fraudApi({ ch: d.clickhouse, js: d.js, names, partitions: d.cfg.partitions, catalog: d.catalog, pauses: d.pauses, adminToken: d.adminToken });
+  const postbacks = postbacksApi({
+    ch: d.clickhouse, nc: d.nc, cfg: d.cfg, names, catalog: d.catalog, adminToken: d.adminToken, onError: (err) => d.log.error({ err }, 'postback endpoints watch failed'),
+  });
   const notFound = (_: unknown) => {
     throw new AffstreamError('not_found', 'no such endpoint');
   };
@@ -92,13 +100,29 @@ function build(d: EdgeDeps): { app: TemplatedApp; stopFeeds: () => void } {
     .get('/api/v1/fraud/pauses', route(fraud.pauses, small))
     .del('/api/v1/fraud/pauses/:id', route(fraud.lift, one))
     .post('/api/v1/fraud/pauses/:id/lift', route(fraud.lift, one))
+    .get('/api/v1/commissions', route(commissions.list, small))
+    .post('/api/v1/commissions/approve-due', route(commissions.approveDue, small))
+    .get('/api/v1/commissions/:id', route(commissions.get, one))
+    .post('/api/v1/commissions/:id/approve', route(commissions.transition('approve'), one))
+    .post('/api/v1/commissions/:id/hold', route(commissions.transition('hold'), one))
+    .post('/api/v1/commissions/:id/reject', route(commissions.transition('reject'), one))
+    .post('/api/v1/commissions/:id/pay', route(commissions.transition('pay'), one))
+    .get('/api/v1/postbacks', route(postbacks.attempts, small))
+    .get('/api/v1/postbacks/endpoints', route(postbacks.endpoints, small))
+    .post('/api/v1/postbacks/endpoints/:affiliateId/enable', route(postbacks.enable, one))
     .get('/api/v1/:kind', route(admin.list, one))
     .get('/api/v1/:kind/:id', route(admin.get, two))
     .put('/api/v1/:kind/:id', route(admin.put, two))
     .del('/api/v1/:kind/:id', route(admin.delete, two))
     .any('/*', route(notFound, small))
     .any('/c/:code', (res) => send(res, errorReply(new AffstreamError('method_not_allowed', 'use GET or HEAD'), logErr)));
-  return { app, stopFeeds };
+  return {
+    app,
+    stopFeeds: () => {
+      stopFeeds();
+      postbacks.close();
+    },
+  };
 }
 
 /** Listen on the configured port (shared with the other edge processes through SO_REUSEPORT). */

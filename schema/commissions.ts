@@ -32,6 +32,9 @@ export const TRANSITIONS: Readonly<Record<CommissionAction, { to: CommissionStat
   pay: { to: 'paid', from: ['approved'] },
 };
 
+/** Every command an operator can send, approve-due included. */
+export const COMMISSION_ACTIONS: ReadonlyArray<CommissionAction | 'approve-due'> = ['approve', 'hold', 'reject', 'pay', 'approve-due'];
+
 /** The status `action` leads to from `status`; throws `invalid_transition` when the lifecycle forbids it. */
 export function transition(status: CommissionStatus, action: CommissionAction): CommissionStatus {
   const t = TRANSITIONS[action];
@@ -95,3 +98,41 @@ export interface PostbackJob {
 
 /** Macros a `postbackUrl` template may hold. */
 export const POSTBACK_MACROS = ['click_id', ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`), 'event', 'status', 'payout', 'currency', 'txid'] as const;
+
+/** An operator's command, as the edge puts it into the partition of the affiliate's commission actor. */
+export interface CommissionCommand {
+  /** The command id: one answer per command, and a command seen again changes nothing. */
+  id: string;
+  action: CommissionAction | 'approve-due';
+  /** Lines of the one affiliate the command is for (approve-due: every candidate the edge found). */
+  commissionIds: string[];
+  /** Why (hold, reject). */
+  reason: string;
+  /** The payment's reference (pay). */
+  reference: string;
+  /** Who asked: `admin`, or the operator's name. */
+  by: string;
+  /** When the operator asked (ms): the time of the change. */
+  at: number;
+}
+
+/** The commands of one partition message, with the NATS inbox the asking edge waits on. */
+export interface CommandBatch {
+  id: string;
+  replyTo: string;
+  items: Array<{ affiliateId: string; command: CommissionCommand }>;
+}
+
+/** One line's outcome of a command. */
+export interface CommandResult {
+  commissionId: string;
+  ok: boolean;
+  status?: CommissionStatus;
+  error?: { code: 'invalid_transition' | 'not_found'; message: string };
+}
+
+/** What a worker answers on a batch's `replyTo`, per affiliate command. */
+export interface CommandAnswer {
+  commandId: string;
+  results: CommandResult[];
+}

@@ -34,6 +34,11 @@ export interface EdgeConfig {
   maxEventBodyBytes: number;
   /** Most events in one batch or frame (SPEC §5.3). Default 10000. */
   maxEventsPerBatch: number;
+  /**
+   * How long a commission transition waits for the worker to confirm it (ms) before answering 202
+   * (the command is durable in the stream and applies anyway). Default 10000.
+   */
+  commandTimeoutMs: number;
 }
 
 /** Worker processes: partition loops, actors, ClickHouse flushes. */
@@ -112,6 +117,34 @@ export interface AttributionConfig {
   reloadPollMs: number;
 }
 
+/**
+ * Outbound postbacks: how the workers tell affiliates about every status change of their
+ * commission lines (docs/commissions.md, “Outbound postbacks”).
+ */
+export interface PostbacksConfig {
+  /** Longest one request may take, from connecting to the last byte of the answer (ms). Default 10000. */
+  requestTimeoutMs: number;
+  /** Requests in flight per worker process. Default 64. */
+  concurrency: number;
+  /**
+   * Requests in flight to one affiliate's endpoint per worker process. Default 8: the other slots
+   * stay free for the other affiliates while one endpoint is slow.
+   */
+  endpointConcurrency: number;
+  /** Wait after a job's first failed attempt (ms), doubled after each further one. Default 30000. */
+  backoffBaseMs: number;
+  /** Longest wait between two attempts of a job (ms). Default 3600000 (1 h). */
+  backoffMaxMs: number;
+  /** A job is retried until this long after its first attempt (ms), then given up. Default 86400000 (24 h). */
+  retryForMs: number;
+  /** Consecutive failed attempts that disable an affiliate's endpoint. Default 10. */
+  disableAfter: number;
+  /** …when they all fall within this span (ms). Default 259200000 (72 h). */
+  disableWindowMs: number;
+  /** How often the jobs of a disabled endpoint look again whether an operator re-enabled it (ms). Default 60000. */
+  disabledRecheckMs: number;
+}
+
 /** The whole cluster. */
 export interface ClusterConfig {
   /** Prefix of every stream, bucket, database and key the cluster owns; lets clusters share servers. Default `affstream`. */
@@ -130,6 +163,7 @@ export interface ClusterConfig {
   clickhouse: ClickHouseConfig;
   redis: RedisConfig;
   attribution: AttributionConfig;
+  postbacks: PostbacksConfig;
 }
 
 /** What `cluster.config.ts` may set: any subset of the tree. */
@@ -163,6 +197,7 @@ export function defaultConfig(): ClusterConfig {
       publishTimeoutMs: 3000,
       restrictedStatus: 451,
       maxAdminBodyBytes: 65536,
+      commandTimeoutMs: 10_000,
       maxEventBodyBytes: 1024 * 1024,
       maxEventsPerBatch: 10_000,
     },
@@ -171,6 +206,17 @@ export function defaultConfig(): ClusterConfig {
     clickhouse: { url: undefined, httpPort: 18123, tcpPort: 19000, database: '', user: 'default', password: '' },
     redis: { url: undefined, port: 16379 },
     attribution: { rulesFile: 'attribution.rules.json', reloadPollMs: 1000 },
+    postbacks: {
+      requestTimeoutMs: 10_000,
+      concurrency: 64,
+      endpointConcurrency: 8,
+      backoffBaseMs: 30_000,
+      backoffMaxMs: 3_600_000,
+      retryForMs: 86_400_000,
+      disableAfter: 10,
+      disableWindowMs: 259_200_000,
+      disabledRecheckMs: 60_000,
+    },
   };
 }
 
@@ -204,6 +250,15 @@ export const ENV_OVERRIDES: ReadonlyArray<[string, string]> = [
   ['REDIS_URL', 'redis.url'],
   ['AFFSTREAM_REDIS_PORT', 'redis.port'],
   ['AFFSTREAM_ATTRIBUTION_RULES', 'attribution.rulesFile'],
+  ['AFFSTREAM_POSTBACK_TIMEOUT_MS', 'postbacks.requestTimeoutMs'],
+  ['AFFSTREAM_POSTBACK_CONCURRENCY', 'postbacks.concurrency'],
+  ['AFFSTREAM_POSTBACK_ENDPOINT_CONCURRENCY', 'postbacks.endpointConcurrency'],
+  ['AFFSTREAM_POSTBACK_BACKOFF_BASE_MS', 'postbacks.backoffBaseMs'],
+  ['AFFSTREAM_POSTBACK_BACKOFF_MAX_MS', 'postbacks.backoffMaxMs'],
+  ['AFFSTREAM_POSTBACK_RETRY_FOR_MS', 'postbacks.retryForMs'],
+  ['AFFSTREAM_POSTBACK_DISABLE_AFTER', 'postbacks.disableAfter'],
+  ['AFFSTREAM_POSTBACK_DISABLE_WINDOW_MS', 'postbacks.disableWindowMs'],
+  ['AFFSTREAM_POSTBACK_DISABLED_RECHECK_MS', 'postbacks.disabledRecheckMs'],
 ];
 
 /**
@@ -306,6 +361,7 @@ export function validate(c: ClusterConfig): void {
   int('edge.publishTimeoutMs', c.edge.publishTimeoutMs, 100, 120_000);
   if (c.edge.restrictedStatus !== 451 && c.edge.restrictedStatus !== 302) throw new ConfigError('edge.restrictedStatus', c.edge.restrictedStatus, '451 or 302');
   int('edge.maxAdminBodyBytes', c.edge.maxAdminBodyBytes, 1024, 16 * 1024 * 1024);
+  int('edge.commandTimeoutMs', c.edge.commandTimeoutMs, 100, 600_000);
   int('edge.maxEventBodyBytes', c.edge.maxEventBodyBytes, 1024, 64 * 1024 * 1024);
   int('edge.maxEventsPerBatch', c.edge.maxEventsPerBatch, 1, 1_000_000);
   if (c.worker.count !== 1) throw new ConfigError('worker.count', c.worker.count, '1: one worker owns every partition until partition leases are built');
@@ -330,6 +386,16 @@ export function validate(c: ClusterConfig): void {
     throw new ConfigError('attribution.rulesFile', c.attribution.rulesFile, "a path to a .json file, or '' for last click everywhere");
   }
   int('attribution.reloadPollMs', c.attribution.reloadPollMs, 100, 60_000);
+  const pb = c.postbacks;
+  int('postbacks.requestTimeoutMs', pb.requestTimeoutMs, 100, 120_000);
+  int('postbacks.concurrency', pb.concurrency, 1, 4096);
+  int('postbacks.endpointConcurrency', pb.endpointConcurrency, 1, pb.concurrency);
+  int('postbacks.backoffBaseMs', pb.backoffBaseMs, 10, 86_400_000);
+  int('postbacks.backoffMaxMs', pb.backoffMaxMs, pb.backoffBaseMs, 86_400_000);
+  int('postbacks.retryForMs', pb.retryForMs, 1000, 7 * 86_400_000);
+  int('postbacks.disableAfter', pb.disableAfter, 1, 1000);
+  int('postbacks.disableWindowMs', pb.disableWindowMs, 1000, 30 * 86_400_000);
+  int('postbacks.disabledRecheckMs', pb.disabledRecheckMs, 100, 3_600_000);
 }
 
 /** True for ids of brands, affiliates and links (SPEC §3). */

@@ -16,12 +16,13 @@ import { EVENT_TYPES, type EventSource, type EventType, type PlayerEvent } from 
 import { joinOutputs, MsgpackOutput, StringTable, stringAt } from './msgpackOutput.ts';
 import { WireError } from './wire.ts';
 import { parseRules, type AttributionRules } from './attributionRules.ts';
+import { COMMISSION_ACTIONS, type CommandBatch } from './commissions.ts';
 
 /** Header naming a partition message's kind. */
 export const KIND_HEADER = 'Affstream-Kind';
 
 /** Kinds of partition messages. */
-export type MessageKind = 'clicks' | 'events' | 'resolved' | 'rules' | 'forwarded' | 'tick' | 'lifted';
+export type MessageKind = 'clicks' | 'events' | 'resolved' | 'rules' | 'forwarded' | 'tick' | 'lifted' | 'commands';
 
 /** A batch of events from one edge request or frame. */
 export interface EventBatch {
@@ -252,7 +253,8 @@ export interface ForwardedBatch {
 
 /** One forwarded message: the actor kind and key it is for, and the message (plain data). */
 export interface ForwardedItem {
-  actor: 'affiliate' | 'identity';
+  /** An actor kind's name (the worker refuses a kind it does not run). */
+  actor: string;
   key: string;
   message: Record<string, unknown>;
 }
@@ -272,7 +274,7 @@ export function decodeForwarded(data: Uint8Array): ForwardedBatch {
   const v = decodeArray(data, 'forwarded');
   if (typeof v[2] !== 'number' || typeof v[3] !== 'number') throw new WireError('forwarded batch has no source');
   const items = (v[4] as unknown[]).map((t) => {
-    if (!Array.isArray(t) || (t[0] !== 'affiliate' && t[0] !== 'identity') || typeof t[1] !== 'string' || typeof t[2] !== 'object' || t[2] === null) {
+    if (!Array.isArray(t) || typeof t[0] !== 'string' || typeof t[1] !== 'string' || typeof t[2] !== 'object' || t[2] === null) {
       throw new WireError('malformed forwarded item');
     }
     return { actor: t[0], key: t[1], message: t[2] as Record<string, unknown> } as ForwardedItem;
@@ -325,4 +327,33 @@ export function decodeRules(data: Uint8Array): AttributionRules {
   } catch (err) {
     throw new WireError(`rules message holds invalid rules: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The `Nats-Msg-Id` of a command batch. */
+export function commandsId(batchId: string): string {
+  return `cmd.${batchId}`;
+}
+
+/** Encode operators' commission commands for one partition. */
+export function encodeCommands(b: CommandBatch): Uint8Array {
+  return encoder.encode(['commands', commandsId(b.id), b.replyTo, b.items.map((i) => [i.affiliateId, i.command])]);
+}
+
+const isText = (v: unknown): v is string => typeof v === 'string';
+
+/** Decode a command batch, checking every field; throws {@link WireError}. */
+export function decodeCommands(data: Uint8Array): CommandBatch {
+  const v = decodeArray(data, 'commands');
+  if (!isText(v[2])) throw new WireError('command batch has no reply subject');
+  const items = (v[3] as unknown[]).map((t) => {
+    const c = Array.isArray(t) ? (t[1] as Record<string, unknown> | null) : null;
+    if (
+      !Array.isArray(t) || !isText(t[0]) || typeof c !== 'object' || c === null || !isText(c.id) || !COMMISSION_ACTIONS.includes(c.action as never)
+      || !Array.isArray(c.commissionIds) || !c.commissionIds.every(isText) || !isText(c.reason) || !isText(c.reference) || !isText(c.by) || typeof c.at !== 'number'
+    ) {
+      throw new WireError('malformed command');
+    }
+    return { affiliateId: t[0], command: { id: c.id, action: c.action, commissionIds: c.commissionIds, reason: c.reason, reference: c.reference, by: c.by, at: c.at } as CommandBatch['items'][number]['command'] };
+  });
+  return { id: (v[1] as string).slice('cmd.'.length), replyTo: v[2], items };
 }

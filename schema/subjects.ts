@@ -23,6 +23,18 @@ export interface NatsNames {
   fraudAlerts: string;
   /** KV bucket of the pauses and blocks in force, watched by every edge. */
   fraudBucket: string;
+  /** Work-queue stream of outbound postbacks still to deliver (docs/commissions.md). */
+  postbackStream: string;
+  /** Subject of the postback jobs (JSON `PostbackJob`, `Nats-Msg-Id` = the job's id). */
+  postbackSubject: string;
+  /** Durable consumer of the postback jobs, shared by every worker process. */
+  postbackConsumer: string;
+  /** KV bucket of each affiliate endpoint's state (failures, disabled), seen by every worker and edge. */
+  postbackEndpointsBucket: string;
+  /** KV bucket of the jobs being retried (attempts so far, when the first was), so a restart keeps their schedule. */
+  postbackJobsBucket: string;
+  /** Core NATS subject on which endpoints disabled and re-enabled are announced (JSON `PostbackEndpointEvent`). */
+  postbackAlerts: string;
 }
 
 /** The NATS names of `cfg`'s namespace. */
@@ -37,5 +49,11 @@ export function natsNames(cfg: Pick<ClusterConfig, 'namespace'>): NatsNames {
     fraudStream: `${ns.toUpperCase()}_FRAUD`,
     fraudAlerts: `${ns}.fraud.alerts`,
     fraudBucket: `${ns}_fraud`,
+    postbackStream: `${ns.toUpperCase()}_POSTBACKS`,
+    postbackSubject: `${ns}.postbacks`,
+    postbackConsumer: 'postbacks',
+    postbackEndpointsBucket: `${ns}_postback_endpoints`,
+    postbackJobsBucket: `${ns}_postback_jobs`,
+    postbackAlerts: `${ns}.postbacks.alerts`,
   };
 }

@@ -15,18 +15,22 @@ import { natsNames, type NatsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
 import { Catalog } from '../schema/catalogStore.ts';
-import { decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeRules, decodeTick, encodeTick, KIND_HEADER } from '../schema/eventWire.ts';
+import { decodeCommands, decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeRules, decodeTick, encodeTick, KIND_HEADER, type MessageKind } from '../schema/eventWire.ts';
 import { canonicalRules } from '../schema/attributionRules.ts';
 import { DEFAULT_FRAUD_RULES } from '../schema/fraud.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { retrying } from './runtime/retrying.ts';
 import { Forwarder } from './runtime/forwarder.ts';
+import { OutboxSender } from './runtime/outboxSender.ts';
+import { startPostbackDispatcher } from './postbacks/dispatcher.ts';
 import { AlertOutlet } from './fraud/alertOutlet.ts';
 import { alertRow } from './sink/alertRow.ts';
 import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
+import { noRawRows } from './sink/tables.ts';
 import { serializeInSlices } from './runtime/copyOnWriteSnapshot.ts';
-import { PartitionLoop, type PartitionInput } from './runtime/partition.ts';
+import { PartitionLoop, type PartitionInput, type PartitionSettings } from './runtime/partition.ts';
+import { parentOf, planOf } from '../schema/plans.ts';
 import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
 import { LiveCounters } from './runtime/liveCounters.ts';
 import { Redis } from 'ioredis';
@@ -73,15 +77,29 @@ function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
 
 /** Decode a partition message by its kind header (click batches carry none). */
 function decodeInput(m: JsMsg): PartitionInput {
-  const kind = m.headers?.get(KIND_HEADER) || 'clicks';
-  if (kind === 'events') return { kind, batch: decodeEventBatch(m.data) };
-  if (kind === 'resolved') return { kind, items: decodeResolutions(m.data) };
-  if (kind === 'rules') return { kind, rules: decodeRules(m.data) };
-  if (kind === 'clicks') return { kind, batch: decodeBatch(m.data) };
-  if (kind === 'forwarded') return { kind, batch: decodeForwarded(m.data) };
-  if (kind === 'tick') return { kind, tick: decodeTick(m.data) };
-  if (kind === 'lifted') return { kind, lift: decodeLift(m.data) };
-  throw new WireError(`unknown message kind ${kind}`);
+  const kind = (m.headers?.get(KIND_HEADER) || 'clicks') as MessageKind;
+  switch (kind) {
+    case 'events':
+      return { kind, batch: decodeEventBatch(m.data) };
+    case 'resolved':
+      return { kind, items: decodeResolutions(m.data) };
+    case 'rules':
+      return { kind, rules: decodeRules(m.data) };
+    case 'clicks':
+      return { kind, batch: decodeBatch(m.data) };
+    case 'forwarded':
+      return { kind, batch: decodeForwarded(m.data) };
+    case 'tick':
+      return { kind, tick: decodeTick(m.data) };
+    case 'lifted':
+      return { kind, lift: decodeLift(m.data) };
+    case 'commands':
+      return { kind, batch: decodeCommands(m.data) };
+    default: {
+      const unknown: never = kind;
+      throw new WireError(`unknown message kind ${String(unknown)}`);
+    }
+  }
 }
 
 /** A running worker. */
@@ -142,7 +160,19 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   await retrying('JetStream setup', log, () => ensureStream(nc, cfg), isStopping);
   const catalog = await Catalog.open(nc, cfg, (err) => log.error({ err }, 'catalog watch failed'));
   const ch = clickhouse(cfg);
-  const loopSettings = { affiliate: settings, partitions: cfg.partitions, brand: (brandId: string) => brandSettings(catalog, brandId) };
+  const loopSettings: PartitionSettings = {
+    affiliate: settings,
+    partitions: cfg.partitions,
+    brand: (brandId) => brandSettings(catalog, brandId),
+    commission: {
+      plan: (affiliateId, brandId) => planOf(catalog, affiliateId, brandId),
+      parentOf: (affiliateId) => parentOf(catalog, affiliateId),
+      brand: (brandId) => {
+        const b = catalog.brands.get(brandId);
+        return { timezone: b?.timezone ?? 'UTC', currency: b?.currency ?? '', kycGating: b?.kycGating ?? false };
+      },
+    },
+  };
   const loops = new Map(partitions.map((p) => [p, new PartitionLoop(p, loopSettings)]));
   const landed = await retrying('recovery from ClickHouse', log, () => recoverPartitions(ch, loops, settings), isStopping);
   const live = new Map(partitions.map((p) => [p, new LiveCounters(p)]));
@@ -179,10 +209,14 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const resolver = new ClickResolver(ch, js, names, recent, log, () => consuming && replaying.size === 0);
   const forwarder = new Forwarder(js, names, log);
   const outlet = new AlertOutlet(js, await openFraudBucket(nc, cfg), names, log);
+  const outbox = new OutboxSender(nc, js, names);
   // Registrations that were waiting for their click when the previous worker stopped ask again.
   for (const [p, loop] of loops) {
     resolver.request(p, [...loop.players.values()].flatMap((s) => pendingResolution(s, brandSettings(catalog, s.brandId)) ?? []));
   }
+  // Outbound postbacks go out of this process's event loop only as I/O: a slow or dead receiver
+  // holds a socket and a timer, never a partition (docs/commissions.md, “Outbound postbacks”).
+  const postbacks = await startPostbackDispatcher({ cfg, nc, ch, catalog, log, metrics });
   const rulesSync = new RulesSync(loops, js, names, log, bootRules);
   const rulesFile = new RulesFile(cfg, bootRules, log, (rules) => rulesSync.want(rules));
   rulesSync.sync();
@@ -209,6 +243,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     async beforeWrite() {
       await Promise.all([forwarder.settled(), outlet.settled()]);
     },
+    committed: (items) => outbox.send(items),
     flushed(rows, ms) {
       metrics.flushLatency.observe(ms);
       metrics.rowsFlushed.inc(rows);
@@ -242,16 +277,15 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       (async () => {
         let sinceYield = 0;
         for await (const m of messages) {
-          const queued: QueuedMessage = { partition: p, seq: m.seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [], ack: () => m.ack() };
+          const queued: QueuedMessage = { partition: p, seq: m.seq, raw: noRawRows(), creditParts: [], ack: () => m.ack() };
           try {
             const out = loop.apply(m.seq, decodeInput(m));
             if (out) {
-              queued.clicks = out.clicks;
-              queued.events = out.events;
-              queued.credits = out.credits;
+              queued.raw = { ...out.raw, fraud_alerts: out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq })) };
               queued.creditParts = out.creditParts;
               if (out.rules) queued.rules = canonicalRules(out.rules);
-              queued.alerts = out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq }));
+              queued.outbox = out.outbox;
+              queued.accruals = out.accruals;
               forwarder.send(p, m.seq, out.forwards);
               outlet.clear(out.cleared);
               // Alerts a previous run already wrote (and so published) are not published again.
@@ -259,13 +293,13 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
                 outlet.send(out.alerts);
                 for (const a of out.alerts) metrics.fraudAlerts.labels(a.rule, a.action).inc();
               }
-              for (const r of out.clicks) metrics.fraudScores.observe(r.fraud_score);
-              for (const r of out.events) if (r.type === 'registration') metrics.fraudScores.observe(r.fraud_score as number);
+              for (const r of out.raw.clicks) metrics.fraudScores.observe(r.fraud_score);
+              for (const r of out.raw.events) if (r.type === 'registration') metrics.fraudScores.observe(r.fraud_score as number);
               // Live counters were rebuilt from the raw logs: count only rows those did not hold.
               const counters = live.get(p) as LiveCounters;
-              for (const r of out.clicks) recent.add(r);
-              if (m.seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.clicks) counters.click(r);
-              if (m.seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.events) counters.event(r);
+              for (const r of out.raw.clicks) recent.add(r);
+              if (m.seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.raw.clicks) counters.click(r);
+              if (m.seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.raw.events) counters.event(r);
               resolver.request(p, out.resolve);
               if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
             }
@@ -353,12 +387,13 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       forwarder.stop();
       outlet.stop();
       resolver.stop();
-      catalog.close();
       for (const m of consumers) m.stop();
       await Promise.allSettled(loopsDone);
       for (let attempt = 0; sink.messages > 0 && attempt < 5; attempt++) {
         await sink.flush().catch(() => new Promise((r) => setTimeout(r, 500)));
       }
+      await postbacks.stop();
+      catalog.close();
       server?.close();
       redis.disconnect();
       await Promise.allSettled([nc.drain(), ch.close()]);

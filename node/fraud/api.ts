@@ -13,13 +13,13 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
-import { isId } from '../../schema/config.ts';
 import { quote } from '../../schema/clickhouse/client.ts';
 import { encodeLift, KIND_HEADER } from '../../schema/eventWire.ts';
 import { RULE_OF } from '../../schema/fraud.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
-import { requestScope, type Scope } from '../auth.ts';
+import { requestScope } from '../auth.ts';
+import { idParam, limitParam, oneOfParam, scopedAffiliate, timeParam } from '../queryParams.ts';
 import { json, type Reply, type Request } from '../http.ts';
 import type { FraudPauses } from './pauses.ts';
 
@@ -34,32 +34,8 @@ export interface FraudApiDeps {
   adminToken: string;
 }
 
-const RULES = new Set<string>(Object.values(RULE_OF));
+const RULES = [...new Set<string>(Object.values(RULE_OF))];
 const MAX_ALERTS = 10_000;
-
-const bad = (name: string, want: string) => new AffstreamError('invalid_parameter', `${name}: expected ${want}`);
-
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
-
-/**
- * A time parameter: ISO 8601 or ms since epoch. A day alone means the whole UTC day, as in the
- * reports: `from` its first instant, `to` its last (`from=2026-11-21&to=2026-11-21` is that day).
- */
-function timeParam(name: 'from' | 'to', v: string | null, dflt: number): number {
-  if (v === null || v === '') return dflt;
-  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(DAY.test(v) ? `${v}T00:00:00Z` : v);
-  if (!Number.isFinite(ms)) throw bad(name, 'an ISO 8601 time or day, or ms since epoch');
-  return name === 'to' && DAY.test(v) ? ms + 86_400_000 : ms;
-}
-
-function scoped(scope: Scope, affiliate: string | null): string {
-  if (scope.all) {
-    if (affiliate && !isId(affiliate)) throw bad('affiliate', 'an affiliate id');
-    return affiliate ?? '';
-  }
-  if (affiliate && affiliate !== scope.affiliateId) throw new AffstreamError('forbidden', 'an affiliate API key sees only its own affiliate');
-  return scope.affiliateId;
-}
 
 /** The fraud API's handlers. */
 export function fraudApi(d: FraudApiDeps) {
@@ -69,13 +45,10 @@ export function fraudApi(d: FraudApiDeps) {
       const q = new URLSearchParams(req.query);
       const to = timeParam('to', q.get('to'), Date.now() + 60_000);
       const from = timeParam('from', q.get('from'), to - 86_400_000);
-      const affiliate = scoped(scope, q.get('affiliate'));
-      const brand = q.get('brand') ?? '';
-      if (brand && !isId(brand)) throw bad('brand', 'a brand id');
-      const rule = q.get('rule') ?? '';
-      if (rule && !RULES.has(rule)) throw bad('rule', `one of ${[...RULES].join(', ')}`);
-      const limit = Number(q.get('limit') ?? 1000);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ALERTS) throw bad('limit', `an integer from 1 to ${MAX_ALERTS}`);
+      const affiliate = scopedAffiliate(scope, q.get('affiliate'));
+      const brand = idParam('brand', q.get('brand'));
+      const rule = oneOfParam('rule', q.get('rule'), RULES);
+      const limit = limitParam(q.get('limit'), 1000, MAX_ALERTS);
       const where = [
         `ts >= toDateTime(${Math.floor(from / 1000)}) AND ts < toDateTime(${Math.ceil(to / 1000)})`,
         affiliate ? `affiliate_id = ${quote(affiliate)}` : '',
@@ -100,7 +73,7 @@ export function fraudApi(d: FraudApiDeps) {
     async pauses(req: Request): Promise<Reply> {
       const scope = requestScope(req.headers.authorization, d.adminToken, d.catalog);
       const q = new URLSearchParams(req.query);
-      const affiliate = scoped(scope, q.get('affiliate'));
+      const affiliate = scopedAffiliate(scope, q.get('affiliate'));
       // Only the pauses whose triggering event came at or after `from`: what a watcher has not seen yet.
       const from = timeParam('from', q.get('from'), -Infinity);
       return json(200, d.pauses.list().filter((p) => (affiliate === '' || p.affiliate_id === affiliate) && Date.parse(p.since) >= from));

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseSink, type QueuedMessage } from '../../workers/sink/clickhouseSink.ts';
+import { noRawRows } from '../../workers/sink/tables.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { migrate } from '../../schema/clickhouse/migrate.ts';
 import { TestCluster } from './cluster.ts';
@@ -19,9 +20,10 @@ const sink = new ClickHouseSink(ch, () => ({ players: () => [], fraud: () => [] 
   flushed: () => flushes++,
   failed: () => undefined,
   beforeWrite: async () => undefined,
+  committed: async () => undefined,
 });
 const message = (partition: number, seq: number): QueuedMessage => ({
-  partition, seq, clicks: [], events: [], credits: [], creditParts: [], alerts: [], ack: () => acked.push([partition, seq]),
+  partition, seq, raw: noRawRows(), creditParts: [], ack: () => acked.push([partition, seq]),
 });
 const checkpoints = async () =>
   cluster.query<{ partition: number; seq: number }>('SELECT toUInt32(partition) AS partition, toUInt32(max(seq)) AS seq FROM checkpoints GROUP BY partition ORDER BY partition');

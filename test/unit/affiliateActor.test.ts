@@ -1,3 +1,4 @@
+import { clickRecorded } from '../kit/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { handleAffiliate, initialAffiliateState, utcDay } from '../../workers/actors/affiliate.ts';
 import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
@@ -6,12 +7,7 @@ import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 20, 12);
 
-function click(over: Partial<ClickRecorded>): ClickRecorded {
-  return {
-    clickId: 'id', ts: T0, code: 'l1', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-    ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
-  };
-}
+const click = (over: Partial<ClickRecorded>): ClickRecorded => clickRecorded({ clickId: 'id', ts: T0, code: 'l1', ...over });
 
 function run(clicks: ClickRecorded[], uniqueDays = 2): boolean[] {
   const s = initialAffiliateState('a');

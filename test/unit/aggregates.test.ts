@@ -1,3 +1,4 @@
+import { clickRecorded, subs } from '../kit/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { clickMinutes, creditMinutes, eventMinutes, type MinuteSums } from '../../workers/sink/aggregates.ts';
 import type { CreditPart } from '../../workers/sink/creditRow.ts';
@@ -6,10 +7,7 @@ import type { ClickRecorded } from '../../schema/wire.ts';
 import type { EventRow } from '../../workers/sink/eventRow.ts';
 
 const T = Date.UTC(2026, 10, 20, 12, 0, 30);
-const click = (over: Partial<ClickRecorded>): ClickRecorded => ({
-  clickId: 'c', ts: T, code: 'l', brandId: 'b', affiliateId: 'a', campaign: 'c1', subs: ['s1', '', '', '', '', '', '', '', '', ''],
-  ip: '1.1.1.1', country: 'DE', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
-});
+const click = (over: Partial<ClickRecorded>): ClickRecorded => clickRecorded({ ts: T, campaign: 'c1', subs: subs('s1'), ...over });
 const ev = (over: Record<string, string | number>): EventRow => ({
   ts: Math.floor(T / 1000), brand_id: 'b', affiliate_id: 'a', sub1: 's1', campaign: 'c1', country: 'MT', click_country: 'DE', type: 'deposit',
   amount: '0.0000', is_ftd: 0, ggr: '0.0000', bonus_cost: '0.0000', chargeback: '0.0000', ngr: '0.0000', ...over,

@@ -1,7 +1,8 @@
 /**
- * Each fraud rule of SPEC §7 through its actor's pure handler: a case that triggers it and a near
- * miss that does not.
+ * Each fraud rule of docs/fraud.md through its actor's pure handler: a case that triggers it and a
+ * near miss that does not.
  */
+import { clickRecorded, subs } from '../kit/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { handleAffiliate, initialAffiliateState, type AffiliateContext, type AffiliateEffect, type AffiliateState, type Attributed } from '../../workers/actors/affiliate.ts';
 import { handleIdentity, initialIdentityState } from '../../workers/actors/identity.ts';
@@ -26,10 +27,8 @@ let n = 0;
 const attributed = (over: Partial<Attributed> = {}): Attributed => ({
   brandId: 'b', affiliateId: 'a', sub1: 's1', playerId: `p${++n}`, eventId: `e${n}`, ts: T0, ip: '198.51.100.1', amount: '', ...over,
 });
-const click = (over: Partial<ClickRecorded> = {}): ClickRecorded => ({
-  clickId: `c${++n}`, ts: T0, code: 'l', brandId: 'b', affiliateId: 'a', campaign: '', subs: ['s1', '', '', '', '', '', '', '', '', ''],
-  ip: `10.0.${n >> 8 & 255}.${n & 255}`, country: '', userAgent: UA, referer: '', flags: 0, affiliateStatus: 'active', visitorId: '', ...over,
-});
+const click = (over: Partial<ClickRecorded> = {}): ClickRecorded =>
+  clickRecorded({ clickId: `c${++n}`, ts: T0, subs: subs('s1'), ip: `10.0.${n >> 8 & 255}.${n & 255}`, country: '', userAgent: UA, ...over });
 
 function registrations(s: AffiliateState, count: number, over: (i: number) => Partial<Attributed>, c = ctx()): FraudAlert[] {
   return Array.from({ length: count }, (_, i) => alerts(handleAffiliate(s, { type: 'RegistrationAttributed', reg: attributed(over(i)) }, c))).flat();

@@ -1,3 +1,4 @@
+import { clickRecorded, partitionSettings } from '../kit/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { PartitionLoop } from '../../workers/runtime/partition.ts';
 import type { ClickBatch, ClickRecorded } from '../../schema/wire.ts';
@@ -5,15 +6,11 @@ import { parseEvent } from '../../schema/events.ts';
 import { decodeResolutions, encodeResolutions, type ClickInfo, type EventBatch } from '../../schema/eventWire.ts';
 import { encode } from '@msgpack/msgpack';
 import { parseRules } from '../../schema/attributionRules.ts';
-import { DEFAULT_FRAUD_RULES } from '../../schema/fraud.ts';
 
 const T0 = Date.UTC(2026, 10, 20);
 const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
-const settings = { affiliate: { uniqueDays: 2 }, partitions: 64, brand: () => ({ attributionWindowDays: 30, paymentFeePct: '0', gamingTaxPct: '0', fraud: DEFAULT_FRAUD_RULES }) };
-const click = (ip: string): ClickRecorded => ({
-  clickId: `c-${ip}`, ts: T0, code: 'l', brandId: 'b', affiliateId: 'a', campaign: '', subs: new Array(10).fill(''),
-  ip, country: '', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0', referer: '', flags: 0, affiliateStatus: 'active', visitorId: '',
-});
+const settings = partitionSettings();
+const click = (ip: string): ClickRecorded => clickRecorded({ clickId: `c-${ip}`, ts: T0, ip, country: '' });
 const clicks = (seq: number, ips: string[]) => ({ kind: 'clicks' as const, batch: { kind: 'clicks', edge: 'e1', seq, clicks: ips.map(click) } as ClickBatch });
 const events = (raws: Array<Record<string, unknown>>, receivedAt = T0) => ({
   kind: 'events' as const,
@@ -24,33 +21,33 @@ describe('partition loop', () => {
   it('tags click rows with their stream position and skips redeliveries', () => {
     const loop = new PartitionLoop(3, settings);
     const out = loop.apply(10, clicks(1, ['1.1.1.1', '1.1.1.1', '2.2.2.2']));
-    expect(out?.clicks.map((r) => [r.partition, r.seq, r.idx, r.is_unique, r.edge, r.batch_seq])).toEqual([
+    expect(out?.raw.clicks.map((r) => [r.partition, r.seq, r.idx, r.is_unique, r.edge, r.batch_seq])).toEqual([
       [3, 10, 0, 1, 'e1', 1],
       [3, 10, 1, 0, 'e1', 1],
       [3, 10, 2, 1, 'e1', 1],
     ]);
     expect(loop.apply(10, clicks(1, ['3.3.3.3']))).toBeNull();
     expect(loop.apply(9, clicks(1, ['3.3.3.3']))).toBeNull();
-    expect(loop.apply(11, clicks(2, ['3.3.3.3']))?.clicks[0]?.is_unique).toBe(1);
+    expect(loop.apply(11, clicks(2, ['3.3.3.3']))?.raw.clicks[0]?.is_unique).toBe(1);
   });
 
   it('drops an event id seen before, in the same batch or later, and forgets it after the window', () => {
     const loop = new PartitionLoop(0, settings);
     const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration' }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]));
-    expect([a?.events.map((r) => [r.event_id, r.is_ftd]), a?.duplicates]).toEqual([[['r1', 0], ['d1', 1]], 1]);
+    expect([a?.raw.events.map((r) => [r.event_id, r.is_ftd]), a?.duplicates]).toEqual([[['r1', 0], ['d1', 1]], 1]);
     expect(loop.apply(2, events([{ event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]))?.duplicates).toBe(1);
     const later = loop.apply(3, events([{ event_id: 'x', type: 'kyc', status: 'approved' }], T0 + 9 * 86_400_000));
-    expect(later?.events).toHaveLength(1);
+    expect(later?.raw.events).toHaveLength(1);
     expect(loop.seenEvents.has('b\u0000d1')).toBe(false);
   });
 
   it('asks to resolve a click, then applies the waiting events when the resolution arrives', () => {
     const loop = new PartitionLoop(0, settings);
     const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration', click_id: CLICK }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]));
-    expect([a?.resolve, a?.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b', touches: null }], []]);
+    expect([a?.resolve, a?.raw.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b', touches: null }], []]);
     const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: '', ip: '', fraudScore: 0, flagged: false, commissionable: true };
     const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info, touches: [] }] });
-    expect(b?.events.map((r) => [r.event_id, r.affiliate_id, r.seq, r.idx])).toEqual([['r1', 'aff', 2, 0], ['d1', 'aff', 2, 1]]);
+    expect(b?.raw.events.map((r) => [r.event_id, r.affiliate_id, r.seq, r.idx])).toEqual([['r1', 'aff', 2, 0], ['d1', 'aff', 2, 1]]);
     const snaps = loop.takeSnapshots().rows();
     expect(snaps.map((s) => [s.player_key, s.seq])).toEqual([['b:p1', 2]]);
     expect(loop.takeSnapshots().rows()).toEqual([]);
@@ -89,8 +86,8 @@ describe('partition loop', () => {
     expect([loop.rules, loop.rulesSeq]).toEqual([rules, 2]);
     expect(loop.apply(3, reg('p2', 'r2'))?.resolve[0]?.touches).toEqual({ since: T0 - 30 * 86_400_000, until: T0 });
     const out = loop.apply(4, { kind: 'resolved', items: ['p1', 'p2'].map((p) => ({ playerKey: `b:${p}`, brandId: 'b', clickId: CLICK, click: info('last-aff', T0 - 1000), touches: [other] })) });
-    expect(out?.events.map((r) => [r.player_id, r.affiliate_id, r.rules_version])).toEqual([['p1', 'last-aff', 'last-click@1'], ['p2', 'first-aff', 'first-click@7']]);
-    expect(out?.credits.map((r) => [r.player_id, r.affiliate_id, r.weight_bp, r.binding, r.idx])).toEqual([['p1', 'last-aff', 10_000, 1, 0], ['p2', 'first-aff', 10_000, 1, 1]]);
+    expect(out?.raw.events.map((r) => [r.player_id, r.affiliate_id, r.rules_version])).toEqual([['p1', 'last-aff', 'last-click@1'], ['p2', 'first-aff', 'first-click@7']]);
+    expect(out?.raw.attribution_credits.map((r) => [r.player_id, r.affiliate_id, r.weight_bp, r.binding, r.idx])).toEqual([['p1', 'last-aff', 10_000, 1, 0], ['p2', 'first-aff', 10_000, 1, 1]]);
     expect(out?.creditParts.map((p) => [p.affiliate_id, p.registrations_bp])).toEqual([['last-aff', 10_000], ['first-aff', 10_000]]);
   });
 

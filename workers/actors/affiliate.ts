@@ -22,6 +22,8 @@ import { ClickFlag, type ClickRecorded } from '../../schema/wire.ts';
 import { ACTION_RANK, PAUSE_ACTIONS, alertId, type FraudAction, type FraudAlert, type FraudPause, type FraudRules, type RuleId } from '../../schema/fraud.ts';
 import { WindowTable, type WindowSnapshot } from '../fraud/windowTable.ts';
 import { clickScore, isGarbledUserAgent } from '../fraud/score.ts';
+import type { Forward } from './forward.ts';
+import type { CommissionMessage } from './commission.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -102,7 +104,9 @@ export type AffiliateEffect =
    * An operator's lift took effect: the pause must be gone from the bucket. The edge that took the
    * lift removed it already; a replay may have put it back (the trigger replayed before the lift).
    */
-  | { type: 'PauseCleared'; pause: Pick<FraudPause, 'affiliate_id' | 'sub_id' | 'action'> };
+  | { type: 'PauseCleared'; pause: Pick<FraudPause, 'affiliate_id' | 'sub_id' | 'action'> }
+  /** A pause, block or hold of traffic, for the affiliate's commission actor: it holds the lines the traffic made. */
+  | Forward<'commission', CommissionMessage>;
 
 /** Settings the handler reads. */
 export interface AffiliateSettings {
@@ -183,14 +187,20 @@ function raise(s: AffiliateState, t: Trigger): AffiliateEffect[] {
     if (current && ACTION_RANK[current.action] >= ACTION_RANK[t.action]) return [];
     const id = alertId(t.rule, `${s.affiliateId}\u0000${target ?? '*'}`, t.eventId);
     f.actions.set(target, { action: t.action, rule: t.rule, alertId: id });
-    return [{ type: 'AlertRaised', alert: alertOf(s, t, id) }];
+    return [{ type: 'AlertRaised', alert: alertOf(s, t, id) }, holdLines(s, target, t, id)];
   }
   const quietKey = `${t.rule}\u0000${t.sub}`;
   if ((f.quietUntil.get(quietKey) ?? -Infinity) > t.ts) return [];
   // Quiet periods that have ended are forgotten: the map holds only the flags of current windows.
   for (const [k, until] of f.quietUntil) if (until <= t.ts) f.quietUntil.delete(k);
   f.quietUntil.set(quietKey, t.ts + t.windowMs);
-  return [{ type: 'AlertRaised', alert: alertOf(s, t, alertId(t.rule, `${s.affiliateId}\u0000${t.sub}`, t.eventId)) }];
+  const id = alertId(t.rule, `${s.affiliateId}\u0000${t.sub}`, t.eventId);
+  return [{ type: 'AlertRaised', alert: alertOf(s, t, id) }, ...(t.action === 'hold_commission' ? [holdLines(s, t.sub, t, id)] : [])];
+}
+
+/** A pause, block or commission hold on a sub-ID (null: the affiliate) holds the commission lines it touches (workers/actors/commission.ts). */
+function holdLines(s: AffiliateState, subId: string | null, t: Trigger, alertId: string): AffiliateEffect {
+  return { type: 'Forward', actor: 'commission', key: s.affiliateId, message: { type: 'TrafficPaused', subId, action: t.action, alertId, at: t.ts } };
 }
 
 function alertOf(s: AffiliateState, t: Trigger, id: string): FraudAlert {

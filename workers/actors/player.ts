@@ -15,7 +15,7 @@
  * Fraud (SPEC §7): every registration gets a fraud score from its click; bonus abuse (a deposit,
  * the maximum bonus, then no bet within the window) holds the player's commission; attributed
  * registrations, FTDs and chargebacks are forwarded to the affiliate's actor and registrations to
- * the actors of their IP and device, which judge them network-wide ({@link Forward}).
+ * the actors of their IP and device, which judge them network-wide ({@link PlayerForward}).
  *
  * Deterministic: reads only the state, the message, the brand settings and the rule given to it.
  */
@@ -25,6 +25,8 @@ import { alertId } from '../../schema/fraud.ts';
 import { registrationScore } from '../fraud/score.ts';
 import type { AffiliateMessage } from './affiliate.ts';
 import { identityKey, type IdentityMessage } from './identity.ts';
+import type { Forward } from './forward.ts';
+import type { CommissionMessage } from './commission.ts';
 import { multiply, parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import type { ClickInfo } from '../../schema/eventWire.ts';
@@ -90,6 +92,8 @@ export interface PlayerState {
   /** The global player UUID, derived from the key: the same on every node and every replay. */
   uuid: string;
   registeredAt: number | null;
+  /** The country the registration came from ('' unknown; absent in snapshots of earlier versions). */
+  country?: string;
   /** Click id being resolved, while the binding is not known yet. */
   awaiting: string | null;
   /** The rule in force when the player registered; null before (and in snapshots of earlier versions: last click). */
@@ -124,9 +128,7 @@ export type PlayerMessage =
   | { type: 'TimePassed'; at: number };
 
 /** A message for an actor of another partition, sent through that partition's stream. */
-export type Forward =
-  | { type: 'Forward'; actor: 'affiliate'; key: string; message: AffiliateMessage }
-  | { type: 'Forward'; actor: 'identity'; key: string; message: IdentityMessage };
+export type PlayerForward = Forward<'affiliate', AffiliateMessage> | Forward<'identity', IdentityMessage> | Forward<'commission', CommissionMessage>;
 
 /** Revenue components of one event, decimal text with 4 places (SPEC §8). */
 export interface Revenue {
@@ -161,7 +163,7 @@ export type PlayerEffect =
       /** Attributed through active, unflagged traffic, and the player not held. */
       commissionable: boolean;
     }
-  | Forward
+  | PlayerForward
   | { type: 'AlertRaised'; alert: FraudAlert };
 
 /** A fresh actor for `brand:player`. */
@@ -275,14 +277,18 @@ function checkBonusAbuse(s: PlayerState, at: number, b: BrandSettings): PlayerEf
   s.bonusWatch = null;
   const rule = b.fraud.bonusAbuse;
   const id = alertId('bonus_abuse', s.key, watch.eventId);
-  if (rule.action === 'hold_commission') s.hold = { rule: 'bonus_abuse', since: watch.deadline, alertId: id };
   const a = s.attribution;
+  const held: PlayerEffect[] = [];
+  if (rule.action === 'hold_commission') {
+    s.hold = { rule: 'bonus_abuse', since: watch.deadline, alertId: id };
+    if (a?.attributed) held.push({ type: 'Forward', actor: 'commission', key: a.affiliateId, message: { type: 'PlayerHeld', brandId: s.brandId, playerId: s.playerId, alertId: id, at: watch.deadline } });
+  }
   const alert: FraudAlert = {
     id, ts: watch.deadline, brand_id: s.brandId, affiliate_id: a?.affiliateId ?? '', sub_id: a?.sub1 ?? '', player_id: s.playerId,
     rule: 'bonus_abuse', action: rule.action, score: 85,
     evidence: { bonus_event_id: watch.eventId, no_bet_hours: rule.noBetHours },
   };
-  return [{ type: 'AlertRaised', alert }];
+  return [{ type: 'AlertRaised', alert }, ...held];
 }
 
 /** Start or end the bonus-abuse watch for an applied event. */
@@ -295,12 +301,12 @@ function watchBonus(s: PlayerState, e: PlayerEvent, b: BrandSettings): void {
 }
 
 /** What the affiliate and identity actors are told about an attributed event. */
-function forwards(s: PlayerState, e: PlayerEvent, a: Attribution, isFtd: boolean): Forward[] {
+function forwards(s: PlayerState, e: PlayerEvent, a: Attribution, isFtd: boolean): PlayerForward[] {
   if (!a.attributed) return [];
   const base = { brandId: s.brandId, affiliateId: a.affiliateId, sub1: a.sub1, playerId: s.playerId, eventId: e.eventId, ts: e.ts, ip: e.ip, amount: '' };
-  const toAffiliate = (message: AffiliateMessage): Forward => ({ type: 'Forward', actor: 'affiliate', key: a.affiliateId, message });
+  const toAffiliate = (message: AffiliateMessage): PlayerForward => ({ type: 'Forward', actor: 'affiliate', key: a.affiliateId, message });
   if (e.type === 'registration') {
-    const shared = (kind: 'ip' | 'device', value: string): Forward => ({
+    const shared = (kind: 'ip' | 'device', value: string): PlayerForward => ({
       type: 'Forward', actor: 'identity', key: identityKey(s.brandId, kind, value),
       message: {
         type: 'RegistrationShared', identifier: { brandId: s.brandId, kind, value },
@@ -318,6 +324,24 @@ function forwards(s: PlayerState, e: PlayerEvent, a: Attribution, isFtd: boolean
   return [];
 }
 
+/**
+ * What the affiliate's commission actor is told of every applied event of an attributed player:
+ * the facts CPA qualification and RevShare need, in the player's order (docs/commissions.md).
+ */
+function activity(s: PlayerState, e: PlayerEvent, a: Attribution, isFtd: boolean, revenue: Revenue): PlayerForward {
+  return {
+    type: 'Forward', actor: 'commission', key: a.affiliateId,
+    message: {
+      type: 'PlayerActivity',
+      activity: {
+        brandId: s.brandId, affiliateId: a.affiliateId, playerId: s.playerId, eventId: e.eventId, eventType: e.type, ts: e.ts,
+        clickId: a.clickId, sub1: a.sub1, registeredAt: s.registeredAt as number, country: s.country || a.clickCountry, kyc: s.kyc,
+        amount: e.amount || '0.0000', isFtd, revenue, depositId: e.depositId, commissionable: a.commissionable, hold: s.hold?.alertId ?? null,
+      },
+    },
+  };
+}
+
 function apply(s: PlayerState, e: PlayerEvent, b: BrandSettings): PlayerEffect[] {
   const out = checkBonusAbuse(s, e.ts, b);
   const attribution = s.attribution as Attribution;
@@ -328,12 +352,14 @@ function apply(s: PlayerState, e: PlayerEvent, b: BrandSettings): PlayerEffect[]
   }
   if (e.type === 'kyc') s.kyc = e.kycStatus;
   watchBonus(s, e, b);
+  const revenue = revenueOf(e, b);
   out.push({
-    type: 'EventApplied', event: e, attribution, credits: creditsOf(s), isFtd, revenue: revenueOf(e, b),
+    type: 'EventApplied', event: e, attribution, credits: creditsOf(s), isFtd, revenue,
     fraudScore: e.type === 'registration' ? s.registrationScore : 0,
     commissionable: attribution.attributed && attribution.commissionable && s.hold === null,
   });
   out.push(...forwards(s, e, attribution, isFtd));
+  if (attribution.attributed) out.push(activity(s, e, attribution, isFtd, revenue));
   return out;
 }
 
@@ -371,6 +397,7 @@ export function handlePlayer(s: PlayerState, msg: PlayerMessage, b: BrandSetting
     // One registration per player: the first binds for life, a later one changes nothing.
     if (s.registeredAt !== null) return [];
     s.registeredAt = e.ts;
+    s.country = e.country;
     s.rule = rule;
     s.pending.unshift(e);
     if (e.clickId) {

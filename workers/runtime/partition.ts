@@ -1,36 +1,39 @@
 /**
- * One partition's ordered loop (DESIGN.md principle 2): every message of `ev.<p>`, in stream order,
+ * One partition's ordered loop (docs/architecture.md, “One ordered input per partition”): every message of `ev.<p>`, in stream order,
  * routed to its actors; the effects come back as data for the host to carry out. Owns the
  * partition's actors, its position in the stream, the event-id memory that makes ingestion
  * idempotent (a (brand, event_id) already applied — or waiting in a player — is dropped), and the
  * attribution rules in force, which only a `rules` message in the stream changes.
  *
- * The fraud state of the partition (affiliate actors' windows and pauses, identity actors, network
- * totals, which forwarded batches were applied) is snapshotted with a flush every few seconds
- * ({@link PartitionLoop.takeFraudSnapshot}): the actors changed since the last one, and the
- * partition's own part, in one insert; recovery resumes the stream from that version, so windows
- * are neither lost nor counted twice. The click-flood window is rebuilt from the raw log instead.
+ * The actors are of the kinds of the registry (workers/runtime/actorKinds.ts). Players are
+ * snapshotted each at its own version with every flush ({@link PartitionLoop.takeSnapshots}); the
+ * kinds kept in the partition's snapshot (affiliates' windows and pauses, identities, commission
+ * books) go with the partition's own part (network totals, which forwarded batches were applied)
+ * every few seconds ({@link PartitionLoop.takeFraudSnapshot}): the actors changed since the last
+ * one, in one insert; recovery resumes the stream from that version, so windows and books are
+ * neither lost nor counted twice. The click-flood window is rebuilt from the raw log instead.
  */
 import type { ClickBatch } from '../../schema/wire.ts';
 import type { ClickResolution, EventBatch, ForwardedBatch, ForwardedItem, Lift, Tick } from '../../schema/eventWire.ts';
 import type { FraudAlert, FraudPause, FraudRules } from '../../schema/fraud.ts';
 import { partitionOf } from '../../schema/shard.ts';
-import {
-  fraudSnapshot, handleAffiliate, initialAffiliateState, restoreFraud,
-  type AffiliateContext, type AffiliateEffect, type AffiliateFraudSnapshot, type AffiliateMessage, type AffiliateSettings, type AffiliateState, type NetworkTotals,
-} from '../actors/affiliate.ts';
-import { handleIdentity, idleAfter, initialIdentityState, type IdentityMessage, type IdentityState } from '../actors/identity.ts';
-import { handlePlayer, initialPlayerState, type BrandSettings, type PlayerEffect, type PlayerMessage, type PlayerState } from '../actors/player.ts';
+import { rememberClick, type AffiliateContext, type AffiliateSettings, type NetworkTotals } from '../actors/affiliate.ts';
+import type { BrandSettings, PlayerState } from '../actors/player.ts';
 import { WindowTable, type WindowSnapshot } from '../fraud/windowTable.ts';
-import { clickRow, type ClickRow } from '../sink/clickRow.ts';
-import { eventRow, type EventRow } from '../sink/eventRow.ts';
-import { creditParts, creditRows, type CreditPart, type CreditRow } from '../sink/creditRow.ts';
+import { clickRow, type StreamPosition } from '../sink/clickRow.ts';
+import { eventRow } from '../sink/eventRow.ts';
+import { creditParts, creditRows, type CreditPart } from '../sink/creditRow.ts';
+import { noRawRows, type AccrualRow, type FraudStateRow, type PlayerStateRow, type RawRows } from '../sink/tables.ts';
 import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
 import type { TouchWindow } from '../actors/attribution.ts';
+import type { CommissionContext, CommissionLine } from '../actors/commission.ts';
+import type { CommandAnswer, CommandBatch, PostbackJob } from '../../schema/commissions.ts';
+import { accrualRow, ledgerRow } from '../sink/commissionRow.ts';
+import type { OutboxItem } from '../sink/outbox.ts';
 import { CopyOnWriteSnapshot } from './copyOnWriteSnapshot.ts';
-import type { SnapshotRow } from '../sink/clickhouseSink.ts';
+import { ACTOR_KINDS, isKind, KIND_NAMES, kindOfPrefix, type ActorEffect, type KindTypes, type PartitionEnv, type RegisteredKind } from './actorKinds.ts';
 
-/** How long an event id is remembered (SPEC §5: at least 7 days). */
+/** How long an event id is remembered (docs/protocol.md: duplicates are recognized for at least 7 days). */
 export const DEDUPE_WINDOW_MS = 8 * 86_400_000;
 
 /** The click-flood window: one minute in 10-second buckets. */
@@ -45,7 +48,8 @@ export type PartitionInput =
   | { kind: 'rules'; rules: AttributionRules }
   | { kind: 'forwarded'; batch: ForwardedBatch }
   | { kind: 'tick'; tick: Tick }
-  | { kind: 'lifted'; lift: Lift };
+  | { kind: 'lifted'; lift: Lift }
+  | { kind: 'commands'; batch: CommandBatch };
 
 /** A click to resolve for a waiting player. */
 export interface ResolveRequest {
@@ -58,9 +62,8 @@ export interface ResolveRequest {
 
 /** What applying one message produced. */
 export interface LoopOutput {
-  clicks: ClickRow[];
-  events: EventRow[];
-  credits: CreditRow[];
+  /** Rows of the raw tables. */
+  raw: RawRows;
   creditParts: CreditPart[];
   /** The rules this message put in force, if it was a `rules` message. */
   rules?: AttributionRules;
@@ -73,6 +76,10 @@ export interface LoopOutput {
   forwards: Map<number, ForwardedItem[]>;
   /** Events dropped as already seen. */
   duplicates: number;
+  /** Running RevShare figures. */
+  accruals: AccrualRow[];
+  /** What goes out once the message's rows are committed: postbacks, answers to commands. */
+  outbox: OutboxItem[];
 }
 
 /** Per-brand settings the actors read. */
@@ -80,6 +87,8 @@ export interface PartitionSettings {
   affiliate: AffiliateSettings;
   partitions: number;
   brand(brandId: string): BrandSettings;
+  /** Plans, parents and brand settings of commissions (the pauses in force the loop knows itself). */
+  commission: Omit<CommissionContext, 'pauseOf'>;
 }
 
 /** The partition's own part of its fraud state (JSON-safe), under the key ''. */
@@ -89,19 +98,27 @@ interface PartitionFraudSnapshot {
   forwardedFrom: Array<[number, number]>;
 }
 
-/** A row of `fraud_state`: key '' is the partition's part; `a:<affiliate>` and `i:<identity>` are actors ('' state: gone). */
-export interface FraudStateRow {
-  partition: number;
-  key: string;
-  seq: number;
-  state: string;
+/** Where a click being counted sits on the stream: its row's position. */
+type ClickAt = Omit<StreamPosition, 'partition'>;
+
+/** The outbound postback of a line's change (docs/commissions.md, “Outbound postbacks”). */
+function postbackJob(line: CommissionLine): PostbackJob {
+  return {
+    id: `${line.id}.${line.version}`, commissionId: line.id, version: line.version, brandId: line.brandId, affiliateId: line.affiliateId, playerId: line.playerId,
+    kind: line.kind, status: line.status, event: line.reversalOf ? 'reversal' : line.kind, payout: line.amount, currency: line.currency,
+    txid: line.sourceEventId || line.id, clickId: line.clickId, sub1: line.sub1, at: line.at,
+  };
+}
+
+/** The compiler names an effect type or message kind a switch forgot. */
+function unhandled(x: never): never {
+  throw new Error(`not handled: ${JSON.stringify(x)}`);
 }
 
 /** A partition's actors and stream position. */
 export class PartitionLoop {
-  readonly affiliates = new Map<string, AffiliateState>();
-  readonly players = new Map<string, PlayerState>();
-  readonly identities = new Map<string, IdentityState>();
+  /** The actors of each kind, by key. */
+  readonly actors: { [K in RegisteredKind]: Map<string, KindTypes[K]['state']> } = { player: new Map(), affiliate: new Map(), identity: new Map(), commission: new Map() };
   /** Last message sequence applied to each player: its snapshot version. */
   readonly playerSeq = new Map<string, number>();
   /** Versions of the snapshots restored at recovery: replayed messages at or below are already in them. */
@@ -109,7 +126,7 @@ export class PartitionLoop {
   /** Players changed since the last snapshot. */
   readonly dirty = new Set<string>();
   /** The last player snapshot taken: its players are serialized before they change again. */
-  private playerCapture: CopyOnWriteSnapshot<SnapshotRow> | undefined;
+  private playerCapture: CopyOnWriteSnapshot<PlayerStateRow> | undefined;
   /** `brand\u0000event_id` → when it was received, oldest first. */
   readonly seenEvents = new Map<string, number>();
   /** Clicks per affiliate and IP in the last minute (rebuilt from the raw log at recovery, not snapshotted). */
@@ -120,11 +137,11 @@ export class PartitionLoop {
   readonly announced = new Map<string, NetworkTotals>();
   /** Source partition → sequence of the last forwarded batch applied from it. */
   readonly forwardedFrom = new Map<number, number>();
-  /** Player key → bonus-abuse deadline, for ticks. */
-  readonly timers = new Map<string, number>();
+  /** `kind\u0000key` → the event time the actor wants the clock at (see `ActorKind.deadline`). */
+  readonly deadlines = new Map<string, number>();
   /** Version of the last fraud-state snapshot taken. */
   private fraudSnapshotSeq = -1;
-  /** Fraud actors (`a:<affiliate>`, `i:<identity>`) changed since the last snapshot. */
+  /** Actors kept in the partition's snapshot (`<prefix>:<key>`) changed since the last one. */
   private fraudDirty = new Set<string>();
   /** The last fraud snapshot taken: its actors are serialized before they change again. */
   private fraudCapture: CopyOnWriteSnapshot<FraudStateRow> | undefined;
@@ -134,36 +151,52 @@ export class PartitionLoop {
   rules: AttributionRules = BUILTIN_RULES;
   /** Sequence of the `rules` message that put them in force (0: the built-in rules). */
   rulesSeq = 0;
-  private readonly ctx: AffiliateContext;
+  private readonly env: PartitionEnv;
+  /** The click being counted, while its affiliate's effects are carried out. */
+  private clickAt: ClickAt | undefined;
+  /** Where the commands being applied are answered. */
+  private replyTo: string | undefined;
 
   constructor(
     readonly partition: number,
     private readonly settings: PartitionSettings,
   ) {
-    this.ctx = {
+    const affiliate: AffiliateContext = {
       settings: settings.affiliate,
       rules: (brandId) => this.fraudRules(brandId),
       network: (brandId) => this.announced.get(brandId) ?? null,
     };
+    this.env = {
+      brand: (brandId) => settings.brand(brandId),
+      rule: (brandId) => ruleFor(this.rules, brandId),
+      fraudRules: (brandId) => this.fraudRules(brandId),
+      affiliate,
+      commission: {
+        ...settings.commission,
+        pauseOf: (affiliateId, subId) => {
+          const actions = this.actors.affiliate.get(affiliateId)?.fraud.actions;
+          const a = actions?.get(subId) ?? actions?.get(null);
+          return a ? { action: a.action, alertId: a.alertId } : null;
+        },
+      },
+    };
+  }
+
+  /** The player actors, by `brand:player_id`. */
+  get players(): Map<string, PlayerState> {
+    return this.actors.player;
   }
 
   private fraudRules(brandId: string): FraudRules {
     return this.settings.brand(brandId).fraud;
   }
 
-  /** The affiliate actor for `id`, activated on first use. */
-  affiliate(id: string): AffiliateState {
-    let a = this.affiliates.get(id);
-    if (!a) this.affiliates.set(id, (a = initialAffiliateState(id)));
+  /** The actor `key` of kind `kind`, activated on first use. */
+  actor<K extends RegisteredKind>(kind: K, key: string): KindTypes[K]['state'] {
+    const actors = this.actors[kind] as Map<string, KindTypes[K]['state']>;
+    let a = actors.get(key);
+    if (a === undefined) actors.set(key, (a = ACTOR_KINDS[kind].initial(key) as KindTypes[K]['state']));
     return a;
-  }
-
-  /** The player actor for `brand:player`, activated on first use. */
-  player(brandId: string, playerId: string): PlayerState {
-    const key = `${brandId}:${playerId}`;
-    let p = this.players.get(key);
-    if (!p) this.players.set(key, (p = initialPlayerState(brandId, playerId)));
-    return p;
   }
 
   /** Remember an event id (recovery uses this too). */
@@ -201,33 +234,27 @@ export class PartitionLoop {
   apply(seq: number, input: PartitionInput): LoopOutput | null {
     if (seq <= this.lastSeq) return null;
     this.lastSeq = seq;
-    const out: LoopOutput = { clicks: [], events: [], credits: [], creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0 };
+    const out: LoopOutput = { raw: noRawRows(), creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0, accruals: [], outbox: [] };
     switch (input.kind) {
       case 'clicks': {
         const b = input.batch;
         b.clicks.forEach((click, idx) => {
           const ipClicksPerMinute = this.floods.add(`${click.affiliateId}\u0000${click.ip}`, click.ts);
-          for (const e of this.toAffiliate(click.affiliateId, { type: 'ClickRecorded', click, ipClicksPerMinute }, out)) {
-            if (e.type !== 'ClickCounted') continue;
-            if (e.unique) this.networkWindow(click.brandId).add('uniques', click.ts);
-            out.clicks.push(clickRow(e.click, e, { partition: this.partition, seq, idx, edge: b.edge, batchSeq: b.seq }));
-          }
+          this.clickAt = { seq, idx, edge: b.edge, batchSeq: b.seq };
+          this.deliver('affiliate', click.affiliateId, { type: 'ClickRecorded', click, ipClicksPerMinute }, seq, out);
         });
+        this.clickAt = undefined;
         break;
       }
       case 'events':
         this.forget(input.batch.receivedAt);
         for (const event of input.batch.events) {
           if (!this.rememberEvent(event.brandId, event.eventId, input.batch.receivedAt)) out.duplicates++;
-          else this.deliver(seq, this.player(event.brandId, event.playerId), { type: 'EventReceived', event }, out);
+          else this.deliver('player', `${event.brandId}:${event.playerId}`, { type: 'EventReceived', event }, seq, out);
         }
         break;
       case 'resolved':
-        for (const r of input.items) {
-          // The player id may itself contain ':'; the brand id (an id, SPEC §3) cannot.
-          const playerId = r.playerKey.slice(r.brandId.length + 1);
-          this.deliver(seq, this.player(r.brandId, playerId), { type: 'ClickResolved', clickId: r.clickId, click: r.click, touches: r.touches }, out);
-        }
+        for (const r of input.items) this.deliver('player', r.playerKey, { type: 'ClickResolved', clickId: r.clickId, click: r.click, touches: r.touches }, seq, out);
         break;
       case 'rules':
         this.rules = input.rules;
@@ -235,126 +262,164 @@ export class PartitionLoop {
         out.rules = input.rules;
         break;
       case 'forwarded':
-        this.applyForwarded(input.batch, out);
+        this.applyForwarded(seq, input.batch, out);
         break;
       case 'tick':
         this.applyTick(seq, input.tick, out);
         break;
       case 'lifted':
-        this.toAffiliate(input.lift.affiliateId, { type: 'PauseLifted', subId: input.lift.subId, pauseId: input.lift.pauseId }, out);
+        this.deliver('affiliate', input.lift.affiliateId, { type: 'PauseLifted', subId: input.lift.subId, pauseId: input.lift.pauseId }, seq, out);
         break;
+      case 'commands':
+        this.replyTo = input.batch.replyTo;
+        for (const { affiliateId, command } of input.batch.items) this.deliver('commission', affiliateId, { type: 'CommandReceived', command }, seq, out);
+        this.replyTo = undefined;
+        break;
+      default:
+        unhandled(input);
     }
     return out;
   }
 
   /**
-   * A fraud actor (`a:<affiliate>`, `i:<identity>`) is about to change: the snapshot being written
-   * takes it as it is now, and the next snapshot will include it.
+   * Run the handler of actor `key` of kind `kind` on `msg` and carry out its effects. A player
+   * whose restored snapshot already includes this message is left alone; any other actor about to
+   * change is settled in the snapshot being written and marked for the next.
    */
-  private changingFraud(key: string): void {
+  private deliver<K extends RegisteredKind>(kind: K, key: string, msg: KindTypes[K]['message'], seq: number, out: LoopOutput): void {
+    const spec = ACTOR_KINDS[kind];
+    if (spec.snapshots === 'own') {
+      if ((this.restoredSeq.get(key) ?? 0) >= seq) return;
+      this.playerCapture?.settle(key);
+      this.dirty.add(key);
+      this.playerSeq.set(key, seq);
+    } else {
+      this.changing(`${spec.prefix}:${key}`);
+    }
+    const state = this.actor(kind, key);
+    const effects = spec.handle(state as never, msg as never, this.env) as ActorEffect[];
+    this.trackDeadline(kind, key, state);
+    for (const e of effects) this.carryOut(e, state, seq, out);
+  }
+
+  /** Carry out one effect of an actor whose state is `state`. */
+  private carryOut(e: ActorEffect, state: unknown, seq: number, out: LoopOutput): void {
+    switch (e.type) {
+      case 'ClickCounted': {
+        if (e.unique) this.networkWindow(e.click.brandId).add('uniques', e.click.ts);
+        out.raw.clicks.push(clickRow(e.click, e, { partition: this.partition, ...(this.clickAt as ClickAt) }));
+        break;
+      }
+      case 'AlertRaised':
+        out.alerts.push(e.alert);
+        break;
+      case 'PauseCleared':
+        out.cleared.push(e.pause);
+        break;
+      case 'ResolveClick':
+        out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId, touches: e.touches });
+        break;
+      case 'Forward': {
+        const to = partitionOf(e.key, this.settings.partitions);
+        const list = out.forwards.get(to) ?? [];
+        list.push({ actor: e.actor, key: e.key, message: e.message as unknown as Record<string, unknown> });
+        out.forwards.set(to, list);
+        break;
+      }
+      case 'LineChanged':
+        out.raw.commission_ledger.push(ledgerRow(e.line, { partition: this.partition, seq, idx: out.raw.commission_ledger.length }));
+        out.outbox.push({ kind: 'postback', job: postbackJob(e.line) });
+        break;
+      case 'RevshareAccrued':
+        out.accruals.push(accrualRow(e.accrual, seq));
+        break;
+      case 'CommandAnswered':
+        if (this.replyTo) out.outbox.push({ kind: 'answer', replyTo: this.replyTo, body: { commandId: e.commandId, results: e.results } satisfies CommandAnswer });
+        break;
+      case 'EventApplied': {
+        const p = state as PlayerState;
+        out.raw.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.raw.events.length }));
+        out.raw.attribution_credits.push(...creditRows(e, p, { partition: this.partition, seq, idx: out.raw.attribution_credits.length }));
+        out.creditParts.push(...creditParts(e));
+        break;
+      }
+      default:
+        unhandled(e);
+    }
+  }
+
+  /** An actor kept in the partition's snapshot is about to change: the snapshot being written takes it as it is now, and the next includes it. */
+  private changing(key: string): void {
     this.fraudCapture?.settle(key);
     this.fraudDirty.add(key);
   }
 
-  private toAffiliate(affiliateId: string, msg: AffiliateMessage, out: LoopOutput): AffiliateEffect[] {
-    this.changingFraud(`a:${affiliateId}`);
-    const effects = handleAffiliate(this.affiliate(affiliateId), msg, this.ctx);
-    for (const e of effects) {
-      if (e.type === 'AlertRaised') out.alerts.push(e.alert);
-      else if (e.type === 'PauseCleared') out.cleared.push(e.pause);
-    }
-    return effects;
-  }
-
-  private applyForwarded(b: ForwardedBatch, out: LoopOutput): void {
+  private applyForwarded(seq: number, b: ForwardedBatch, out: LoopOutput): void {
     if (b.fromSeq <= (this.forwardedFrom.get(b.from) ?? 0)) return;
     this.forwardedFrom.set(b.from, b.fromSeq);
     for (const item of b.items) {
+      if (!isKind(item.actor)) throw new Error(`forwarded to unknown actor kind ${item.actor}`);
       if (item.actor === 'affiliate') {
-        const msg = item.message as unknown as AffiliateMessage;
+        const msg = item.message as unknown as KindTypes['affiliate']['message'];
         if (msg.type === 'RegistrationAttributed') this.networkWindow(msg.reg.brandId).add('registrations', msg.reg.ts);
-        this.toAffiliate(item.key, msg, out);
-      } else {
-        const msg = item.message as unknown as IdentityMessage;
-        const id = msg.identifier;
-        this.changingFraud(`i:${item.key}`);
-        let s = this.identities.get(item.key);
-        if (!s) this.identities.set(item.key, (s = initialIdentityState(id.brandId, id.kind, id.value)));
-        for (const e of handleIdentity(s, msg, this.fraudRules(s.brandId))) out.alerts.push(e.alert);
       }
+      this.deliver(item.actor, item.key, item.message as never, seq, out);
     }
   }
 
   private applyTick(seq: number, t: Tick, out: LoopOutput): void {
     for (const [brand, [registrations, uniqueClicks]] of Object.entries(t.network)) this.announced.set(brand, { registrations, uniqueClicks });
-    for (const [key, deadline] of this.timers) {
+    for (const [id, deadline] of this.deadlines) {
       if (deadline > t.at) continue;
-      const p = this.players.get(key);
-      if (p) this.deliver(seq, p, { type: 'TimePassed', at: t.at }, out);
+      const sep = id.indexOf('\u0000');
+      const kind = id.slice(0, sep) as RegisteredKind;
+      const msg = ACTOR_KINDS[kind].timePassed(t.at);
+      if (msg) this.deliver(kind, id.slice(sep + 1), msg as never, seq, out);
     }
-    for (const [key, s] of this.identities) {
-      if (idleAfter(s, this.fraudRules(s.brandId)) >= t.at) continue;
-      this.changingFraud(`i:${key}`);
-      this.identities.delete(key);
-    }
-  }
-
-  /** The earliest bonus-abuse deadline of the partition (Infinity: none): the host ticks when it has passed. */
-  nextDeadline(): number {
-    let min = Infinity;
-    for (const d of this.timers.values()) if (d < min) min = d;
-    return min;
-  }
-
-  /** Run a player's handler unless its snapshot already includes this message; collect the effects. */
-  private deliver(seq: number, p: PlayerState, msg: PlayerMessage, out: LoopOutput): void {
-    if ((this.restoredSeq.get(p.key) ?? 0) >= seq) return;
-    this.playerCapture?.settle(p.key);
-    const effects: PlayerEffect[] = handlePlayer(p, msg, this.settings.brand(p.brandId), ruleFor(this.rules, p.brandId));
-    this.dirty.add(p.key);
-    this.playerSeq.set(p.key, seq);
-    this.trackTimer(p);
-    for (const e of effects) {
-      if (e.type === 'ResolveClick') out.resolve.push({ clickId: e.clickId, playerKey: e.playerKey, brandId: e.brandId, touches: e.touches });
-      else if (e.type === 'AlertRaised') out.alerts.push(e.alert);
-      else if (e.type === 'Forward') {
-        const to = partitionOf(e.key, this.settings.partitions);
-        const list = out.forwards.get(to) ?? [];
-        list.push({ actor: e.actor, key: e.key, message: e.message as unknown as Record<string, unknown> });
-        out.forwards.set(to, list);
-      } else {
-        out.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.events.length }));
-        out.credits.push(...creditRows(e, p, { partition: this.partition, seq, idx: out.credits.length }));
-        out.creditParts.push(...creditParts(e));
+    for (const kind of KIND_NAMES) {
+      const spec = ACTOR_KINDS[kind];
+      for (const [key, s] of this.actors[kind] as Map<string, unknown>) {
+        if (!spec.idle(s as never, t.at, this.env)) continue;
+        if (spec.snapshots === 'partition') this.changing(`${spec.prefix}:${key}`);
+        this.actors[kind].delete(key);
+        this.deadlines.delete(`${kind}\u0000${key}`);
       }
     }
   }
 
-  /** Keep the timer index in step with a player's bonus-abuse watch. */
-  trackTimer(p: PlayerState): void {
-    if (p.bonusWatch) this.timers.set(p.key, p.bonusWatch.deadline);
-    else this.timers.delete(p.key);
+  /** The earliest deadline of the partition's actors (Infinity: none): the host ticks when it has passed. */
+  nextDeadline(): number {
+    let min = Infinity;
+    for (const d of this.deadlines.values()) if (d < min) min = d;
+    return min;
+  }
+
+  /** Keep the deadline index in step with an actor's state. */
+  private trackDeadline<K extends RegisteredKind>(kind: K, key: string, state: KindTypes[K]['state']): void {
+    const at = ACTOR_KINDS[kind].deadline(state as never);
+    if (at === Infinity) this.deadlines.delete(`${kind}\u0000${key}`);
+    else this.deadlines.set(`${kind}\u0000${key}`, at);
   }
 
   /**
    * Snapshot the players changed since the last call, and forget that they changed. Each is
    * serialized later, but as it is now (see {@link CopyOnWriteSnapshot}).
    */
-  takeSnapshots(): CopyOnWriteSnapshot<SnapshotRow> {
+  takeSnapshots(): CopyOnWriteSnapshot<PlayerStateRow> {
     // The previous snapshot's players would otherwise be settled forever: finish it first.
     this.playerCapture?.rows();
     const versions = new Map([...this.dirty].map((key) => [key, this.playerSeq.get(key) ?? 0]));
     this.dirty.clear();
     this.playerCapture = new CopyOnWriteSnapshot(new Set(versions.keys()), (key) => ({
-      partition: this.partition, player_key: key, seq: versions.get(key) as number, state: JSON.stringify(this.players.get(key)),
+      partition: this.partition, player_key: key, seq: versions.get(key) as number, state: ACTOR_KINDS.player.snapshot(this.actors.player.get(key) as PlayerState),
     }));
     return this.playerCapture;
   }
 
   /**
-   * The fraud state at the current position, when the position moved since the last call (else
-   * undefined): the partition's part (always, so recovery never replays further back than a
-   * flush), serialized at once, and the actors changed since, serialized later but as they are now
+   * The partition's snapshot at the current position, when the position moved since the last call
+   * (else undefined): the partition's own part (always, so recovery never replays further back than
+   * a flush), serialized at once, and the actors changed since, serialized later but as they are now
    * (see {@link CopyOnWriteSnapshot}). Written in one insert, the rows land together or not at all.
    */
   takeFraudSnapshot(): CopyOnWriteSnapshot<FraudStateRow> | undefined {
@@ -364,14 +429,14 @@ export class PartitionLoop {
     const keys = this.fraudDirty;
     this.fraudDirty = new Set();
     keys.add('');
-    this.fraudCapture = new CopyOnWriteSnapshot(keys, (key) => ({ partition: this.partition, key, seq, state: this.fraudStateOf(key) }));
+    this.fraudCapture = new CopyOnWriteSnapshot(keys, (key) => ({ partition: this.partition, key, seq, state: this.snapshotOf(key) }));
     // The partition's own part changes with nearly every message.
     this.fraudCapture.settle('');
     return this.fraudCapture;
   }
 
-  /** The snapshot text of a fraud-state key ('' for an actor that is gone). */
-  private fraudStateOf(key: string): string {
+  /** The snapshot text of a `fraud_state` key ('' for an actor that is gone). */
+  private snapshotOf(key: string): string {
     if (key === '') {
       const own: PartitionFraudSnapshot = {
         network: [...this.network].map(([brand, w]) => [brand, w.snapshot()]),
@@ -380,13 +445,16 @@ export class PartitionLoop {
       };
       return JSON.stringify(own);
     }
-    const id = key.slice(2);
-    if (key.startsWith('a:')) {
-      const actor = this.affiliates.get(id)?.fraud;
-      return actor === undefined ? '' : JSON.stringify(fraudSnapshot(actor));
-    }
-    const actor = this.identities.get(id);
-    return actor === undefined ? '' : JSON.stringify(actor);
+    const { kind, id } = this.splitKey(key);
+    const actor = this.actors[kind].get(id);
+    return actor === undefined ? '' : ACTOR_KINDS[kind].snapshot(actor as never);
+  }
+
+  private splitKey(key: string): { kind: RegisteredKind; id: string } {
+    const colon = key.indexOf(':');
+    const kind = kindOfPrefix(key.slice(0, colon));
+    if (kind === undefined) throw new Error(`fraud_state key ${key} names no actor kind`);
+    return { kind, id: key.slice(colon + 1) };
   }
 
   /** Restore one row of {@link takeFraudSnapshot} (the latest version of its key). */
@@ -397,11 +465,31 @@ export class PartitionLoop {
       for (const [brand, w] of own.network) this.network.set(brand, WindowTable.restore(w));
       for (const [brand, t] of own.announced) this.announced.set(brand, t);
       for (const [p, seq] of own.forwardedFrom) this.forwardedFrom.set(p, seq);
-    } else if (key.startsWith('a:')) {
-      this.affiliate(key.slice(2)).fraud = restoreFraud(JSON.parse(state) as AffiliateFraudSnapshot);
-    } else {
-      const s = JSON.parse(state) as IdentityState;
-      this.identities.set(s.key, s);
+      return;
     }
+    const { kind, id } = this.splitKey(key);
+    const restored = ACTOR_KINDS[kind].restore(id, state);
+    (this.actors[kind] as Map<string, unknown>).set(id, restored);
+    this.trackDeadline(kind, id, restored as never);
+  }
+
+  /** Restore a player from its latest snapshot, at `version`: replayed messages at or below are in it. */
+  restorePlayer(key: string, version: number, state: string): void {
+    const p = ACTOR_KINDS.player.restore(key, state);
+    this.actors.player.set(key, p);
+    this.trackDeadline('player', key, p);
+    this.playerSeq.set(key, version);
+    this.restoredSeq.set(key, version);
+    for (const e of p.pending) this.rememberEvent(e.brandId, e.eventId, e.ts);
+  }
+
+  /** A unique click counted before the resume point, rebuilt into its affiliate's unique-click memory. */
+  restoreUniqueClick(affiliateId: string, day: number, code: string, ip: string): void {
+    rememberClick(this.actor('affiliate', affiliateId), day, code, ip, this.settings.affiliate);
+  }
+
+  /** A click counted before the resume point, rebuilt into the click-flood window. */
+  restoreFloodClick(affiliateId: string, ip: string, at: number): void {
+    this.floods.add(`${affiliateId}\u0000${ip}`, at);
   }
 }

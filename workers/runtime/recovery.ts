@@ -21,10 +21,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PartitionLoop } from './partition.ts';
 import { DEDUPE_WINDOW_MS } from './partition.ts';
-import { rememberClick, type AffiliateSettings } from '../actors/affiliate.ts';
-import type { PlayerState } from '../actors/player.ts';
 import type { LiveCounters } from './liveCounters.ts';
-import { COUNTED_TABLES, type Table } from '../sink/clickhouseSink.ts';
+import { COUNTED_TABLES } from '../sink/tables.ts';
+import { landedSeqs, type Landed } from '../sink/landed.ts';
 import { parseRules } from '../../schema/attributionRules.ts';
 
 async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
@@ -32,23 +31,8 @@ async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
   return rs.json<T>();
 }
 
-/** `max(seq)` per partition in `table`; partitions with no rows are absent. */
-export async function landedSeqs(ch: ClickHouseClient, table: string, partitions: number[]): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  if (partitions.length === 0) return out;
-  const found = await rows<{ partition: number; seq: number }>(
-    ch,
-    `SELECT partition, max(seq) AS seq FROM ${table} WHERE partition IN (${partitions.map(Number).join(',')}) GROUP BY partition`,
-  );
-  for (const r of found) out.set(Number(r.partition), Number(r.seq));
-  return out;
-}
-
-/** Per counted table and partition, the last message ClickHouse holds rows of: replayed messages at or below are not written again. */
-export type Landed = Map<Table, Map<number, number>>;
-
 /** Restore every loop; returns what each table already holds. */
-export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number, PartitionLoop>, settings: AffiliateSettings): Promise<Landed> {
+export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number, PartitionLoop>, settings: { uniqueDays: number }): Promise<Landed> {
   const partitions = [...loops.keys()];
   const loop = (p: number) => loops.get(Number(p)) as PartitionLoop;
   const checkpoints = await landedSeqs(ch, 'checkpoints', partitions);
@@ -87,7 +71,7 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   for await (const batch of uniques.stream<{ partition: number; seq: number; affiliate_id: string; code: string; ip: string; day: number }>()) {
     for (const row of batch) {
       const r = row.json();
-      if (upTo(r.partition, r.seq)) rememberClick(loop(r.partition).affiliate(r.affiliate_id), Number(r.day), r.code, r.ip, settings);
+      if (upTo(r.partition, r.seq)) loop(r.partition).restoreUniqueClick(r.affiliate_id, Number(r.day), r.code, r.ip);
     }
   }
 
@@ -100,7 +84,7 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   for await (const batch of floods.stream<{ partition: number; seq: number; affiliate_id: string; ip: string; at: number }>()) {
     for (const row of batch) {
       const r = row.json();
-      if (upTo(r.partition, r.seq)) loop(r.partition).floods.add(`${r.affiliate_id}\u0000${r.ip}`, Number(r.at));
+      if (upTo(r.partition, r.seq)) loop(r.partition).restoreFloodClick(r.affiliate_id, r.ip, Number(r.at));
     }
   }
 
@@ -125,25 +109,10 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   for await (const batch of snapshots.stream<{ partition: number; player_key: string; version: number; state: string }>()) {
     for (const row of batch) {
       const r = row.json();
-      const l = loop(r.partition);
-      const state = upgradePlayer(JSON.parse(r.state) as PlayerState);
-      l.players.set(r.player_key, state);
-      l.trackTimer(state);
-      l.playerSeq.set(r.player_key, Number(r.version));
-      l.restoredSeq.set(r.player_key, Number(r.version));
-      for (const e of state.pending) l.rememberEvent(e.brandId, e.eventId, e.ts);
+      loop(r.partition).restorePlayer(r.player_key, Number(r.version), r.state);
     }
   }
   return landed;
-}
-
-/** A snapshot written before the fraud engine existed gets its fields' neutral values. */
-function upgradePlayer(s: PlayerState): PlayerState {
-  s.registrationScore ??= 0;
-  s.bonusWatch ??= null;
-  s.hold ??= null;
-  if (s.attribution) s.attribution.commissionable ??= s.attribution.attributed;
-  return s;
 }
 
 /** Rebuild today's live counters (UTC) of each partition from the rows ClickHouse holds. */

@@ -1,5 +1,5 @@
 /**
- * Writes the partitions' output to ClickHouse, idempotently (DESIGN.md principle 4).
+ * Writes the partitions' output to ClickHouse, idempotently (docs/architecture.md, “Exactly once”).
  *
  * Every message a partition consumes enters the queue in stream order with the rows it produced
  * (maybe none); the rows are turned into JSON lines and summed into the aggregates there and then
@@ -24,26 +24,26 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
-import { toJsonLine, type EventRow } from './eventRow.ts';
 import { clickMinutes, creditMinutes, eventMinutes, isVisitorTouch, lookupRow, type AggregateRow, type MinuteSums } from './aggregates.ts';
-import type { CreditPart, CreditRow } from './creditRow.ts';
-import type { AlertRow } from './alertRow.ts';
-import type { FraudStateRow } from '../runtime/partition.ts';
 import { LineBuffer, slicedLines } from './lineBuffer.ts';
-import { landedSeqs } from '../runtime/recovery.ts';
+import { landedSeqs, type Landed } from './landed.ts';
+import type { OutboxItem } from './outbox.ts';
+import { toJsonLine } from './eventRow.ts';
+import { COUNTED_TABLES, RAW_TABLES, TABLES, type AccrualRow, type FraudStateRow, type PlayerStateRow, type RawRows, type RawTable, type SumInputs, type Table } from './tables.ts';
 
 /** A consumed message and the rows it produced. */
 export interface QueuedMessage {
   partition: number;
   seq: number;
-  clicks: ClickRow[];
-  events: EventRow[];
-  credits: CreditRow[];
+  raw: RawRows;
   /** Summed into `credit_minutes`, not stored. */
-  creditParts: CreditPart[];
+  creditParts: SumInputs['creditParts'];
   /** The attribution rules (canonical JSON) this message put in force, if it was a `rules` message. */
   rules?: string;
-  alerts: AlertRow[];
+  /** What the message sends out once its rows are committed. */
+  outbox?: OutboxItem[];
+  /** Running RevShare figures (`revshare_accruals`): the latest of an id wins. */
+  accruals?: AccrualRow[];
   /**
    * Acknowledges the message, and with it every earlier one of its partition (JetStream AckAll):
    * called once they are durable in ClickHouse. A flush keeps only the last of each partition, so
@@ -52,18 +52,10 @@ export interface QueuedMessage {
   ack?: () => void;
 }
 
-/** A player snapshot row. */
-export interface SnapshotRow {
-  partition: number;
-  player_key: string;
-  seq: number;
-  state: string;
-}
-
 /** The snapshots a flush writes: taken when the flush takes the queue, so they match its messages. */
 export interface Snapshots {
   /** Asked for when their table's turn comes: the rows may be serialized meanwhile (workers/runtime/copyOnWriteSnapshot.ts). */
-  players(): SnapshotRow[];
+  players(): PlayerStateRow[];
   fraud(): FraudStateRow[];
 }
 
@@ -75,20 +67,11 @@ export interface SinkEvents {
   failed(err: unknown): void;
   /** Awaited after a flush takes the queue and before it writes: what its messages sent elsewhere must be out first. */
   beforeWrite(): Promise<void>;
+  /** Awaited once the counted tables of a flush landed, before its checkpoint: send what its messages send after commit. */
+  committed(outbox: readonly OutboxItem[]): Promise<void>;
 }
 
-/** Tables a flush writes. */
-export type Table =
-  | 'clicks' | 'click_lookup' | 'visitor_clicks' | 'click_minutes' | 'events' | 'event_minutes' | 'attribution_credits' | 'credit_minutes'
-  | 'fraud_alerts' | 'partition_rules' | 'player_state' | 'checkpoints' | 'fraud_state';
-
-/** Tables where a row written twice would count twice: before a retry, what already landed is skipped. */
-export const COUNTED_TABLES: readonly Table[] = ['clicks', 'click_minutes', 'events', 'event_minutes', 'attribution_credits', 'credit_minutes', 'fraud_alerts'];
-
-/** The counted raw logs: one entry of lines per message, so a retry can leave out the messages that landed. */
-type RawTable = 'clicks' | 'events' | 'attribution_credits' | 'fraud_alerts';
-/** The counted aggregates: one row per partition and key, all tagged with the partition's last sequence. */
-type SumTable = 'click_minutes' | 'event_minutes' | 'credit_minutes';
+type SumTable = Extract<(typeof TABLES)[number], { kind: 'summing' }>['name'];
 
 const json = (r: object): string => JSON.stringify(r);
 const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
@@ -100,52 +83,69 @@ const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
 /** What one flush writes, serialized and summed as its messages were queued. */
 class Batch {
   messages = 0;
-  /** Rows queued (raw rows, credit parts and alerts), for the backpressure. */
+  /** Rows queued (raw rows and credit parts), for the backpressure. */
   rows = 0;
   /** Click and event rows: what the flush metric counts. */
   logRows = 0;
   readonly lastSeqs = new Map<number, number>();
   /** Per partition, the acknowledgement of its last message. */
   readonly acks = new Map<number, () => void>();
-  readonly raw: Record<RawTable, LineBuffer> = { clicks: new LineBuffer(), events: new LineBuffer(), attribution_credits: new LineBuffer(), fraud_alerts: new LineBuffer() };
-  readonly sums: { click_minutes: MinuteSums<ClickRow, unknown>; event_minutes: MinuteSums<EventRow, unknown>; credit_minutes: MinuteSums<CreditPart, unknown> } = {
-    click_minutes: clickMinutes(),
-    event_minutes: eventMinutes(),
-    credit_minutes: creditMinutes(),
+  readonly raw = Object.fromEntries(RAW_TABLES.map((t) => [t, new LineBuffer()])) as Record<RawTable, LineBuffer>;
+  readonly sums: Record<SumTable, MinuteSums<never, unknown>> = {
+    click_minutes: clickMinutes() as MinuteSums<never, unknown>,
+    event_minutes: eventMinutes() as MinuteSums<never, unknown>,
+    credit_minutes: creditMinutes() as MinuteSums<never, unknown>,
   };
   readonly lookup = new LineBuffer();
   readonly visitors = new LineBuffer();
   readonly rules: Array<{ partition: number; seq: number; rules: string }> = [];
+  readonly outbox: OutboxItem[] = [];
+  /** Latest running figures by id: an open period changes with nearly every event, one row per flush is enough. */
+  readonly accruals = new Map<string, AccrualRow>();
 
   /** Queue `m`, leaving out the rows of tables that held them at recovery (`fresh` is false for those). */
   add(m: QueuedMessage, fresh: (table: Table) => boolean): void {
     const { partition, seq } = m;
     this.messages++;
-    this.rows += m.clicks.length + m.events.length + m.credits.length + m.creditParts.length + m.alerts.length;
-    this.logRows += m.clicks.length + m.events.length;
+    for (const t of RAW_TABLES) this.rows += m.raw[t].length;
+    this.rows += m.creditParts.length;
+    this.logRows += m.raw.clicks.length + m.raw.events.length;
     if (seq > (this.lastSeqs.get(partition) ?? 0)) {
       this.lastSeqs.set(partition, seq);
       if (m.ack) this.acks.set(partition, m.ack);
     }
-    const raw = <R>(table: RawTable, rows: readonly R[], line: (r: R) => string) => {
-      if (fresh(table)) this.raw[table].append(partition, seq, rows, line);
-    };
-    raw('clicks', m.clicks, json);
-    raw('events', m.events, toJsonLine);
-    raw('attribution_credits', m.credits, json);
-    raw('fraud_alerts', m.alerts, json);
-    if (m.clicks.length > 0) {
+    const inputs: SumInputs = { clicks: m.raw.clicks, events: m.raw.events, creditParts: m.creditParts };
+    for (const t of TABLES) {
+      switch (t.kind) {
+        case 'raw':
+          if (fresh(t.name)) this.raw[t.name].append(partition, seq, m.raw[t.name] as object[], t.line as (r: object) => string);
+          break;
+        case 'summing':
+          if (inputs[t.from].length > 0 && fresh(t.name)) this.sums[t.name].add(partition, inputs[t.from] as never[]);
+          break;
+        case 'lookup':
+        case 'replacing':
+          break;
+        default:
+          unhandled(t);
+      }
+    }
+    if (m.raw.clicks.length > 0) {
       // `visitor_clicks` holds the same line as `click_lookup` for a visitor's touch: made once.
-      const made = m.clicks.map((r) => json(lookupRow(r)));
+      const made = m.raw.clicks.map((r) => json(lookupRow(r)));
       const asIs = (line: string) => line;
       this.lookup.append(partition, seq, made, asIs);
-      this.visitors.append(partition, seq, made.filter((_, i) => isVisitorTouch(m.clicks[i] as ClickRow)), asIs);
-      if (fresh('click_minutes')) this.sums.click_minutes.add(partition, m.clicks);
+      this.visitors.append(partition, seq, made.filter((_, i) => isVisitorTouch(m.raw.clicks[i] as ClickRow)), asIs);
     }
-    if (m.events.length > 0 && fresh('event_minutes')) this.sums.event_minutes.add(partition, m.events);
-    if (m.creditParts.length > 0 && fresh('credit_minutes')) this.sums.credit_minutes.add(partition, m.creditParts);
     if (m.rules !== undefined) this.rules.push({ partition, seq, rules: m.rules });
+    if (m.outbox) this.outbox.push(...m.outbox);
+    for (const a of m.accruals ?? []) this.accruals.set(a.id, a);
   }
+}
+
+/** The compiler names a table kind (or name) a switch forgot. */
+function unhandled(t: never): never {
+  throw new Error(`table ${JSON.stringify(t)} is not handled`);
 }
 
 /** One flush: what it writes, which tables already have it, and per table what had landed before a retry. */
@@ -154,13 +154,18 @@ interface Flush {
   snapshots: Snapshots;
   done: Set<Table>;
   uncertain: Set<Table>;
-  landed: Map<Table, Map<number, number>>;
+  landed: Landed;
+  /** Its outbox went out (after the counted tables, before the checkpoint). */
+  sent: boolean;
 }
+
+/** The last counted table in write order: after it, a flush's outbox goes out. */
+const LAST_COUNTED = COUNTED_TABLES[COUNTED_TABLES.length - 1] as Table;
 
 /** Insert a JSONEachRow body (pre-serialized: the client's own serializer would quote decimals). */
 async function insertBody(ch: ClickHouseClient, table: string, body: string | Buffer): Promise<void> {
   const r = await ch.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([body]) });
-  // A dangling response stream would poison the socket (DESIGN.md pitfalls).
+  // A dangling response stream would poison the socket (docs/architecture.md, “Pitfalls”).
   r.stream.resume();
   await new Promise<void>((resolve, reject) => r.stream.once('end', resolve).once('error', reject));
 }
@@ -221,7 +226,7 @@ export class ClickHouseSink {
     // Asked for during this flush, or not at all: a request before a failed one is not carried over.
     this.again = false;
     if (!this.pending && this.queue.messages > 0) {
-      this.pending = { batch: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map() };
+      this.pending = { batch: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map(), sent: false };
       this.queue = new Batch();
     }
     const f = this.pending;
@@ -239,42 +244,57 @@ export class ClickHouseSink {
     const b = f.batch;
     // After an uncertain insert: how far each partition got in the table.
     const landedBefore = (table: Table, partition: number) => f.landed.get(table)?.get(partition) ?? 0;
-    const raw = (table: RawTable) => () => b.raw[table].body((partition, seq) => seq > landedBefore(table, partition));
-    const sums = (table: SumTable, line: (r: AggregateRow) => string) => () =>
-      slicedLines(b.sums[table].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(table, p)), line);
     // Each table's body, built only when the table's turn comes.
-    const steps: Array<[Table, () => string | Buffer | Promise<Buffer>]> = [
-      ['clicks', raw('clicks')],
-      ['click_lookup', () => b.lookup.body()],
-      ['visitor_clicks', () => b.visitors.body()],
-      ['click_minutes', sums('click_minutes', json)],
-      ['events', raw('events')],
-      ['event_minutes', sums('event_minutes', toJsonLine)],
-      ['attribution_credits', raw('attribution_credits')],
-      ['credit_minutes', sums('credit_minutes', toJsonLine)],
-      ['fraud_alerts', raw('fraud_alerts')],
-      ['partition_rules', () => lines(b.rules, json)],
-      ['player_state', () => slicedLines(f.snapshots.players(), json)],
-      ['checkpoints', () => lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json)],
-      ['fraud_state', () => slicedLines(f.snapshots.fraud(), json)],
-    ];
-    for (const [table, body] of steps) {
-      if (f.done.has(table)) continue;
-      if (f.uncertain.has(table) && COUNTED_TABLES.includes(table)) {
-        f.landed.set(table, await landedSeqs(this.ch, table, [...b.lastSeqs.keys()]));
-        f.uncertain.delete(table);
+    const body = (t: (typeof TABLES)[number]): string | Buffer | Promise<Buffer> => {
+      switch (t.kind) {
+        case 'raw':
+          return b.raw[t.name].body((partition, seq) => seq > landedBefore(t.name, partition));
+        case 'summing':
+          return slicedLines(b.sums[t.name].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(t.name, p)), t.line as (r: AggregateRow) => string);
+        case 'lookup':
+          return t.name === 'click_lookup' ? b.lookup.body() : b.visitors.body();
+        case 'replacing':
+          switch (t.name) {
+            case 'revshare_accruals':
+              return lines([...b.accruals.values()], toJsonLine);
+            case 'partition_rules':
+              return lines(b.rules, json);
+            case 'player_state':
+              return slicedLines(f.snapshots.players(), json);
+            case 'checkpoints':
+              return lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json);
+            case 'fraud_state':
+              return slicedLines(f.snapshots.fraud(), json);
+            default:
+              return unhandled(t);
+          }
+        default:
+          return unhandled(t);
       }
-      const text = await body();
-      if (text.length > 0) {
-        try {
-          await insertBody(this.ch, table, text);
-        } catch (err) {
-          f.uncertain.add(table);
-          this.events.failed(err);
-          throw err;
+    };
+    for (const t of TABLES) {
+      const table = t.name;
+      if (!f.done.has(table)) {
+        if (f.uncertain.has(table) && t.counted) {
+          f.landed.set(table, await landedSeqs(this.ch, table, [...b.lastSeqs.keys()]));
+          f.uncertain.delete(table);
         }
+        const text = await body(t);
+        if (text.length > 0) {
+          try {
+            await insertBody(this.ch, table, text);
+          } catch (err) {
+            f.uncertain.add(table);
+            this.events.failed(err);
+            throw err;
+          }
+        }
+        f.done.add(table);
       }
-      f.done.add(table);
+      if (table === LAST_COUNTED && !f.sent) {
+        await this.events.committed(b.outbox);
+        f.sent = true;
+      }
     }
   }
 }

@@ -12,10 +12,11 @@ export type EventRow = Record<string, string | number>;
 const DECIMAL_COLUMNS = [
   'amount', 'win', 'original_amount', 'ggr', 'bonus_cost', 'chargeback', 'fees', 'tax', 'ngr',
   'ftd_amount', 'deposit_amount', 'withdrawal_amount', 'bonus_amount', 'chargeback_amount',
+  'held_ngr', 'carry_in', 'carry_out',
 ];
 const DECIMAL_JSON = new RegExp(`"(${DECIMAL_COLUMNS.join('|')})":"(-?\\d+\\.\\d{4})"`, 'g');
 
-/** A JSONEachRow line with the decimal columns (of `events` and `event_minutes`) unquoted: ClickHouse 18.16 rejects quoted decimals. */
+/** A JSONEachRow line with the decimal columns (of `events`, the minute tables and the commission tables) unquoted: ClickHouse 18.16 rejects quoted decimals. */
 export function toJsonLine(row: Record<string, string | number>): string {
   return JSON.stringify(row).replace(DECIMAL_JSON, '"$1":$2');
 }

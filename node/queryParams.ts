@@ -1,0 +1,57 @@
+/**
+ * Query parameters the listing endpoints share (fraud alerts, commissions, postback attempts):
+ * times, the affiliate a caller may see, ids and limits, each refused with `400 invalid_parameter`
+ * and a message naming the parameter and what it accepts.
+ */
+import { AffstreamError } from '../schema/errors.ts';
+import { isId } from '../schema/config.ts';
+import type { Scope } from './auth.ts';
+
+/** A `400 invalid_parameter` naming the parameter and what it accepts. */
+export function badParam(name: string, want: string): AffstreamError {
+  return new AffstreamError('invalid_parameter', `${name}: expected ${want}`);
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A time parameter: ISO 8601 or ms since epoch. A day alone means the whole UTC day, as in the
+ * reports: `from` its first instant, `to` its last (`from=2026-11-21&to=2026-11-21` is that day).
+ */
+export function timeParam(name: 'from' | 'to', v: string | null, dflt: number): number {
+  if (v === null || v === '') return dflt;
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(DAY.test(v) ? `${v}T00:00:00Z` : v);
+  if (!Number.isFinite(ms)) throw badParam(name, 'an ISO 8601 time or day, or ms since epoch');
+  return name === 'to' && DAY.test(v) ? ms + 86_400_000 : ms;
+}
+
+/** The affiliate whose rows the caller asks for ('' all): an affiliate key sees only its own, whatever it asks. */
+export function scopedAffiliate(scope: Scope, affiliate: string | null): string {
+  if (scope.all) {
+    if (affiliate && !isId(affiliate)) throw badParam('affiliate', 'an affiliate id');
+    return affiliate ?? '';
+  }
+  if (affiliate && affiliate !== scope.affiliateId) throw new AffstreamError('forbidden', 'an affiliate API key sees only its own affiliate');
+  return scope.affiliateId;
+}
+
+/** An optional id parameter ('' when absent). */
+export function idParam(name: string, v: string | null): string {
+  if (v === null || v === '') return '';
+  if (!isId(v)) throw badParam(name, 'an id ([A-Za-z0-9_-]{1,64})');
+  return v;
+}
+
+/** An optional one-of parameter ('' when absent). */
+export function oneOfParam<T extends string>(name: string, v: string | null, allowed: readonly T[]): T | '' {
+  if (v === null || v === '') return '';
+  if (!allowed.includes(v as T)) throw badParam(name, `one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+/** `limit`: an integer from 1 to `max`, default `dflt`. */
+export function limitParam(v: string | null, dflt: number, max: number): number {
+  const limit = Number(v ?? dflt);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw badParam('limit', `an integer from 1 to ${max}`);
+  return limit;
+}
