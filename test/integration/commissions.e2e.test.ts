@@ -88,10 +88,7 @@ describe('commissions', () => {
     await waitFor('the FTD in the raw log', async () => ((await cluster.query<{ n: number }>(`SELECT toUInt32(count()) AS n FROM events WHERE event_id = 'dep-p1'`))[0]?.n === 1 ? true : undefined));
     expect(await lines('affiliate=aff1')).toEqual([]);
     await event({ type: 'kyc', txid: 'kyc-p1', player_id: 'p1', status: 'approved', ts: String(t + 2000) });
-    [cpa] = await waitFor('the CPA line', async () => {
-      const got = await lines('affiliate=aff1&status=pending');
-      return got.length > 0 ? got : undefined;
-    });
+    cpa = await waitFor('the CPA line', async () => (await lines('affiliate=aff1&status=pending'))[0]);
     expect(cpa).toMatchObject({ kind: 'cpa', playerId: 'p1', amount: '33.3300', status: 'pending', sourceEventId: 'kyc-p1', planVersion: 'cpa-kyc@1' });
     expect(await lines('affiliate=aff1')).toHaveLength(1);
     const [pb] = await waitFor('the pending postback', async () => (postbacksOf('kyc-p1').length > 0 ? postbacksOf('kyc-p1') : undefined));
