@@ -31,7 +31,7 @@ Starts the cluster that cluster.config.ts describes:
      or when one already answers on its port);
   2. the ClickHouse migrations and the NATS streams and buckets;
   3. worker.count worker and edge.count edge processes (their pino logs go to stdout);
-  4. once GET /readyz answers 200, the demo catalog (brand demo, affiliate aff1, link demo1)
+  4. once GET /readyz answers 200, the demo catalog (brand demo, plan demo-hybrid, affiliate aff1, link demo1)
      unless link demo1 exists; then prints the redirect, report and metrics URLs
      and the admin token (generated unless AFFSTREAM_ADMIN_TOKEN is set).
 Ctrl-C or SIGTERM stops edges, then workers, then the servers it started.
@@ -196,7 +196,7 @@ async function waitReady(edgeUrl: string, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * Loads the demo brand, affiliate and link unless link demo1 exists; returns the demo brand's
+ * Loads the demo brand, plan, affiliate and link unless link demo1 exists; returns the demo brand's
  * postback secret (new, or read back) for the banner.
  */
 async function loadDemoCatalog(edgeUrl: string, token: string): Promise<string | undefined> {
@@ -216,7 +216,12 @@ async function loadDemoCatalog(edgeUrl: string, token: string): Promise<string |
   const secret = randomBytes(16).toString('hex');
   const records: [string, unknown][] = [
     ['brands/demo', { name: 'Demo Casino', currency: 'EUR', jurisdiction: 'MT', attributionWindowDays: 30, restrictedCountries: ['US', 'FR'], restrictedUrl: 'https://demo-casino.example/restricted', postbackSecret: secret }],
-    ['affiliates/aff1', { name: 'Demo Affiliate', status: 'active' }],
+    // A hybrid plan (docs/commissions.md): 50.00 per qualified FTD of at least 20.00, and 25 % of NGR.
+    ['plans/demo-hybrid', {
+      brandId: 'demo', currency: 'EUR', cpa: { amount: '50.00', minDeposit: '20.00' },
+      revshare: { tiers: [{ from: '0', pct: '25' }], tierBy: 'ngr', carryOver: 'carry' }, holdDays: 0,
+    }],
+    ['affiliates/aff1', { name: 'Demo Affiliate', status: 'active', planId: 'demo-hybrid' }],
     ['links/demo1', { brandId: 'demo', affiliateId: 'aff1', campaign: 'launch', landingUrl: 'https://demo-casino.example/welcome?cid={click_id}&s1={sub1}' }],
   ];
   for (const [p, body] of records) {
