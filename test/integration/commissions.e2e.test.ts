@@ -156,6 +156,29 @@ describe('commissions', () => {
     expect((await fetch(`${base()}/api/v1/commissions/${cpa.id}/approve`, { method: 'POST', headers: auth(), body: '{oops' })).status).toBe(400);
   });
 
+  it('approve-due approves the pending lines whose hold period has passed, and skips a held one', async () => {
+    const t = Date.now();
+    for (const p of ['p3', 'p4']) {
+      const cid = await clickId('L1', `sub1=due-${p}`);
+      await event({ type: 'reg', txid: `reg-${p}`, player_id: p, clickid: cid, ts: String(t) });
+      await event({ type: 'kyc', txid: `kyc-${p}`, player_id: p, status: 'approved', ts: String(t + 1) });
+      await event({ type: 'dep', txid: `dep-${p}`, player_id: p, amount: '20.00', currency: 'EUR', ts: String(t + 2) });
+    }
+    const pending = await waitFor('two pending lines', async () => {
+      const got = (await lines('affiliate=aff1&status=pending')).filter((l) => l.playerId === 'p3' || l.playerId === 'p4');
+      return got.length === 2 ? got : undefined;
+    });
+    const held = pending.find((l) => l.playerId === 'p4') as Line;
+    const hold = await post(`${held.id}/hold`, { reason: 'documents requested' });
+    expect(((await hold.json()) as Line)).toMatchObject({ status: 'held', reason: 'documents requested' });
+    const due = await post('approve-due?affiliate=aff1');
+    expect(due.status).toBe(200);
+    expect(((await due.json()) as { approved: number }).approved).toBe(1);
+    const p3 = (await lines('affiliate=aff1&kind=cpa')).find((l) => l.playerId === 'p3');
+    expect(p3?.status).toBe('approved');
+    expect((await lines('affiliate=aff1&status=held')).map((l) => l.id)).toEqual([held.id]);
+  });
+
   it('kill -9 after a change is committed but before its postback went out: the postback still goes out, and one line exists', async () => {
     // The postbacks stream gone, the worker can commit the ledger row but not publish the job: it
     // retries the flush without reaching its checkpoint. Killed then, it must send the job after
