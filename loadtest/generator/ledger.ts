@@ -16,7 +16,13 @@
  * - Money is exact (bigint 1/10,000): amounts in another currency converted at the catalog's rate;
  *   NGR per event = GGR − converted bonuses − chargebacks − payment fee % of deposits − gaming tax %
  *   of GGR, each percentage rounded half away from zero to 4 places per event (docs/architecture.md).
+ * - Every event applied to an attributed player is also handed, with its NGR, to
+ *   {@link LedgerOptions.onApplied}: the commission ledger (commissionLedger.ts) books from it.
+ *   A click of a paused affiliate attributes, but its player's activity earns nothing. The lines
+ *   that ledger makes come back ({@link Ledger.commission}) as the rows' `cpa` (reversals
+ *   included), `revshare` and `commission` (every kind), on the UTC day each line was made.
  */
+import type { CommissionKind } from '../../schema/commissions.ts';
 import { multiply, parseMoney, type Money } from '../../schema/money.ts';
 import type { BrandPlan } from './programme.ts';
 
@@ -27,8 +33,8 @@ const DAY = 86_400_000;
 
 /** Count columns of `affiliate-daily`. */
 export const COUNT_COLUMNS = ['clicks', 'unique_clicks', 'bot_clicks', 'geo_blocked_clicks', 'registrations', 'ftds', 'deposits'] as const;
-/** Money columns of `affiliate-daily`. */
-export const MONEY_COLUMNS = ['ftd_amount', 'deposit_amount', 'withdrawal_amount', 'ggr', 'bonus_amount', 'chargeback_amount', 'ngr'] as const;
+/** Money columns of `affiliate-daily` (the last three: commission lines, {@link Ledger.commission}). */
+export const MONEY_COLUMNS = ['ftd_amount', 'deposit_amount', 'withdrawal_amount', 'ggr', 'bonus_amount', 'chargeback_amount', 'ngr', 'cpa', 'revshare', 'commission'] as const;
 /** The live API's counters (GET /api/v1/live/affiliates/{id}). */
 export const LIVE_COLUMNS = ['clicks', 'unique_clicks', 'bot_clicks', 'geo_blocked_clicks', 'registrations', 'ftds', 'deposits', 'ftd_amount', 'deposit_amount', 'ngr'] as const;
 
@@ -51,18 +57,57 @@ export interface LedgerClick {
   ip: string;
   bot: boolean;
   geoBlocked: boolean;
+  /** Its `sub1` ('' or absent: none). */
+  sub1?: string;
+  /** The visitor's country as the click's header gave it ('' or absent: unknown). */
+  country?: string;
+  /** Its affiliate is paused: the click is recorded as paused traffic, attributable but not commissionable. */
+  paused?: boolean;
+}
+
+/** An event applied to an attributed player, with what its commissions are computed from. */
+export interface AppliedEvent {
+  brandId: string;
+  affiliateId: string;
+  playerId: string;
+  eventId: string;
+  type: string;
+  ts: number;
+  /** The player's registration time (ms). */
+  registeredAt: number;
+  /** The registration's country, else the click's ('' unknown). */
+  country: string;
+  /** The player's KYC status after this event ('' before any). */
+  kyc: string;
+  /** In the brand's currency: a deposit's, withdrawal's, bonus's or chargeback's amount, a bet's stake; 0 otherwise. */
+  amount: Money;
+  isFtd: boolean;
+  /** The event's NGR, exactly as the daily rows book it. */
+  ngr: Money;
+  /** Attributed through an active affiliate's click. */
+  commissionable: boolean;
+  /** The binding click's `sub1`. */
+  sub1: string;
 }
 
 /** Options of the {@link Ledger}. */
 export interface LedgerOptions {
   /** Apply the click-flood rule (the fraud engine is running). */
   clickFloodRule: boolean;
+  /** Called with every event applied to an attributed player, in the player's order. */
+  onApplied?: (e: AppliedEvent) => void;
 }
 
 interface Player {
   affiliateId: string | null;
   hadDeposit: boolean;
   pending: { fields: Record<string, string | number | boolean> }[];
+  /** What the binding gives the player's commissions (set with `affiliateId`). */
+  registeredAt: number;
+  country: string;
+  kyc: string;
+  commissionable: boolean;
+  sub1: string;
 }
 
 const utcDay = (ts: number) => new Date(ts).toISOString().slice(0, 10);
@@ -136,10 +181,15 @@ export class Ledger {
     this.events.add(id);
     const key = `${brandId}\u0000${String(fields.player_id)}`;
     let p = this.players.get(key);
-    if (!p) this.players.set(key, (p = { affiliateId: null, hadDeposit: false, pending: [] }));
+    if (!p) this.players.set(key, (p = { affiliateId: null, hadDeposit: false, pending: [], registeredAt: 0, country: '', kyc: '', commissionable: false, sub1: '' }));
     if (fields.type === 'registration') {
       if (p.affiliateId !== null) return;
-      p.affiliateId = this.binding(brandId, Number(fields.ts), clickRef);
+      const click = this.binding(brandId, Number(fields.ts), clickRef);
+      p.affiliateId = click?.affiliateId ?? '';
+      p.registeredAt = Number(fields.ts);
+      p.country = String(fields.country ?? '') || (click?.country ?? '');
+      p.commissionable = click !== undefined && !click.paused;
+      p.sub1 = click?.sub1 ?? '';
       this.apply(brandId, p, fields);
       for (const e of p.pending) this.apply(brandId, p, e.fields);
       p.pending = [];
@@ -149,12 +199,12 @@ export class Ledger {
     else this.apply(brandId, p, fields);
   }
 
-  /** The affiliate a registration binds to, '' for organic (docs/architecture.md, “Attribution”). */
-  private binding(brandId: string, registeredAt: number, clickRef: number | undefined): string {
+  /** The click a registration binds to, undefined for organic (docs/architecture.md, “Attribution”). */
+  private binding(brandId: string, registeredAt: number, clickRef: number | undefined): LedgerClick | undefined {
     const c = clickRef === undefined ? undefined : this.clicks[clickRef];
-    if (!c || !c.valid || c.brandId !== brandId) return '';
+    if (!c || !c.valid || c.brandId !== brandId) return undefined;
     const windowDays = this.brands.get(brandId)?.attributionWindowDays ?? 30;
-    return registeredAt - c.ts > windowDays * DAY ? '' : c.affiliateId;
+    return registeredAt - c.ts > windowDays * DAY ? undefined : c;
   }
 
   /** `amount` of `fields` in the brand's currency. */
@@ -174,16 +224,21 @@ export class Ledger {
     const percent = (text: string | undefined) => (parseMoney(text ?? '0') as Money) / 100n;
     const m = r.money;
     let ngr = 0n;
+    let amount = 0n;
+    let isFtd = false;
     switch (fields.type) {
       case 'registration':
         r.counts.registrations++;
         break;
+      case 'kyc':
+        p.kyc = String(fields.status);
+        break;
       case 'deposit': {
-        const amount = this.inBrandCurrency(brand, fields, 'amount');
+        amount = this.inBrandCurrency(brand, fields, 'amount');
         r.counts.deposits++;
         m.deposit_amount += amount;
         if (!p.hadDeposit) {
-          p.hadDeposit = true;
+          p.hadDeposit = isFtd = true;
           r.counts.ftds++;
           m.ftd_amount += amount;
         }
@@ -191,29 +246,45 @@ export class Ledger {
         break;
       }
       case 'withdrawal':
-        m.withdrawal_amount += this.inBrandCurrency(brand, fields, 'amount');
+        amount = this.inBrandCurrency(brand, fields, 'amount');
+        m.withdrawal_amount += amount;
         break;
       case 'bet': {
-        const ggr = this.inBrandCurrency(brand, fields, 'stake') - this.inBrandCurrency(brand, fields, 'win');
+        amount = this.inBrandCurrency(brand, fields, 'stake');
+        const ggr = amount - this.inBrandCurrency(brand, fields, 'win');
         m.ggr += ggr;
         ngr += ggr - multiply(ggr, percent(brand?.gamingTaxPct));
         break;
       }
       case 'bonus':
+        amount = this.inBrandCurrency(brand, fields, 'amount');
         if (fields.action === 'converted') {
-          const amount = this.inBrandCurrency(brand, fields, 'amount');
           m.bonus_amount += amount;
           ngr -= amount;
         }
         break;
       case 'chargeback': {
-        const amount = this.inBrandCurrency(brand, fields, 'amount');
+        amount = this.inBrandCurrency(brand, fields, 'amount');
         m.chargeback_amount += amount;
         ngr -= amount;
         break;
       }
     }
     m.ngr += ngr;
+    if (p.affiliateId !== '' && this.options.onApplied) {
+      this.options.onApplied({
+        brandId, affiliateId: p.affiliateId as string, playerId: String(fields.player_id), eventId: String(fields.event_id), type: String(fields.type),
+        ts: Number(fields.ts), registeredAt: p.registeredAt, country: p.country, kyc: p.kyc, amount, isFtd, ngr, commissionable: p.commissionable, sub1: p.sub1,
+      });
+    }
+  }
+
+  /** Books a commission line on the UTC day it was made: `cpa` (a reversal too), `revshare`, and `commission` for every kind. */
+  commission(line: { createdAt: number; brandId: string; affiliateId: string; kind: CommissionKind; amount: Money }): void {
+    const m = this.row(utcDay(line.createdAt), line.brandId, line.affiliateId).money;
+    if (line.kind === 'cpa') m.cpa += line.amount;
+    else if (line.kind === 'revshare') m.revshare += line.amount;
+    m.commission += line.amount;
   }
 
   /** Every expected row, sorted like the report (day, brand, affiliate). */

@@ -11,6 +11,7 @@ import { connectNats, ensureOneStream } from '../../schema/natsSetup.ts';
 import { natsNames } from '../../schema/subjects.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { sleep } from '../../cli/proc.ts';
+import type { AccrualRow, LineGroupRow } from '../generator/verify.ts';
 
 /** Prefix of every benchmark namespace; {@link dropNamespace} refuses any other. */
 export const BENCH_PREFIX = 'bench_';
@@ -104,6 +105,67 @@ export async function countEvents(cfg: ClusterConfig): Promise<EventCounts> {
       betStake: of('bet')?.amount ?? '0',
       betWin: of('bet')?.win ?? '0',
     };
+  } finally {
+    await ch.close();
+  }
+}
+
+/** Distinct commission lines in the namespace's `commission_ledger` (each line's versions are one line). */
+export async function countCommissionLines(cfg: ClusterConfig): Promise<number> {
+  const ch = clickhouse(cfg, { timeoutMs: 10_000 });
+  try {
+    const rs = await ch.query({ query: 'SELECT uniqExact(id) AS lines FROM commission_ledger', format: 'JSONEachRow' });
+    const [row] = await rs.json<{ lines: string | number }>();
+    return Number(row?.lines ?? 0);
+  } finally {
+    await ch.close();
+  }
+}
+
+/**
+ * The namespace's commission lines as they stand — each id's latest version — per brand,
+ * affiliate, kind and plan version: how many, their exact sum, how many held. Reversals are the
+ * kind `<kind> reversal`, and a parent's share of a RevShare line `subaffiliate of revshare` (it
+ * has no player), the groups of the commission ledger (loadtest/generator/commissionLedger.ts).
+ */
+export async function commissionLineGroups(cfg: ClusterConfig): Promise<LineGroupRow[]> {
+  const ch = clickhouse(cfg, { timeoutMs: 30_000 });
+  try {
+    // Aliases apart from the column names: ClickHouse 18 would read a same-named alias inside argMax.
+    const rs = await ch.query({
+      query: `SELECT b AS brand_id, a AS affiliate_id, plan AS plan_version, count() AS lines, toString(sum(amt)) AS amount, sum(st = 'held') AS held,
+          multiIf(rev != '', concat(k, ' reversal'), k = 'subaffiliate' AND player = '', 'subaffiliate of revshare', k) AS kind
+        FROM (
+          SELECT id, argMax(brand_id, version) AS b, argMax(affiliate_id, version) AS a, argMax(kind, version) AS k, argMax(player_id, version) AS player,
+            argMax(reversal_of, version) AS rev, argMax(plan_version, version) AS plan, argMax(amount, version) AS amt, argMax(status, version) AS st
+          FROM commission_ledger GROUP BY id
+        ) GROUP BY brand_id, affiliate_id, kind, plan_version`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<Omit<LineGroupRow, 'lines' | 'held'> & { lines: string | number; held: string | number }>();
+    return rows.map((r) => ({ ...r, lines: Number(r.lines), held: Number(r.held) }));
+  } finally {
+    await ch.close();
+  }
+}
+
+/** The namespace's RevShare accruals as they stand: each id's latest row (`revshare_accruals`). */
+export async function revshareAccruals(cfg: ClusterConfig): Promise<AccrualRow[]> {
+  const ch = clickhouse(cfg, { timeoutMs: 30_000 });
+  try {
+    const rs = await ch.query({
+      query: `SELECT b AS brand_id, a AS affiliate_id, p AS period, plan AS plan_version, toString(n) AS ngr, toString(h) AS held_ngr, f AS ftds, pc AS pct,
+          toString(am) AS amount, c AS closed
+        FROM (
+          SELECT id, argMax(brand_id, version) AS b, argMax(affiliate_id, version) AS a, argMax(period, version) AS p, argMax(plan_version, version) AS plan,
+            argMax(ngr, version) AS n, argMax(held_ngr, version) AS h, argMax(ftds, version) AS f, argMax(pct, version) AS pc, argMax(amount, version) AS am,
+            argMax(closed, version) AS c
+          FROM revshare_accruals GROUP BY id
+        )`,
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<Omit<AccrualRow, 'ftds' | 'closed'> & { ftds: string | number; closed: string | number }>();
+    return rows.map((r) => ({ ...r, ftds: Number(r.ftds), closed: Number(r.closed) === 1 }));
   } finally {
     await ch.close();
   }

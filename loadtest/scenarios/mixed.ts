@@ -3,10 +3,11 @@
  * redirects with bots, restricted countries and repeat visitors, the player funnel over postbacks,
  * JSON and msgpack batches and the WebSocket stream, duplicates across transports, late events and
  * planted fraud — played by a generator whose ground truth is known (loadtest/generator/). After
- * the run, `affiliate-daily` and the live API must match the ledger exactly; fraud alerts are
- * scored against the planted cases. Meanwhile probes time click → live counter, registration →
- * attribution in the live API, registration → ClickHouse aggregate and fraud trigger → pause; a
- * sampler records throughput, lag, flush latency and memory every second (progress line, chart).
+ * the run, `affiliate-daily` and the live API must match the ledger exactly, the commission lines
+ * and RevShare accruals the commission ledger; fraud alerts are scored against the planted cases.
+ * Meanwhile probes time click → live counter, registration → attribution in the live API,
+ * registration → ClickHouse aggregate and fraud trigger → pause; a sampler records throughput,
+ * lag, flush latency and memory every second (progress line, chart).
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -16,17 +17,23 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { sleep } from '../../cli/proc.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { clickhouse, quote } from '../../schema/clickhouse/client.ts';
-import type { Money } from '../../schema/money.ts';
+import type { ClusterConfig } from '../../schema/config.ts';
+import { isAffiliateWide, type FraudPause } from '../../schema/fraud.ts';
+import { toDecimalText, type Money } from '../../schema/money.ts';
+import type { Plan } from '../../schema/plans.ts';
+import { CommissionLedger, type LineGroup } from '../generator/commissionLedger.ts';
 import { Ledger } from '../generator/ledger.ts';
-import { planProgramme, type Programme } from '../generator/programme.ts';
+import { planProgramme, type PlanTerms, type Programme, type ProgrammePlan } from '../generator/programme.ts';
 import { createTimeline, type PlantedCase } from '../generator/timeline.ts';
-import { compareLive, compareReport, judgeRun, scoreFraud, type Comparison, type FraudAlert, type FraudScore, type ReportRow } from '../generator/verify.ts';
+import {
+  compareCommissions, compareLive, compareReport, judgeRun, scoreFraud, type CommissionComparison, type Comparison, type FraudAlert, type FraudScore, type ReportRow,
+} from '../generator/verify.ts';
 import { landingTemplate, putRecords } from '../lib/catalog.ts';
 import { timeChart } from '../lib/chart.ts';
 import { BenchCluster } from '../lib/cluster.ts';
 import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
-import { countClicks, countEventRows, waitForRows } from '../lib/namespace.ts';
+import { commissionLineGroups, countClicks, countCommissionLines, countEventRows, revshareAccruals, waitForRows } from '../lib/namespace.ts';
 import { memoryMiB, withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, gitState, machine, machineLine, processCpu, spanWindow, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { Sampler, type Sample } from '../lib/sampler.ts';
@@ -62,6 +69,16 @@ const DRAIN_RATE = 4_000;
 const START_DELAY_MS = 6_000;
 /** After the load: every row in ClickHouse within 5 minutes, or nothing moving for 60 s. */
 const SETTLE = { timeoutMs: 300_000, quietMs: 60_000 };
+/** Then every commission line (each hop of them a message through a partition's stream): within 2 minutes, or nothing new for 30 s. */
+const COMMISSION_SETTLE = { timeoutMs: 120_000, quietMs: 30_000 };
+/** The accruals' latest figures land with the sink's flushes after the lines: compared again this often, this long, until exact. */
+const COMMISSION_RECHECK = { everyMs: 1_000, forMs: 30_000 };
+/**
+ * Version 1 of every plan applies from this long before the catalog is made (it may be up to 60 s
+ * in the past): the warm-up's events, stamped up to 30 s before the start, earn by it. Most events
+ * sent late, stamped minutes or hours earlier, predate every plan and earn nothing.
+ */
+const PLAN_LEAD_MS = 50_000;
 const PROBE_TIMEOUT_MS = 10_000;
 const LIVE_POLL_MS = 10;
 const AGGREGATE_POLL_MS = 25;
@@ -111,9 +128,10 @@ export interface MixedResults {
   peakMemoryMiB: Record<string, number>;
   ledger: { clicks: number; events: number; duplicates: number; rows: number; days: string[] } | undefined;
   clickhouse: { clicks: number; distinctClicks: number; events: number; settleMs: number } | undefined;
-  report: (Omit<Comparison, 'differences'> & { differing: number; differences: Comparison['differences'] }) | undefined;
-  live: (Omit<Comparison, 'differences'> & { differing: number; differences: Comparison['differences'] }) | undefined;
+  report: Trimmed | undefined;
+  live: Trimmed | undefined;
   fraud: FraudScore | undefined;
+  commissions: CommissionResults | undefined;
   /** `PASS` when every figure matched the ledger exactly and nothing was lost. */
   verdict: 'PASS' | 'FAIL';
   reasons: string[];
@@ -124,7 +142,46 @@ export interface MixedResults {
   pass: boolean;
 }
 
-/** The catalog of a programme, plus the probes' affiliates (one link each, named after it). */
+/** A comparison as the results keep it: its size, how many figures differ, the first of them. */
+type Trimmed = Omit<Comparison, 'differences'> & { differing: number; differences: Comparison['differences'] };
+
+/** The commissions of a run: the programme's plans, what the commission ledger expects, and the cluster against it. */
+export interface CommissionResults {
+  plans: { id: string; terms: string; midRun?: string }[];
+  affiliates: { withPlan: number; subAffiliates: number };
+  /** Lines per kind, as the commission ledger made them; `heldUnknown` lines whose status is not judged (LineGroup `held` null). */
+  expected: { kind: string; lines: number; amount: string; held: number; heldUnknown: number }[];
+  accruals: number;
+  /** Brands whose accruals were judged summed over periods (commissionLedger.ts `periodsInDoubt`). */
+  brandsInDoubt: string[];
+  cluster: { lines: number; held: number };
+  /** How long after the events the cluster had every line, ms. */
+  settleMs: number;
+  lineComparison: Trimmed;
+  accrualComparison: Trimmed;
+  notJudged: number;
+}
+
+/** A plan version's terms in a few words, for the results. */
+function describeTerms(t: PlanTerms): string {
+  const parts: string[] = [];
+  if (t.cpa) {
+    const c = t.cpa;
+    const conditions = [`deposits ≥ ${c.minDeposit}`, ...(c.kycRequired ? ['KYC'] : []), ...(c.minWagering !== '0' ? [`stakes ≥ ${c.minWagering}`] : []), ...(c.countries.length > 0 ? [c.countries.join('/')] : [])];
+    parts.push(`CPA ${c.amount} (${conditions.join(', ')}${c.withinDays === null ? '' : `, within ${c.withinDays} d`})`);
+  }
+  if (t.revshare) {
+    const r = t.revshare;
+    parts.push(`RevShare by ${r.tierBy} ${r.tiers.map((x) => `${x.from}: ${x.pct}%`).join(', ')}; ${r.carryOver}`);
+  }
+  if (t.subAffiliatePct !== '0') parts.push(`${t.subAffiliatePct}% of sub-affiliates`);
+  return parts.join(' + ');
+}
+
+/** `PUT /api/v1/plans/{id}` of `plan` with `terms` from `effectiveFrom` (ms): one version. */
+const planBody = (plan: ProgrammePlan, terms: PlanTerms, effectiveFrom: number) => [plan.id, { brandId: plan.brandId, currency: plan.currency, ...terms, effectiveFrom }] as const;
+
+/** The catalog of a programme, plus the probes' affiliates (one link each, named after it); the plans as version 1 from {@link PLAN_LEAD_MS} ago. */
 async function createProgrammeCatalog(baseUrl: string, token: string, p: Programme, secret: string, probeAffiliates: string[]): Promise<void> {
   await putRecords(baseUrl, token, 'rates', Object.entries(p.rates).map(([pair, rate]) => [pair, { rate }] as const));
   await putRecords(
@@ -141,10 +198,16 @@ async function createProgrammeCatalog(baseUrl: string, token: string, p: Program
         restrictedUrl: `https://${b.id}.example/not-available`,
         postbackSecret: secret,
         ngr: { paymentFeePct: Number(b.paymentFeePct), gamingTaxPct: Number(b.gamingTaxPct) },
+        timezone: b.timezone,
       },
     ] as const),
   );
-  await putRecords(baseUrl, token, 'affiliates', [...p.affiliates.map((a) => [a.id, { name: a.id, status: a.status }] as const), ...probeAffiliates.map((id) => [id, { name: id }] as const)]);
+  const since = Date.now() - PLAN_LEAD_MS;
+  await putRecords(baseUrl, token, 'plans', p.plans.map((plan) => planBody(plan, plan.terms, since)));
+  await putRecords(baseUrl, token, 'affiliates', [
+    ...p.affiliates.map((a) => [a.id, { name: a.id, status: a.status, planId: a.planId, plans: a.plans, parentId: a.parentId }] as const),
+    ...probeAffiliates.map((id) => [id, { name: id }] as const),
+  ]);
   const brand = (p.brands[0] as { id: string }).id;
   await putRecords(baseUrl, token, 'links', [
     ...p.links.map((l) => [l.code, { brandId: l.brandId, affiliateId: l.affiliateId, campaign: l.campaign, landingUrl: landingTemplate(l.brandId) }] as const),
@@ -320,14 +383,79 @@ async function runProbes(ctx: ProbeContext, durationS: number): Promise<ProbeSer
 /** Books the whole timeline in a fresh ledger (the same seed gives the same traffic the driver sent). */
 function bookTimeline(ledger: Ledger, programme: Programme, options: Parameters<typeof createTimeline>[1]): void {
   const refs = new Map<number, number>();
+  const paused = new Set(programme.affiliates.filter((a) => a.status === 'paused').map((a) => a.id));
   for (const a of createTimeline(programme, options).actions) {
     if (a.kind === 'click') {
       // Clicks due before the start (the warm-up) reach the edge at the start.
-      refs.set(a.ref, ledger.click({ ts: options.startMs + Math.max(0, a.at), code: a.code, brandId: a.brandId, affiliateId: a.affiliateId, ip: a.ip, bot: a.bot, geoBlocked: a.geoBlocked }));
+      const ts = options.startMs + Math.max(0, a.at);
+      const click = { ts, code: a.code, brandId: a.brandId, affiliateId: a.affiliateId, ip: a.ip, bot: a.bot, geoBlocked: a.geoBlocked, sub1: a.sub1, paused: paused.has(a.affiliateId) };
+      refs.set(a.ref, ledger.click(a.country === undefined ? click : { ...click, country: a.country }));
     } else {
       ledger.event(a.brandId, a.fields, a.clickRef === undefined ? undefined : refs.get(a.clickRef));
     }
   }
+}
+
+/**
+ * The plans' second versions, from the middle of the run (`midMs`), then every plan as the catalog
+ * stored it: the commission ledger books by the stored versions, their `effectiveFrom` included.
+ */
+async function scheduleAndReadPlans(baseUrl: string, token: string, p: Programme, midMs: number): Promise<Plan[]> {
+  await putRecords(baseUrl, token, 'plans', p.plans.flatMap((plan) => (plan.midRun ? [planBody(plan, plan.midRun, midMs)] : [])));
+  return Promise.all(
+    p.plans.map(async (plan) => {
+      const r = await adminGet(baseUrl, token, `/api/v1/plans/${plan.id}`);
+      if (r.status !== 200) throw new Error(`GET /api/v1/plans/${plan.id} answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
+      return r.body as Plan;
+    }),
+  );
+}
+
+/** Reads the cluster's commission lines and accruals until they match the commission ledger's, or {@link COMMISSION_RECHECK} runs out. */
+async function checkCommissions(
+  cfg: ClusterConfig,
+  expectedLines: readonly LineGroup[],
+  ledger: CommissionLedger,
+): Promise<{ comparison: CommissionComparison; lines: number; held: number; brandsInDoubt: Set<string> }> {
+  const until = Date.now() + COMMISSION_RECHECK.forMs;
+  const accrued = ledger.accruals();
+  for (;;) {
+    const [lines, accruals] = await Promise.all([commissionLineGroups(cfg), revshareAccruals(cfg)]);
+    const brandsInDoubt = ledger.periodsInDoubt(Date.now());
+    const comparison = compareCommissions({ lines: expectedLines, accruals: accrued }, { lines, accruals }, brandsInDoubt);
+    const exact = comparison.lines.differences.length === 0 && comparison.accruals.differences.length === 0;
+    if (exact || Date.now() >= until) {
+      return { comparison, lines: lines.reduce((n, g) => n + g.lines, 0), held: lines.reduce((n, g) => n + g.held, 0), brandsInDoubt };
+    }
+    await sleep(COMMISSION_RECHECK.everyMs);
+  }
+}
+
+const trimmed = (c: Comparison): Trimmed => ({ rows: c.rows, figures: c.figures, differing: c.differences.length, differences: c.differences.slice(0, DIFFERENCES_KEPT) });
+
+/** The commissions section of the results. */
+function commissionResults(p: Programme, expected: readonly LineGroup[], ledger: CommissionLedger, checked: Awaited<ReturnType<typeof checkCommissions>>, settleMs: number): CommissionResults {
+  const byKind = new Map<string, { kind: string; lines: number; amount: Money; held: number; heldUnknown: number }>();
+  for (const g of expected) {
+    const k = byKind.get(g.kind) ?? { kind: g.kind, lines: 0, amount: 0n, held: 0, heldUnknown: 0 };
+    k.lines += g.lines;
+    k.amount += g.amount;
+    if (g.held === null) k.heldUnknown += g.lines;
+    else k.held += g.held;
+    byKind.set(g.kind, k);
+  }
+  return {
+    plans: p.plans.map((x) => ({ id: x.id, terms: describeTerms(x.terms), ...(x.midRun ? { midRun: describeTerms(x.midRun) } : {}) })),
+    affiliates: { withPlan: p.affiliates.filter((a) => a.planId !== null || Object.keys(a.plans).length > 0).length, subAffiliates: p.affiliates.filter((a) => a.parentId !== null).length },
+    expected: [...byKind.values()].map((k) => ({ ...k, amount: toDecimalText(k.amount) })),
+    accruals: ledger.accruals().length,
+    brandsInDoubt: [...checked.brandsInDoubt],
+    cluster: { lines: checked.lines, held: checked.held },
+    settleMs,
+    lineComparison: trimmed(checked.comparison.lines),
+    accrualComparison: trimmed(checked.comparison.accruals),
+    notJudged: checked.comparison.notJudged,
+  };
 }
 
 /** Is the fraud engine there? Its endpoints answer 404 until it lands. */
@@ -365,6 +493,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   let report: Comparison | undefined;
   let live: Comparison | undefined;
   let fraud: FraudScore | undefined;
+  let commissions: CommissionResults | undefined;
   let planted: PlantedCase[] = [];
   let reasons: string[] = [];
   const cpu: CpuWindow[] = [];
@@ -382,9 +511,12 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     const withFraud = await fraudAvailable(cluster.edgeUrl, cluster.adminToken);
     log(withFraud ? 'fraud engine: available' : 'fraud: not available (GET /api/v1/fraud/pauses answers 404): the ledger counts without the click-flood rule, fraud is not scored');
 
-    const ledger = new Ledger(programme.brands, programme.rates, { clickFloodRule: withFraud });
     const measured = cluster.measured(edge, worker);
     const timelineOptions = { seed: opts.seed, startMs: Date.now() + START_DELAY_MS, durationS: opts.durationS, rate: opts.rate };
+    const midRunMs = timelineOptions.startMs + opts.durationS * 500;
+    const plans = await procs.guard(scheduleAndReadPlans(cluster.edgeUrl, cluster.adminToken, programme, midRunMs));
+    const commissionLedger = new CommissionLedger({ plans, affiliates: programme.affiliates, timezones: Object.fromEntries(programme.brands.map((b) => [b.id, b.timezone])) });
+    const ledger = new Ledger(programme.brands, programme.rates, { clickFloodRule: withFraud, onApplied: (e) => commissionLedger.book(e) });
     sampler = new Sampler({ cfg, edgeUrl: cluster.edgeUrl, workerUrl: cluster.workerUrl, statusFile, pids: Object.fromEntries(measured) }, (line) => process.stderr.write(`${line}\n`));
     const ch = clickhouse(cfg, { timeoutMs: 5_000 });
     planted = createTimeline(programme, timelineOptions).planted;
@@ -410,8 +542,9 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     [driver, probes] = load.result;
     log(`  driver: ${fmt(driver.actionsPerSec)} actions/s over ${driver.durationS.toFixed(1)} s; ${fmt(driver.clicks)} redirects, ${fmt(driver.events)} events sent, ${fmt(driver.accepted)} accepted`);
 
-    log('booking the ground truth and waiting for ClickHouse to hold every click and event…');
+    log('booking the ground truth and waiting for ClickHouse to hold every click, event and commission line…');
     bookTimeline(ledger, programme, timelineOptions);
+    for (const line of commissionLedger.lines()) ledger.commission(line);
     const drain = await withCpu(
       measured.map(([, pid]) => pid),
       () =>
@@ -419,7 +552,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
           (async () => {
             const clicksMs = await waitForRows('clicks', async () => (await countClicks(cfg)).rows, ledger.tally.clicks, SETTLE, log);
             const eventsMs = await waitForRows('events', () => countEventRows(cfg), ledger.tally.events, SETTLE, log);
-            return Math.max(clicksMs, eventsMs);
+            const linesMs = await waitForRows('commission lines', () => countCommissionLines(cfg), commissionLedger.lines().length, COMMISSION_SETTLE, log);
+            return { rowsMs: Math.max(clicksMs, eventsMs), linesMs };
           })(),
         ),
     );
@@ -434,7 +568,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
       if (m) peakMemoryMiB[name] = Math.round(m.peak);
     }
     const clickCount = await countClicks(cfg);
-    chInfo = { clicks: clickCount.rows, distinctClicks: clickCount.distinct, events: await countEventRows(cfg), settleMs: drain.result };
+    chInfo = { clicks: clickCount.rows, distinctClicks: clickCount.distinct, events: await countEventRows(cfg), settleMs: drain.result.rowsMs };
     const days = ledger.days();
     ledgerInfo = { clicks: ledger.tally.clicks, events: ledger.tally.events, duplicates: ledger.tally.duplicates, rows: ledger.dailyRows().length, days };
 
@@ -442,7 +576,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     const query = `from=${days[0]}&to=${days[days.length - 1]}&format=json`;
     const fetched = await adminGet(cluster.edgeUrl, cluster.adminToken, `/api/v1/reports/affiliate-daily?${query}`);
     if (fetched.status !== 200) throw new Error(`GET /api/v1/reports/affiliate-daily answered ${fetched.status}: ${String(fetched.body).slice(0, 300)}`);
-    report = compareReport(ledger.dailyRows(), fetched.body as ReportRow[]);
+    report = compareReport(ledger.dailyRows(), fetched.body as ReportRow[], commissionLedger.periodsInDoubt(Date.now()));
     const today = new Date().toISOString().slice(0, 10);
     const affiliates = [...programme.affiliates.map((a) => a.id), ...probeAffiliates];
     const expectedLive = new Map(affiliates.map((a) => [a, ledger.live(a, today) as Record<string, number | Money>]));
@@ -458,6 +592,13 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
       fraud = scoreFraud(planted, alerts.status === 200 && Array.isArray(alerts.body) ? (alerts.body as FraudAlert[]) : undefined);
     } else fraud = scoreFraud(planted, undefined);
 
+    log('comparing the commission lines and RevShare accruals with the commission ledger…');
+    const pauses = withFraud ? await adminGet(cluster.edgeUrl, cluster.adminToken, '/api/v1/fraud/pauses') : undefined;
+    const inForce = Array.isArray(pauses?.body) ? (pauses.body as FraudPause[]) : [];
+    const expectedLines = commissionLedger.lineGroups((affiliate, sub) => inForce.some((x) => x.affiliate_id === affiliate && (isAffiliateWide(x) || x.sub_id === sub)));
+    const checked = await checkCommissions(cfg, expectedLines, commissionLedger);
+    commissions = commissionResults(programme, expectedLines, commissionLedger, checked, drain.result.linesMs);
+
     const delivery: string[] = [];
     if (driver.clickFailures > 0) delivery.push(`${fmt(driver.clickFailures)} redirect(s) failed`);
     if (driver.eventFailures > 0) delivery.push(`${fmt(driver.eventFailures)} event(s) never acknowledged, retries included`);
@@ -468,10 +609,11 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     }
     if (chInfo.distinctClicks !== chInfo.clicks) delivery.push(`${fmt(chInfo.clicks - chInfo.distinctClicks)} click row(s) repeat a click id`);
     for (const p of probes) if (p.failed > 0) delivery.push(`${p.failed} ${p.probe} probe(s) failed`);
-    const judged = judgeRun(report, live ?? { rows: 0, figures: 0, differences: [] }, delivery);
+    const judged = judgeRun(report, live ?? { rows: 0, figures: 0, differences: [] }, delivery, checked.comparison);
     reasons = judged.reasons;
     failedVerdict = judged.verdict === 'FAIL';
-    log(`verdict ${judged.verdict}${reasons.length > 0 ? `: ${reasons.join('; ')}` : `: all ${fmt(report.figures)} report figures and ${fmt(live?.figures ?? 0)} live counters exactly as the ledger says`}`);
+    const exact = `all ${fmt(report.figures)} report figures, ${fmt(live?.figures ?? 0)} live counters, ${fmt(checked.comparison.lines.figures)} commission-line and ${fmt(checked.comparison.accruals.figures)} accrual figures exactly as the ledgers say`;
+    log(`verdict ${judged.verdict}${reasons.length > 0 ? `: ${reasons.join('; ')}` : `: ${exact}`}`);
   } finally {
     await sampler?.stop();
     await cluster.close(procs, opts.keep || failedVerdict, log);
@@ -491,7 +633,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   const verdict: 'PASS' | 'FAIL' = report && live && !failedVerdict ? 'PASS' : 'FAIL';
   if (!report && reasons.length === 0) reasons.push('the run ended before the verification');
   const targets = judgeTargets(opts, steady, samples.filter((s) => intoLoad(s) >= 0 && intoLoad(s) <= loadS));
-  const trim = (c: Comparison | undefined) => (c ? { rows: c.rows, figures: c.figures, differing: c.differences.length, differences: c.differences.slice(0, DIFFERENCES_KEPT) } : undefined);
+  const trim = (c: Comparison | undefined) => (c ? trimmed(c) : undefined);
   return {
     scenario,
     date,
@@ -511,6 +653,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     report: trim(report),
     live: trim(live),
     fraud,
+    commissions,
     verdict,
     reasons,
     limits: explainLimits(cpu, host, steady),
@@ -590,6 +733,37 @@ function explainLimits(cpu: readonly CpuWindow[], host: Machine, steady: number 
 
 const ms = (n: number) => fmt(n);
 
+/** A comparison's verdict line and, when figures differ, the first of them. */
+function comparisonLines(name: string, c: Trimmed, rowName: string): string[] {
+  const out = [`**${name}**: ${fmt(c.figures)} figures in ${fmt(c.rows)} rows, ${c.differing === 0 ? 'all exact' : `**${fmt(c.differing)} differ**`}.`, ''];
+  if (c.differing > 0) out.push(`| ${rowName} | column | ledger | cluster |`, '| --- | --- | ---: | ---: |', ...c.differences.map((x) => `| ${x.row} | ${x.column} | ${x.expected} | ${x.actual} |`), '');
+  return out;
+}
+
+/** The commissions: the plans, what the commission ledger made, and the cluster against it. */
+function commissionsSection(c: CommissionResults | undefined): string[] {
+  if (!c) return [];
+  return [
+    '## Commissions against the commission ledger',
+    '',
+    `${fmt(c.affiliates.withPlan)} affiliates earn by a plan, ${fmt(c.affiliates.subAffiliates)} of them as sub-affiliates. Plans (version 2 from the middle of the run where given):`,
+    '',
+    '| plan | terms | from mid-run |',
+    '| --- | --- | --- |',
+    ...c.plans.map((p) => `| ${p.id} | ${p.terms} | ${p.midRun ?? ''} |`),
+    '',
+    `Commission ledger: ${fmt(c.expected.reduce((n, k) => n + k.lines, 0))} lines and ${fmt(c.accruals)} open RevShare accruals; the cluster: ${fmt(c.cluster.lines)} lines (${fmt(c.cluster.held)} held), all of them ${(c.settleMs / 1000).toFixed(1)} s after the events.` +
+      (c.brandsInDoubt.length > 0 ? ` Accruals of ${c.brandsInDoubt.join(', ')} judged summed over periods (activity outside the current period there); ${fmt(c.notJudged)} RevShare line(s) of closed periods not judged.` : ''),
+    '',
+    '| kind | lines | amount | held |',
+    '| --- | ---: | ---: | ---: |',
+    ...c.expected.map((k) => `| ${k.kind} | ${fmt(k.lines)} | ${k.amount} | ${fmt(k.held)}${k.heldUnknown > 0 ? ` (status of ${fmt(k.heldUnknown)} not judged)` : ''} |`),
+    '',
+    ...comparisonLines('commission lines', c.lineComparison, 'brand / affiliate / kind / plan version'),
+    ...comparisonLines('RevShare accruals', c.accrualComparison, 'brand / affiliate / period / plan version'),
+  ];
+}
+
 /** The run as a Markdown report. */
 export function renderMixed(r: MixedResults): string {
   const d = r.driver;
@@ -600,7 +774,7 @@ export function renderMixed(r: MixedResults): string {
     `${fmt(r.options.rate)} actions/s (redirects + player events) for ${r.options.durationS} s, seed ${r.options.seed}: ${r.programme.brands} brands, ${r.programme.affiliates} affiliates (Zipf), ${r.programme.links} links; ` +
       `${r.options.partitions} partitions, worker flush interval ${r.options.flushIntervalMs} ms; namespace \`${r.options.namespace}\`; one edge, one worker, NATS, ClickHouse, Redis and the load driver on this machine.`,
     '',
-    `**Verdict: ${r.verdict}**${r.reasons.length > 0 ? ` — ${r.reasons.join('; ')}` : ' — every figure of affiliate-daily and of the live API is exactly what the ledger says.'}`,
+    `**Verdict: ${r.verdict}**${r.reasons.length > 0 ? ` — ${r.reasons.join('; ')}` : ' — every figure of affiliate-daily and of the live API is exactly what the ledger says, every commission line and accrual what the commission ledger says.'}`,
     '',
     `![throughput, latency, backlog and memory over time](${r.chart})`,
     '',
@@ -634,13 +808,8 @@ export function renderMixed(r: MixedResults): string {
       '',
     );
   }
-  for (const [name, c] of [['affiliate-daily', r.report], ['live API', r.live]] as const) {
-    if (!c) continue;
-    lines.push(`**${name}**: ${fmt(c.figures)} figures in ${fmt(c.rows)} rows, ${c.differing === 0 ? 'all exact' : `**${fmt(c.differing)} differ**`}.`, '');
-    if (c.differing > 0) {
-      lines.push('| row | column | ledger | cluster |', '| --- | --- | ---: | ---: |', ...c.differences.map((x) => `| ${x.row} | ${x.column} | ${x.expected} | ${x.actual} |`), '');
-    }
-  }
+  for (const [name, c] of [['affiliate-daily', r.report], ['live API', r.live]] as const) if (c) lines.push(...comparisonLines(name, c, 'row'));
+  lines.push(...commissionsSection(r.commissions));
   const f = r.fraud;
   if (f) {
     lines.push('## Fraud: planted against detected', '');

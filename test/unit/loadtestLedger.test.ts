@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Ledger, type LedgerClick } from '../../loadtest/generator/ledger.ts';
 import type { BrandPlan } from '../../loadtest/generator/programme.ts';
 
-const brand: BrandPlan = { id: 'b', currency: 'EUR', restrictedCountries: ['US'], paymentFeePct: '2.5', gamingTaxPct: '15', attributionWindowDays: 30 };
+const brand: BrandPlan = { id: 'b', currency: 'EUR', restrictedCountries: ['US'], paymentFeePct: '2.5', gamingTaxPct: '15', attributionWindowDays: 30, timezone: 'UTC' };
 const T = Date.UTC(2026, 10, 21, 12, 0, 0);
 const click = (over: Partial<LedgerClick> = {}): LedgerClick => ({ ts: T, code: 'l1', brandId: 'b', affiliateId: 'a1', ip: '1.1.1.1', bot: false, geoBlocked: false, ...over });
 const ledger = (clickFloodRule = false) => new Ledger([brand], { 'USD-EUR': '0.9234' }, { clickFloodRule });
@@ -75,6 +75,9 @@ describe('loadtest ledger: players and money', () => {
       chargeback_amount: 1_000_000n,
       // GGR 6.67 − tax 1.0005 − bonus 5 − chargeback 100 − fees 2.5 − 0.2309
       ngr: 66_700n - 10_005n - 50_000n - 1_000_000n - 25_000n - 2_309n,
+      cpa: 0n,
+      revshare: 0n,
+      commission: 0n,
     });
   });
 
@@ -86,6 +89,19 @@ describe('loadtest ledger: players and money', () => {
     expect(l.days()).toEqual(['2026-11-20', '2026-11-21']);
     expect(l.live('a1', '2026-11-21')).toMatchObject({ clicks: 1, unique_clicks: 1, registrations: 1, deposits: 0, deposit_amount: 0n });
     expect(l.live('a1', '2026-11-20')).toMatchObject({ clicks: 0, deposits: 1, ftds: 1, deposit_amount: 200_000n });
+  });
+
+  it('books commission lines on the UTC day they were made: cpa with its reversals, every kind in commission', () => {
+    const l = ledger();
+    l.commission({ createdAt: T, brandId: 'b', affiliateId: 'a1', kind: 'cpa', amount: 333_300n });
+    l.commission({ createdAt: T + 1000, brandId: 'b', affiliateId: 'a1', kind: 'cpa', amount: -333_300n });
+    l.commission({ createdAt: T, brandId: 'b', affiliateId: 'parent', kind: 'subaffiliate', amount: 111_089n });
+    l.commission({ createdAt: T + 86_400_000, brandId: 'b', affiliateId: 'a1', kind: 'revshare', amount: 25n });
+    expect(l.dailyRows().map((r) => [r.day, r.affiliate_id, r.money.cpa, r.money.revshare, r.money.commission, r.counts.registrations])).toEqual([
+      ['2026-11-21', 'a1', 0n, 0n, 0n, 0],
+      ['2026-11-21', 'parent', 0n, 0n, 111_089n, 0],
+      ['2026-11-22', 'a1', 0n, 25n, 25n, 0],
+    ]);
   });
 
   it('refuses a currency it has no rate for instead of guessing', () => {
