@@ -1,6 +1,6 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeEventBatch, encodeEventBatch } from '../../schema/eventWire.ts';
+import { decodeEventBatch, decodeForwarded, encodeEventBatch, encodeForwarded } from '../../schema/eventWire.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import { WireError } from '../../schema/wire.ts';
 
@@ -66,3 +66,24 @@ describe('event batch wire format', () => {
     for (const b of bad) expect(() => decodeEventBatch(b as Uint8Array)).toThrow(WireError);
   });
 });
+
+describe('forwarded batch wire format', () => {
+  const items = [
+    { actor: 'affiliate', key: 'a1', message: { type: 'RegistrationAttributed' }, seq: 4 },
+    { actor: 'commission', key: 'a1', message: { type: 'PlayerActivity' }, seq: 9 },
+  ];
+
+  it('round-trips the source sequence of each item of a coalesced batch', () => {
+    expect(decodeForwarded(encodeForwarded({ from: 3, fromSeq: 9, items }, 5))).toEqual({ from: 3, fromSeq: 9, items });
+  });
+
+  it('reads batches of earlier versions, whose items carry no sequence, as the batch’s own', () => {
+    const old = encode(['forwarded', 'fwd.3.9.5', 3, 9, items.map((i) => [i.actor, i.key, i.message])]);
+    expect(decodeForwarded(old).items.map((i) => i.seq)).toEqual([9, 9]);
+  });
+
+  it('rejects an item whose sequence is not a number', () => {
+    expect(() => decodeForwarded(encode(['forwarded', 'x', 3, 9, [['affiliate', 'a1', {}, 'nine']]]))).toThrow(WireError);
+  });
+});
+

@@ -130,6 +130,19 @@ describe('partition loop: fraud state', () => {
     }
   });
 
+  it('applies each forwarded item once, however a republished source cut its batches', () => {
+    const item = (seq: number, ip: string) => ({ ...forwarded(seq, [ip]).batch.items[0]!, seq });
+    const batch = (items: ReturnType<typeof item>[]) => ({ kind: 'forwarded' as const, batch: { from: 7, fromSeq: Math.max(...items.map((i) => i.seq)), items } });
+    const loop = new PartitionLoop(0, settings);
+    // Source messages 1 and 2 coalesced into one batch, then, after the source restarted, 2 and 3.
+    loop.apply(1, batch([item(1, '1.1.1.1'), item(2, '1.1.1.1')]));
+    loop.apply(2, batch([item(2, '1.1.1.1'), item(3, '1.1.1.1')]));
+    // …and the source's message 1 alone again: nothing new.
+    loop.apply(3, batch([item(1, '1.1.1.1')]));
+    expect(loop.networkTotals(T0 + 10_000).get('b')).toEqual([3, 0]);
+    expect(loop.forwardedFrom.get(7)).toBe(3);
+  });
+
   it('writes the fraud actors as they were when the snapshot was taken, though serialized later (copy on write)', () => {
     const first = new PartitionLoop(0, settings);
     first.apply(1, forwarded(1, ['1.1.1.1', '1.1.1.1', '1.1.1.1']));

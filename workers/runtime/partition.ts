@@ -355,9 +355,12 @@ export class PartitionLoop {
   }
 
   private applyForwarded(seq: number, b: ForwardedBatch, out: LoopOutput): void {
-    if (b.fromSeq <= (this.forwardedFrom.get(b.from) ?? 0)) return;
+    const applied = this.forwardedFrom.get(b.from) ?? 0;
+    if (b.fromSeq <= applied) return;
     this.forwardedFrom.set(b.from, b.fromSeq);
     for (const item of b.items) {
+      // Sent again after a restart of the source, maybe in a batch cut differently.
+      if ((item.seq ?? b.fromSeq) <= applied) continue;
       if (!isKind(item.actor)) throw new Error(`forwarded to unknown actor kind ${item.actor}`);
       if (item.actor === 'affiliate') {
         const msg = item.message as unknown as KindTypes['affiliate']['message'];
