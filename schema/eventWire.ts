@@ -240,13 +240,16 @@ export function decodeResolutions(data: Uint8Array): ClickResolution[] {
 }
 
 /**
- * Messages for actors of this partition from another partition's actors (SPEC §7: attributed
- * registrations, FTDs and chargebacks for the affiliate's actor, registrations for the actors of
- * their IP and device). One message per source message: `from` and `fromSeq` identify it, so the
- * receiver drops a republished one.
+ * Messages for actors of this partition from another partition's actors (docs/fraud.md, “Where
+ * each rule runs”; docs/commissions.md): attributed registrations, FTDs and chargebacks for the
+ * affiliate's actor, registrations for the actors of their IP and device, every applied event of
+ * an attributed player for the affiliate's commission actor. One batch carries the items of one or
+ * more consecutive source messages; `from` and each item's `seq` identify them, so the receiver
+ * drops what it already applied.
  */
 export interface ForwardedBatch {
   from: number;
+  /** The latest source message among the items. */
   fromSeq: number;
   items: ForwardedItem[];
 }
@@ -257,6 +260,12 @@ export interface ForwardedItem {
   actor: string;
   key: string;
   message: Record<string, unknown>;
+  /**
+   * The source message that sent it. A batch may carry the items of several source messages
+   * (workers/runtime/forwarder.ts): the receiver skips each item it already applied, whatever
+   * the batch it came in. Absent in batches of earlier versions: the batch's `fromSeq`.
+   */
+  seq?: number;
 }
 
 /** The `Nats-Msg-Id` of a forwarded batch. */
@@ -266,7 +275,7 @@ export function forwardedId(from: number, fromSeq: number, to: number): string {
 
 /** Encode a forwarded batch. */
 export function encodeForwarded(b: ForwardedBatch, to: number): Uint8Array {
-  return encoder.encode(['forwarded', forwardedId(b.from, b.fromSeq, to), b.from, b.fromSeq, b.items.map((i) => [i.actor, i.key, i.message])]);
+  return encoder.encode(['forwarded', forwardedId(b.from, b.fromSeq, to), b.from, b.fromSeq, b.items.map((i) => [i.actor, i.key, i.message, i.seq ?? b.fromSeq])]);
 }
 
 /** Decode a forwarded batch; throws {@link WireError}. */
@@ -274,10 +283,10 @@ export function decodeForwarded(data: Uint8Array): ForwardedBatch {
   const v = decodeArray(data, 'forwarded');
   if (typeof v[2] !== 'number' || typeof v[3] !== 'number') throw new WireError('forwarded batch has no source');
   const items = (v[4] as unknown[]).map((t) => {
-    if (!Array.isArray(t) || typeof t[0] !== 'string' || typeof t[1] !== 'string' || typeof t[2] !== 'object' || t[2] === null) {
+    if (!Array.isArray(t) || typeof t[0] !== 'string' || typeof t[1] !== 'string' || typeof t[2] !== 'object' || t[2] === null || (t[3] !== undefined && typeof t[3] !== 'number')) {
       throw new WireError('malformed forwarded item');
     }
-    return { actor: t[0], key: t[1], message: t[2] as Record<string, unknown> } as ForwardedItem;
+    return { actor: t[0], key: t[1], message: t[2] as Record<string, unknown>, seq: (t[3] as number | undefined) ?? (v[3] as number) };
   });
   return { from: v[2], fromSeq: v[3], items };
 }
@@ -300,7 +309,7 @@ export function decodeTick(data: Uint8Array): Tick {
   return { at: v[2], network: v[3] as Record<string, [number, number]> };
 }
 
-/** An operator lifted a pause (SPEC §7): the affiliate's actor forgets it and starts the sub-ID's windows afresh. */
+/** An operator lifted a pause (docs/fraud.md, “Alerts and pauses”): the affiliate's actor forgets it and starts the sub-ID's windows afresh. */
 export interface Lift {
   affiliateId: string;
   subId: string;
