@@ -11,23 +11,13 @@ import { parsePlan } from '../schema/plans.ts';
 import type { Catalog, CatalogRecords } from '../schema/catalogStore.ts';
 import { json, type Reply, type Request } from './http.ts';
 import { requireBearer } from './auth.ts';
+import { jsonBody } from './requestParams.ts';
 
 const KINDS = CATALOG_KINDS;
 
 function kindOf(s: string | undefined): CatalogKind {
   if (!KINDS.includes(s as CatalogKind)) throw new AffstreamError('not_found', `no collection ${s}; collections: ${KINDS.join(', ')}`);
   return s as CatalogKind;
-}
-
-function parseJson(body: Buffer): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new AffstreamError('invalid_json', 'body is not valid JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AffstreamError('invalid_json', 'body must be a JSON object');
-  return v as Record<string, unknown>;
 }
 
 /** Handlers of the catalog admin API. */
@@ -88,7 +78,7 @@ export function adminApi(catalog: Catalog, adminToken: string) {
       requireBearer(req.headers.authorization, adminToken);
       const kind = kindOf(req.params[0]);
       const id = checkId(req.params[1] ?? '', 'id');
-      const body = parseJson(req.body);
+      const body = jsonBody(req);
       const prior = catalog.get(kind, id);
       const now = Date.now();
       const stamp = new Date(now).toISOString();

@@ -1,5 +1,5 @@
 /**
- * The attribution rules file (SPEC §6): which attribution model each brand uses, under a version
+ * The attribution rules file (docs/configuration.md, “Attribution rules file”): which attribution model each brand uses, under a version
  * that every attribution records. JSON, for example
  *
  * ```json

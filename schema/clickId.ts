@@ -1,5 +1,5 @@
 /**
- * Click ids (SPEC §4): RFC 9562 UUIDv7 in canonical text, whose 12 `rand_a` bits carry
+ * Click ids (docs/architecture.md, “Partitions”): RFC 9562 UUIDv7 in canonical text, whose 12 `rand_a` bits carry
  * `shard(affiliateId)` so that any later event quoting the click id can be routed to the
  * partition that owns the click without a lookup.
  */

@@ -30,9 +30,9 @@ export interface EdgeConfig {
   restrictedStatus: 451 | 302;
   /** Largest admin-API JSON body accepted, bytes. Default 65536. */
   maxAdminBodyBytes: number;
-  /** Largest event body (JSON or msgpack) or WebSocket frame, bytes (SPEC §5.3). Default 1048576. */
+  /** Largest event body (JSON or msgpack) or WebSocket frame, bytes (docs/protocol.md). Default 1048576. */
   maxEventBodyBytes: number;
-  /** Most events in one batch or frame (SPEC §5.3). Default 10000. */
+  /** Most events in one batch or frame (docs/protocol.md). Default 10000. */
   maxEventsPerBatch: number;
   /**
    * How long a commission transition waits for the worker to confirm it (ms) before answering 202
@@ -51,7 +51,8 @@ export interface WorkerConfig {
    * even at 300 events/s (bench attribution), so 500 ms meant flushing back to back. At 1,000 ms
    * ClickHouse used 0.20 instead of 0.44 cores under bench fraud at 1,000 events/s, and at 500
    * events/s the trigger → pause p99 was 107 and 115 ms against 132–210 ms (three runs at 500 ms);
-   * the aggregates stayed within SPEC §10's 2 s (at 300 events/s: p50 569 ms, max 1,795 ms).
+   * the aggregates stayed within the 2 s freshness target of docs/reports.md, “Freshness” (at 300
+   * events/s: p50 569 ms, max 1,795 ms).
    */
   flushIntervalMs: number;
   /** …or as soon as this many rows wait. Default 100000 (one insert stays one block). */
@@ -104,7 +105,7 @@ export interface RedisConfig {
   port: number;
 }
 
-/** Attribution models (SPEC §6). */
+/** Attribution models per brand: the rules file (docs/configuration.md, “Attribution rules file”). */
 export interface AttributionConfig {
   /**
    * The versioned JSON rules file naming each brand's attribution model (env
@@ -398,7 +399,7 @@ export function validate(c: ClusterConfig): void {
   int('postbacks.disabledRecheckMs', pb.disabledRecheckMs, 100, 3_600_000);
 }
 
-/** True for ids of brands, affiliates and links (SPEC §3). */
+/** True for ids of brands, affiliates and links: 1–64 of `A-Za-z0-9_-` (docs/api.md, `invalid_id`). */
 export function isId(s: unknown): s is string {
   return typeof s === 'string' && ID.test(s);
 }

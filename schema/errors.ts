@@ -83,7 +83,7 @@ export class ConfigError extends Error {
 }
 
 /**
- * An attribution rules file (SPEC §6) that failed validation. `key` is the path inside the file
+ * An attribution rules file (docs/configuration.md, “Attribution rules file”) that failed validation. `key` is the path inside the file
  * (`brands.b1.weights`), or `(file)` when the file as a whole is unreadable or not JSON.
  */
 export class RulesError extends Error {

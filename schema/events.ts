@@ -1,5 +1,5 @@
 /**
- * Player events from the casino platform (SPEC §5): the types, their fields, and the one
+ * Player events from the casino platform (docs/protocol.md, “1. Events”): the types, their fields, and the one
  * validation every transport goes through (postback, JSON, msgpack, WebSocket, pixel, import),
  * so that the same input is accepted or rejected — with the same code — whichever way it came.
  */
@@ -56,7 +56,7 @@ export interface PlayerEvent {
   depositId: string;
 }
 
-/** Codes of rejected events (SPEC §13); stable. */
+/** Codes of rejected events (docs/protocol.md, “7. Error codes”); stable. */
 export type EventErrorCode = 'missing_field' | 'invalid_field' | 'unknown_type' | 'brand_mismatch';
 
 const TEXT = /^[\x21-\x7e]{1,128}$/;
@@ -117,16 +117,25 @@ function bool(raw: Record<string, unknown>, name: string): boolean {
   throw reject('invalid_field', `${name} must be a boolean`);
 }
 
-/** Parse `ts`: ms since epoch (number or digits) or ISO-8601. Absent → `now`. */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * Ms since epoch of an ISO-8601 time that states its zone (`Z`, `±hh:mm` or `±hhmm`) — NaN when it
+ * has that form but is no real time — or undefined for any other text. The zone is required:
+ * without one, Date.parse would read the time in the server's zone.
+ */
+export function parseIsoWithZone(text: string): number | undefined {
+  return ISO_WITH_ZONE.test(text) ? Date.parse(text) : undefined;
+}
+
+/** Parse `ts`: ms since epoch (number or digits) or ISO-8601 with a zone. Absent → `now`. */
 function timestamp(raw: Record<string, unknown>, now: number): number {
   const v = raw.ts;
   if (v === undefined || v === null || v === '') return now;
-  let ms: number;
+  let ms: number | undefined;
   if (typeof v === 'number') ms = v;
-  else if (typeof v === 'string' && /^\d{10,16}$/.test(v)) ms = Number(v);
-  // An ISO time must say its zone: without one, Date.parse would read it in the server's zone.
-  else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(v)) ms = Date.parse(v);
-  else throw reject('invalid_field', 'ts must be milliseconds since epoch or an ISO-8601 time with a zone (Z or ±hh:mm)');
+  else if (typeof v === 'string') ms = /^\d{10,16}$/.test(v) ? Number(v) : parseIsoWithZone(v);
+  if (ms === undefined) throw reject('invalid_field', 'ts must be milliseconds since epoch or an ISO-8601 time with a zone (Z or ±hh:mm)');
   if (!Number.isInteger(ms) || ms < Date.UTC(2000, 0, 1) || ms > now + 86_400_000) {
     throw reject('invalid_field', 'ts is out of range (2000-01-01 to one day ahead)');
   }
@@ -134,7 +143,7 @@ function timestamp(raw: Record<string, unknown>, now: number): number {
 }
 
 /**
- * Validate one raw event (field names of SPEC §5, already de-aliased) for `brandId`. Throws an
+ * Validate one raw event (field names of docs/protocol.md, “1. Events”, already de-aliased) for `brandId`. Throws an
  * {@link AffstreamError} whose code is one of {@link EventErrorCode}.
  */
 export function parseEvent(raw: Record<string, unknown>, brandId: string, source: EventSource, now = Date.now()): PlayerEvent {
@@ -171,7 +180,7 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
   switch (t) {
     case 'registration': {
       const c = text(raw, 'click_id', false, 64).toLowerCase();
-      // An unknown or malformed click id is not an error: the player is organic (SPEC §6).
+      // An unknown or malformed click id is not an error: the player is organic.
       ev.clickId = isClickId(c) ? c : '';
       break;
     }

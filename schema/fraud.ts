@@ -1,5 +1,5 @@
 /**
- * The fraud contract (SPEC §7) shared by edges and workers: rule ids, per-brand rule settings
+ * The fraud contract (docs/fraud.md) shared by edges and workers: rule ids, per-brand rule settings
  * with their defaults and validation, actions, alerts and pauses, and where they live on NATS.
  *
  * The sub-ID of a click or player is its `sub1` (the one the reports group by).
@@ -7,7 +7,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import { AffstreamError } from './errors.ts';
 
-/** The seven rules of SPEC §7, as they appear in alerts. */
+/** The seven rules (docs/fraud.md, “Where each rule runs”), as they appear in alerts. */
 export type RuleId = 'ip_registrations' | 'conversion_rate' | 'bonus_abuse' | 'chargeback_rate' | 'click_flood' | 'multi_account' | 'ftd_amount_cluster';
 
 /** What a rule does when it fires. */
@@ -19,7 +19,7 @@ export const PAUSE_ACTIONS: ReadonlySet<FraudAction> = new Set(['pause_sub', 'bl
 /** How strong an action is: a stronger one replaces a weaker one on the same sub-ID. */
 export const ACTION_RANK: Record<FraudAction, number> = { flag: 0, hold_commission: 1, pause_sub: 2, block_sub: 3, pause_affiliate: 4 };
 
-/** Settings of one brand's rules (SPEC §7 defaults in {@link DEFAULT_FRAUD_RULES}). */
+/** Settings of one brand's rules (docs/fraud.md, “Rule settings per brand”; defaults in {@link DEFAULT_FRAUD_RULES}). */
 export interface FraudRules {
   ipRegistrations: { enabled: boolean; max: number; windowMinutes: number; action: FraudAction };
   conversionRate: { enabled: boolean; minRegistrations: number; maxRatePct: number; networkRatio: number; windowHours: number; action: FraudAction };
@@ -30,7 +30,7 @@ export interface FraudRules {
   ftdAmountCluster: { enabled: boolean; minFtds: number; sharePct: number; windowHours: number; action: FraudAction };
 }
 
-/** The defaults of SPEC §7. */
+/** The defaults, under which a brand's `fraud` settings are merged (docs/fraud.md, “Rule settings per brand”). */
 export const DEFAULT_FRAUD_RULES: FraudRules = {
   ipRegistrations: { enabled: true, max: 5, windowMinutes: 10, action: 'pause_sub' },
   conversionRate: { enabled: true, minRegistrations: 40, maxRatePct: 15, networkRatio: 3, windowHours: 24, action: 'flag' },

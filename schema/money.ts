@@ -1,5 +1,5 @@
 /**
- * Exact money (SPEC §5): amounts are decimals with up to 4 places, carried as integer counts of
+ * Exact money (docs/architecture.md, “Money”): amounts are decimals with up to 4 places, carried as integer counts of
  * 1/10,000 of a currency unit in a bigint. Sums, differences and percentages never touch binary
  * floating point; text goes in and out. ClickHouse stores them as Decimal64(4), written as
  * unquoted decimal text (see {@link toDecimalText}) so no float ever sits in between.

@@ -11,6 +11,7 @@
 import { AffstreamError } from './errors.ts';
 import { isId } from './config.ts';
 import { parseMoney, toDecimalText, UNIT } from './money.ts';
+import { parseIsoWithZone } from './events.ts';
 import { countriesAt, currencyAt, flagAt, invalidField, objectAt, onlyKnown, type Affiliate, type Stamped } from './catalog.ts';
 
 /** How a RevShare tier is picked: the period's NGR or its count of FTDs. */
@@ -166,9 +167,7 @@ function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]
 /** An instant given as ms since epoch or ISO 8601 with a zone; undefined when absent. */
 function instantAt(v: unknown, path: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  // A zone is required: without one Date.parse would read the time in the server's zone.
-  const ms =
-    typeof v === 'number' ? v : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})$/.test(v) ? Date.parse(v) : NaN;
+  const ms = typeof v === 'number' ? v : typeof v === 'string' ? (parseIsoWithZone(v) ?? NaN) : NaN;
   if (!Number.isSafeInteger(ms) || ms < 0 || ms > Date.UTC(9999, 11, 31)) {
     throw invalidField(path, 'must be milliseconds since epoch or an ISO 8601 time with a zone (2026-12-01T00:00:00Z, …+01:00)');
   }

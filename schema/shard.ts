@@ -1,5 +1,5 @@
 /**
- * The one sharding function (SPEC §9). Everything that routes by key — the edge choosing a
+ * The one sharding function (docs/architecture.md, “Partitions”). Everything that routes by key — the edge choosing a
  * JetStream subject, the click id's shard bits, a worker finding an actor's partition — calls
  * these and nothing else, so a key lands on the same partition everywhere.
  */

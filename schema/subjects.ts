@@ -17,7 +17,7 @@ export interface NatsNames {
   consumer(p: number): string;
   /** KV bucket holding the catalog (brands, affiliates, links). */
   catalogBucket: string;
-  /** Stream of fraud alerts (SPEC §7), kept apart from the partitions' input. */
+  /** Stream of fraud alerts (docs/fraud.md, “Alerts and pauses”), kept apart from the partitions' input. */
   fraudStream: string;
   /** Subject every fraud alert is published on (JSON {@link FraudAlert}). */
   fraudAlerts: string;

@@ -23,7 +23,7 @@ export const ClickFlag = {
   Bot: 1,
   /** Visitor country is restricted by the brand. */
   GeoBlocked: 2,
-  /** The link's sub-ID (sub1) was paused by the fraud engine (SPEC §7): redirected, not commissionable. */
+  /** The link's sub-ID (sub1) was paused by the fraud engine (docs/fraud.md, “Actions”): redirected, not commissionable. */
   SubPaused: 4,
   /** The link's sub-ID (sub1) was blocked by the fraud engine. */
   SubBlocked: 8,

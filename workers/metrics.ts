@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of a worker process (SPEC §11), served on `worker.metricsPort`.
+ * Prometheus metrics of a worker process (docs/api.md, “Operations”), served on `worker.metricsPort`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

@@ -153,7 +153,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const metrics = workerMetrics({ worker: String(process.pid) });
   let stopping = false;
   const isStopping = () => stopping;
-  // Before anything else: a worker with a bad rules file must not start (SPEC §6).
+  // Before anything else: a worker with a bad rules file must not start.
   const bootRules = await loadRulesFile(cfg);
 
   const nc: NatsConnection = await connectNats(cfg, `worker-${process.pid}`);

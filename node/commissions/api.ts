@@ -20,7 +20,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { v7 as uuidv7 } from 'uuid';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
-import { quote } from '../../schema/clickhouse/client.ts';
+import { equalities, quote, selectOrUnavailable, timeRange } from '../../schema/clickhouse/client.ts';
 import {
   COMMISSION_STATUSES, transition,
   type CommandAnswer, type CommandBatch, type CommandResult, type Commission, type CommissionAction, type CommissionCommand, type CommissionKind, type CommissionStatus,
@@ -30,7 +30,7 @@ import { partitionOf } from '../../schema/shard.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import { requestScope } from '../auth.ts';
 import { json, type Reply, type Request } from '../http.ts';
-import { badParam, idParam, limitParam, oneOfParam, scopedAffiliate, timeParam } from '../queryParams.ts';
+import { badParam, idParam, jsonBody, limitParam, oneOfParam, scopedAffiliate, textField, timeParam, type JsonBody } from '../requestParams.ts';
 
 /** What the commission API needs. */
 export interface CommissionApiDeps {
@@ -87,37 +87,7 @@ function commissionOf(r: CurrentRow): Commission {
   };
 }
 
-async function select<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
-  try {
-    const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
-    return await rs.json<T>();
-  } catch (err) {
-    throw new AffstreamError('unavailable', 'commissions are unavailable (ClickHouse)', { cause: err });
-  }
-}
-
-/** The JSON body of a POST ({} when empty). */
-function body(req: Request): Record<string, unknown> {
-  if (req.body.length === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(req.body.toString('utf8'));
-  } catch {
-    throw new AffstreamError('invalid_json', 'body is not valid JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AffstreamError('invalid_json', 'body must be a JSON object');
-  return v as Record<string, unknown>;
-}
-
-function text(b: Record<string, unknown>, name: string, required: boolean, max: number): string {
-  const v = b[name];
-  if (v === undefined || v === null || v === '') {
-    if (required) throw new AffstreamError('missing_field', `${name}: is required`);
-    return '';
-  }
-  if (typeof v !== 'string' || v.length > max) throw new AffstreamError('invalid_field', `${name}: must be a string of at most ${max} characters`);
-  return v;
-}
+const select = <T>(ch: ClickHouseClient, query: string): Promise<T[]> => selectOrUnavailable<T>(ch, query, 'commissions');
 
 /** What each action needs in its body. */
 const NEEDS: Record<CommissionAction, 'reason' | 'reference' | null> = { approve: null, hold: 'reason', reject: 'reason', pay: 'reference' };
@@ -179,11 +149,11 @@ export function commissionApi(d: CommissionApiDeps) {
     return answers === commands.size ? results : null;
   };
 
-  const command = (action: CommissionCommand['action'], ids: string[], b: Record<string, unknown>): CommissionCommand => ({
+  const command = (action: CommissionCommand['action'], ids: string[], b: JsonBody): CommissionCommand => ({
     id: uuidv7(), action, commissionIds: ids, at: Date.now(),
-    reason: text(b, 'reason', NEEDS[action as CommissionAction] === 'reason', 1000),
-    reference: text(b, 'reference', NEEDS[action as CommissionAction] === 'reference', 256),
-    by: text(b, 'by', false, 64) || 'admin',
+    reason: textField(b, 'reason', 1000, NEEDS[action as CommissionAction] === 'reason'),
+    reference: textField(b, 'reference', 256, NEEDS[action as CommissionAction] === 'reference'),
+    by: textField(b, 'by', 64) || 'admin',
   });
 
   return {
@@ -199,13 +169,7 @@ export function commissionApi(d: CommissionApiDeps) {
       const from = timeParam('from', q.get('from'), 0);
       const to = timeParam('to', q.get('to'), Date.now() + 86_400_000);
       const limit = limitParam(q.get('limit'), 1000, MAX_LINES);
-      const where = [
-        `created_at >= toDateTime(${Math.floor(from / 1000)}) AND created_at < toDateTime(${Math.ceil(to / 1000)})`,
-        affiliate ? `affiliate_id = ${quote(affiliate)}` : '',
-        brand ? `brand_id = ${quote(brand)}` : '',
-        kind ? `kind = ${quote(kind)}` : '',
-        period ? `period = ${quote(period)}` : '',
-      ].filter(Boolean);
+      const where = [timeRange('created_at', from, to), ...equalities({ affiliate_id: affiliate, brand_id: brand, kind, period })];
       const rows = await select<CurrentRow>(
         d.ch,
         `SELECT ${CURRENT} FROM commission_ledger WHERE ${where.join(' AND ')} GROUP BY id ${status ? `HAVING st = ${quote(status)}` : ''}
@@ -229,7 +193,7 @@ export function commissionApi(d: CommissionApiDeps) {
     transition(action: CommissionAction) {
       return async (req: Request): Promise<Reply> => {
         admin(req);
-        const b = body(req);
+        const b = jsonBody(req, { optional: true });
         const r = await line(req.params[0] ?? '');
         transition(r.st, action);
         const results = await send(new Map([[r.affiliate, command(action, [r.id], b)]]));
@@ -242,12 +206,12 @@ export function commissionApi(d: CommissionApiDeps) {
 
     async approveDue(req: Request): Promise<Reply> {
       admin(req);
-      const b = body(req);
+      const b = jsonBody(req, { optional: true });
       const q = new URLSearchParams(req.query);
       const affiliate = idParam('affiliate', q.get('affiliate'));
       const brand = idParam('brand', q.get('brand'));
       const now = Date.now();
-      const where = [affiliate ? `affiliate_id = ${quote(affiliate)}` : '', brand ? `brand_id = ${quote(brand)}` : ''].filter(Boolean);
+      const where = equalities({ affiliate_id: affiliate, brand_id: brand });
       const due = await select<{ id: string; affiliate: string }>(
         d.ch,
         `SELECT id, any(affiliate_id) AS affiliate FROM commission_ledger ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

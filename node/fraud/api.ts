@@ -13,13 +13,13 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
-import { quote } from '../../schema/clickhouse/client.ts';
+import { equalities, selectOrUnavailable, timeRange } from '../../schema/clickhouse/client.ts';
 import { encodeLift, KIND_HEADER } from '../../schema/eventWire.ts';
 import { RULE_OF } from '../../schema/fraud.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import { requestScope } from '../auth.ts';
-import { idParam, limitParam, oneOfParam, scopedAffiliate, timeParam } from '../queryParams.ts';
+import { idParam, jsonBody, limitParam, oneOfParam, scopedAffiliate, textField, timeParam } from '../requestParams.ts';
 import { json, type Reply, type Request } from '../http.ts';
 import type { FraudPauses } from './pauses.ts';
 
@@ -49,24 +49,13 @@ export function fraudApi(d: FraudApiDeps) {
       const brand = idParam('brand', q.get('brand'));
       const rule = oneOfParam('rule', q.get('rule'), RULES);
       const limit = limitParam(q.get('limit'), 1000, MAX_ALERTS);
-      const where = [
-        `ts >= toDateTime(${Math.floor(from / 1000)}) AND ts < toDateTime(${Math.ceil(to / 1000)})`,
-        affiliate ? `affiliate_id = ${quote(affiliate)}` : '',
-        brand ? `brand_id = ${quote(brand)}` : '',
-        rule ? `rule = ${quote(rule)}` : '',
-      ].filter(Boolean);
-      let rows: Array<Record<string, unknown>>;
-      try {
-        const rs = await d.ch.query({
-          query: `SELECT id, toUInt64(ts) * 1000 + ts_ms AS at, brand_id, affiliate_id, sub_id, player_id, rule, action, score, evidence
-                  FROM fraud_alerts WHERE ${where.join(' AND ')} ORDER BY at DESC, id LIMIT ${limit}`,
-          format: 'JSONEachRow',
-          clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-        });
-        rows = await rs.json<Record<string, unknown>>();
-      } catch (err) {
-        throw new AffstreamError('unavailable', 'fraud alerts are unavailable (ClickHouse)', { cause: err });
-      }
+      const where = [timeRange('ts', from, to), ...equalities({ affiliate_id: affiliate, brand_id: brand, rule })];
+      const rows = await selectOrUnavailable<Record<string, unknown>>(
+        d.ch,
+        `SELECT id, toUInt64(ts) * 1000 + ts_ms AS at, brand_id, affiliate_id, sub_id, player_id, rule, action, score, evidence
+         FROM fraud_alerts WHERE ${where.join(' AND ')} ORDER BY at DESC, id LIMIT ${limit}`,
+        'fraud alerts',
+      );
       return json(200, rows.map(({ at, evidence, ...r }) => ({ ...r, ts: new Date(Number(at)).toISOString(), evidence: JSON.parse(String(evidence)) })));
     },
 
@@ -84,18 +73,9 @@ export function fraudApi(d: FraudApiDeps) {
       if (!scope.all) throw new AffstreamError('forbidden', 'only an operator (admin token) can lift a pause');
       const pause = d.pauses.byId(req.params[0] ?? '');
       if (!pause) throw new AffstreamError('not_found', `no pause ${req.params[0]} in force`);
-      let reason = new URLSearchParams(req.query).get('reason') ?? '';
-      if (req.body.length > 0) {
-        let body: unknown;
-        try {
-          body = JSON.parse(req.body.toString('utf8'));
-        } catch {
-          throw new AffstreamError('invalid_json', 'body must be JSON: {"reason": "..."}');
-        }
-        const r = (body as { reason?: unknown }).reason;
-        if (r !== undefined && (typeof r !== 'string' || r.length > 1000)) throw new AffstreamError('invalid_field', 'reason: must be a string of at most 1000 characters');
-        reason = (r as string | undefined) ?? reason;
-      }
+      // The reason comes in the body (POST) or, for DELETE, in the query.
+      const body = jsonBody(req, { optional: true, example: '{"reason": "..."}' });
+      const reason = textField(body, 'reason', 1000) || (new URLSearchParams(req.query).get('reason') ?? '');
       const row = {
         ts: Math.floor(Date.now() / 1000), pause_id: pause.id, brand_id: pause.brand_id, affiliate_id: pause.affiliate_id, sub_id: pause.sub_id,
         rule: pause.rule, action: pause.action, operator: 'admin', reason,

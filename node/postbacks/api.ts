@@ -13,7 +13,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { checkId } from '../../schema/catalog.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
-import { quote } from '../../schema/clickhouse/client.ts';
+import { equalities, selectOrUnavailable, timeRange } from '../../schema/clickhouse/client.ts';
 import type { ClusterConfig } from '../../schema/config.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 import { PostbackEndpoints } from '../../schema/postbackEndpoints.ts';
@@ -21,7 +21,7 @@ import { enabledEndpoint, endpointEvent, endpointEventRow, type EndpointState } 
 import type { NatsNames } from '../../schema/subjects.ts';
 import { requestScope, type Scope } from '../auth.ts';
 import { json, type Reply, type Request } from '../http.ts';
-import { idParam, limitParam, scopedAffiliate, timeParam } from '../queryParams.ts';
+import { idParam, jsonBody, limitParam, scopedAffiliate, textField, timeParam } from '../requestParams.ts';
 
 /** What the postback API needs. */
 export interface PostbackApiDeps {
@@ -56,21 +56,8 @@ function endpointView(s: EndpointState, postbackUrl: string | null) {
 
 /** The optional text fields of an enable body. */
 function enableBody(req: Request): { reason: string; by: string } {
-  if (req.body.length === 0) return { reason: '', by: 'admin' };
-  let b: unknown;
-  try {
-    b = JSON.parse(req.body.toString('utf8'));
-  } catch {
-    throw new AffstreamError('invalid_json', 'body must be JSON: {"reason": "...", "by": "..."}');
-  }
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new AffstreamError('invalid_json', 'body must be a JSON object');
-  const field = (name: string, max: number): string => {
-    const v = (b as Record<string, unknown>)[name];
-    if (v === undefined || v === null) return '';
-    if (typeof v !== 'string' || v.length > max) throw new AffstreamError('invalid_field', `${name}: must be a string of at most ${max} characters`);
-    return v;
-  };
-  return { reason: field('reason', 1000), by: field('by', 64) || 'admin' };
+  const b = jsonBody(req, { optional: true, example: '{"reason": "...", "by": "..."}' });
+  return { reason: textField(b, 'reason', 1000), by: textField(b, 'by', 64) || 'admin' };
 }
 
 /** The postback API's handlers; `close` stops the endpoints watch (opened on first use). */
@@ -97,26 +84,16 @@ export function postbacksApi(d: PostbackApiDeps) {
       const affiliate = scopedAffiliate(scope, q.get('affiliate'));
       const commission = idParam('commission', q.get('commission'));
       const limit = limitParam(q.get('limit'), 1000, MAX_ATTEMPTS);
-      const where = [
-        `at >= toDateTime(${Math.max(0, Math.floor(from / 1000))}) AND at < toDateTime(${Math.max(0, Math.ceil(to / 1000))})`,
-        affiliate ? `affiliate_id = ${quote(affiliate)}` : '',
-        commission ? `commission_id = ${quote(commission)}` : '',
-      ].filter(Boolean);
-      let rows: Array<Record<string, unknown>>;
-      try {
-        // FINAL: a batch inserted twice (a retried insert that had landed) shows its rows once.
-        const rs = await d.ch.query({
-          query: `SELECT toUInt64(at) * 1000 + at_ms AS ms, job_id, commission_id, version, brand_id, affiliate_id, status, url, status_code,
-                         latency_ms, error, attempt, result
-                  FROM postback_attempts FINAL WHERE ${where.join(' AND ')}
-                  ORDER BY ms DESC, job_id, attempt DESC LIMIT ${limit}`,
-          format: 'JSONEachRow',
-          clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-        });
-        rows = await rs.json<Record<string, unknown>>();
-      } catch (err) {
-        throw new AffstreamError('unavailable', 'postback attempts are unavailable (ClickHouse)', { cause: err });
-      }
+      const where = [timeRange('at', from, to), ...equalities({ affiliate_id: affiliate, commission_id: commission })];
+      // FINAL: a batch inserted twice (a retried insert that had landed) shows its rows once.
+      const rows = await selectOrUnavailable<Record<string, unknown>>(
+        d.ch,
+        `SELECT toUInt64(at) * 1000 + at_ms AS ms, job_id, commission_id, version, brand_id, affiliate_id, status, url, status_code,
+                latency_ms, error, attempt, result
+         FROM postback_attempts FINAL WHERE ${where.join(' AND ')}
+         ORDER BY ms DESC, job_id, attempt DESC LIMIT ${limit}`,
+        'postback attempts',
+      );
       return json(200, rows.map(({ ms, ...r }) => ({ at: new Date(Number(ms)).toISOString(), ...r })));
     },
 

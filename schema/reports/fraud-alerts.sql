@@ -1,4 +1,4 @@
--- fraud-alerts: the alerts raised (SPEC §7) per day (in {tz}), brand, affiliate, sub-ID, rule and
+-- fraud-alerts: the alerts raised (docs/fraud.md) per day (in {tz}), brand, affiliate, sub-ID, rule and
 -- action: how many, how many players they name, and their mean score. Parameters as affiliate-daily.
 SELECT
   toString(toDate(ts, {tz:String})) AS day,

@@ -1,5 +1,5 @@
 /**
- * Reports (SPEC §10): SQL files in this folder with named, typed parameters written
+ * Reports (docs/reports.md): SQL files in this folder with named, typed parameters written
  * `{name:Type}` — the syntax of current ClickHouse. ClickHouse 18.16 has no server-side
  * parameters, so {@link bindParameters} validates each value against its type and inlines it as a
  * quoted literal; nothing from a request is ever pasted into SQL unchecked. The CLI and the HTTP
@@ -11,7 +11,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { stringify } from 'csv-stringify/sync';
 import { AffstreamError } from '../errors.ts';
 import { isId } from '../config.ts';
-import { quote } from '../clickhouse/client.ts';
+import { isTimeZone } from '../catalog.ts';
+import { quote, selectRows } from '../clickhouse/client.ts';
 
 const DIR = fileURLToPath(new URL('./', import.meta.url));
 
@@ -30,15 +31,6 @@ export type ReportFormat = 'json' | 'csv' | 'table';
 /** Names of the reports that exist. */
 export async function reportNames(): Promise<string[]> {
   return (await readdir(DIR)).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
-}
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(tz);
-  } catch {
-    return false;
-  }
 }
 
 function isDay(s: string): boolean {
@@ -80,12 +72,7 @@ export function bindParameters(sql: string, params: Record<string, string>): str
 export async function runReport(ch: ClickHouseClient, name: string, params: ReportParams): Promise<Record<string, unknown>[]> {
   if (!(await reportNames()).includes(name)) throw new AffstreamError('unknown_report', `no report ${name}; reports: ${(await reportNames()).join(', ')}`);
   const sql = bindParameters(await readFile(`${DIR}${name}.sql`, 'utf8'), { ...params });
-  const rs = await ch.query({
-    query: sql.replace(/^\s*--.*$/gm, ''),
-    format: 'JSONEachRow',
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-  });
-  return rs.json<Record<string, unknown>>();
+  return selectRows<Record<string, unknown>>(ch, sql.replace(/^\s*--.*$/gm, ''));
 }
 
 /** Render rows as CSV (header + rows) or as a plain-text table. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { loadConfig, type ClusterConfig } from '../../schema/config.ts';
 import { migrate } from '../../schema/clickhouse/migrate.ts';
-import { clickhouse } from '../../schema/clickhouse/client.ts';
+import { clickhouse, selectRows } from '../../schema/clickhouse/client.ts';
 import { ensureNats } from '../../schema/natsSetup.ts';
 import { runReport } from '../../schema/reports/index.ts';
 import { PROJECT_ROOT } from '../../cli/servers.ts';
@@ -184,7 +184,7 @@ export class TestCluster {
   async query<T>(sql: string): Promise<T[]> {
     const ch = clickhouse(this.cfg);
     try {
-      return await (await ch.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })).json<T>();
+      return await selectRows<T>(ch, sql);
     } finally {
       await ch.close();
     }

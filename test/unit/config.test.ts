@@ -1,18 +1,11 @@
-/** Boot-time config validation (SPEC §11): rejections name the key, the value and what is allowed. */
+/** Boot-time config validation (docs/configuration.md): rejections name the key, the value and what is allowed. */
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../schema/config.ts';
 import { ConfigError } from '../../schema/errors.ts';
+import { thrown } from '../kit/errors.ts';
 
 /** The ConfigError `fn` throws. */
-function rejection(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const rejection = (fn: () => unknown): ConfigError => thrown(fn, ConfigError);
 
 describe('loadConfig', () => {
   it('gives the defaults for an empty input and environment', () => {

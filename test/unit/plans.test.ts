@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parentOf, parsePlan, planOf, planVersionAt, type Plan } from '../../schema/plans.ts';
 import { parseAffiliate, type Affiliate } from '../../schema/catalog.ts';
-import { AffstreamError } from '../../schema/errors.ts';
+import { refusal } from '../kit/errors.ts';
 
 const NOW = Date.parse('2026-11-01T12:00:00Z');
 const base = { brandId: 'b1', currency: 'EUR' };
 const revshare = { tiers: [{ from: 0, pct: 25 }], carryOver: 'carry' };
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AffstreamError);
-    return `${(err as AffstreamError).code} ${(err as AffstreamError).message}`;
-  }
-  throw new Error('expected a rejection');
-}
 
 const plan = (body: Record<string, unknown>, prior?: Plan, now = NOW) => parsePlan('p1', body, prior, now);
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../schema/config.ts';
 import { ConfigError } from '../../schema/errors.ts';
+import { thrown } from '../kit/errors.ts';
 
 describe('postbacks config', () => {
   it('defaults to a 24 h retry time and 10 failures in 72 h', () => {
@@ -17,15 +18,7 @@ describe('postbacks config', () => {
   });
 
   it('refuses values out of range, naming key, value and what is allowed', () => {
-    const refused = (input: Parameters<typeof loadConfig>[0], env: Record<string, string> = {}) => {
-      try {
-        loadConfig(input, env);
-      } catch (err) {
-        expect(err).toBeInstanceOf(ConfigError);
-        return err as ConfigError;
-      }
-      throw new Error('expected a ConfigError');
-    };
+    const refused = (input: Parameters<typeof loadConfig>[0], env: Record<string, string> = {}) => thrown(() => loadConfig(input, env), ConfigError);
     expect(refused({ postbacks: { concurrency: 4, endpointConcurrency: 8 } })).toMatchObject({ key: 'postbacks.endpointConcurrency', value: 8, allowed: 'an integer from 1 to 4' });
     expect(refused({ postbacks: { backoffBaseMs: 5000, backoffMaxMs: 1000 } }).key).toBe('postbacks.backoffMaxMs');
     expect(refused({}, { AFFSTREAM_POSTBACK_RETRY_FOR_MS: 'soon' }).message).toContain('AFFSTREAM_POSTBACK_RETRY_FOR_MS');

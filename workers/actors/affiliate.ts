@@ -1,7 +1,7 @@
 /**
  * The affiliate actor: one per affiliate id, living in the partition that `shard(affiliateId)`
  * picks. It decides what each click counts as, and runs the fraud rules that judge an affiliate's
- * sub-IDs (SPEC §7: 1 IP registrations, 2 conversion rate, 4 chargeback rate, 5 click flood,
+ * sub-IDs (docs/fraud.md, “Where each rule runs”: 1 IP registrations, 2 conversion rate, 4 chargeback rate, 5 click flood,
  * 7 FTD amount clusters), on event time.
  *
  * A click is **unique** when it is the first valid click (not a bot, not geo-blocked, not flagged

@@ -1,5 +1,5 @@
 /**
- * Attribution models (SPEC §6), pure: which clicks of a visitor are touches of a registration, and
+ * Attribution models (docs/architecture.md, “Attribution”), pure: which clicks of a visitor are touches of a registration, and
  * what weight each touch gets under first click, linear and position-based (40/20/40) models.
  * Weights are basis points (1/100 of a percent) that always sum to 10,000, so credits and the
  * money split from them (`splitByWeights` in schema/money.ts) are exact.

@@ -2,7 +2,7 @@
  * The identity actor: one per brand and shared identifier — `brand\u0000ip\u0000<ip>` or
  * `brand\u0000device\u0000<device_id>` — in the partition `shard(key)` picks. It sees every
  * attributed registration carrying that identifier, whatever the affiliate, which is the
- * network-wide view multi-accounting needs (SPEC §7 rule 6) without any per-event lookup: when
+ * network-wide view multi-accounting needs (rule 6, docs/fraud.md) without any per-event lookup: when
  * registrations of different affiliates share the identifier within the window, each player
  * involved is flagged, once.
  *

@@ -1,7 +1,8 @@
 /**
  * The player actor: one per `brand:player_id`, in the partition `shard(brand:player_id)` picks
- * (SPEC §9). It binds the player to an affiliate (SPEC §6), detects the FTD, keeps the KYC
- * status, and turns every event into its revenue components (SPEC §8 NGR), exactly.
+ * (docs/architecture.md, “Partitions”). It binds the player to an affiliate (docs/architecture.md,
+ * “Attribution”), detects the FTD, keeps the KYC status, and turns every event into its revenue
+ * components (docs/commissions.md, “NGR”), exactly.
  *
  * A registration takes the attribution rule its partition has in force at that point of its
  * ordered input (last click, first click, linear or position-based: workers/actors/attribution.ts)
@@ -12,7 +13,7 @@
  * registration — events wait in `pending` and are applied, in their order, once it is; nothing is
  * lost and nothing is applied with the wrong affiliate.
  *
- * Fraud (SPEC §7): every registration gets a fraud score from its click; bonus abuse (a deposit,
+ * Fraud (docs/fraud.md): every registration gets a fraud score from its click; bonus abuse (a deposit,
  * the maximum bonus, then no bet within the window) holds the player's commission; attributed
  * registrations, FTDs and chargebacks are forwarded to the affiliate's actor and registrations to
  * the actors of their IP and device, which judge them network-wide ({@link PlayerForward}).
@@ -55,7 +56,7 @@ export interface Attribution {
   rulesVersion: string;
   /**
    * The click's traffic was active (affiliate and sub-ID neither paused nor blocked) and the click
-   * not flagged by the click-stream rule: a flagged click still attributes (SPEC §7 only takes it
+   * not flagged by the click-stream rule: a flagged click still attributes (the rule only takes it
    * out of unique clicks; a carrier NAT sends many visitors through one IP) but earns nothing.
    */
   commissionable: boolean;
@@ -81,7 +82,7 @@ export interface Credit {
   weightBp: number;
 }
 
-/** Namespace of global player UUIDs (SPEC §6): UUIDv5 of `brand:player_id` under it, stable forever. */
+/** Namespace of global player UUIDs (docs/architecture.md, “Attribution”): UUIDv5 of `brand:player_id` under it, stable forever. */
 export const PLAYER_UUID_NAMESPACE = '5b0f3a52-6f0e-4c55-9d6c-1f3c2a7e9b41';
 
 /** State of one player actor. */
@@ -130,7 +131,7 @@ export type PlayerMessage =
 /** A message for an actor of another partition, sent through that partition's stream. */
 export type PlayerForward = Forward<'affiliate', AffiliateMessage> | Forward<'identity', IdentityMessage> | Forward<'commission', CommissionMessage>;
 
-/** Revenue components of one event, decimal text with 4 places (SPEC §8). */
+/** Revenue components of one event, decimal text with 4 places (docs/commissions.md, “NGR”). */
 export interface Revenue {
   ggr: string;
   bonusCost: string;

@@ -1,5 +1,5 @@
 /**
- * Carries out what a raised alert means outside the partition (SPEC §7): the alert on the
+ * Carries out what a raised alert means outside the partition (docs/fraud.md, “Actions”): the alert on the
  * JetStream alert subject (its id as `Nats-Msg-Id`, so a replay publishes nothing new), and for a
  * pause or block, the entry in the fraud KV bucket that every edge watches — the next click of that
  * sub-ID is marked within milliseconds, and `GET /api/v1/fraud/pauses` lists it. Retried until

@@ -1,6 +1,6 @@
 /**
- * Fraud scores, 0–100, for every click and registration (SPEC §7), from what is known when they
- * are counted. Additive evidence, capped at 100; the weights are documented in docs/fraud.md.
+ * Fraud scores, 0–100, for every click and registration, from what is known when they are counted.
+ * Additive evidence, capped at 100; the weights are documented in docs/fraud.md, “Scores”.
  */
 
 /** What a click's score is made of. */

@@ -1,5 +1,5 @@
 /**
- * Sliding-window counters for many keys in flat typed arrays (DESIGN.md principle 6: windows are
+ * Sliding-window counters for many keys in flat typed arrays (docs/architecture.md, “Principles”, 6: windows are
  * ring buckets with bounded memory). A fraud window must hold a million distinct IPs in well
  * under 200 bytes each; a `Map` of small objects costs several times that, so every key lives in
  * one open-addressing slot: a 64-bit hash of the key, the number of its newest bucket, and a ring

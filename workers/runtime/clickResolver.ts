@@ -1,5 +1,5 @@
 /**
- * Resolves the click a registration quotes (SPEC §6) and feeds the answer back into the player's
+ * Resolves the click a registration quotes (docs/architecture.md, “Attribution”) and feeds the answer back into the player's
  * partition as a `resolved` message, so the player actor sees it in its ordered input and a
  * replay sees it at the same place.
  *

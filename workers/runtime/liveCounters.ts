@@ -1,5 +1,5 @@
 /**
- * Today's live counters per affiliate (SPEC §10 "Live"), kept by each partition for the rows it
+ * Today's live counters per affiliate (docs/architecture.md, “Live counters”), kept by each partition for the rows it
  * writes and published to Redis several times a second as absolute values — one hash per
  * affiliate and UTC day, one field per partition and counter, only the fields that changed — so a
  * replay after a crash rewrites the same numbers instead of adding them twice. The edge sums the

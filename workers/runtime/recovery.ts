@@ -25,11 +25,7 @@ import type { LiveCounters } from './liveCounters.ts';
 import { COUNTED_TABLES } from '../sink/tables.ts';
 import { landedSeqs, type Landed } from '../sink/landed.ts';
 import { parseRules } from '../../schema/attributionRules.ts';
-
-async function rows<T>(ch: ClickHouseClient, query: string): Promise<T[]> {
-  const rs = await ch.query({ query, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
-  return rs.json<T>();
-}
+import { selectRows } from '../../schema/clickhouse/client.ts';
 
 /** Restore every loop; returns what each table already holds. */
 export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number, PartitionLoop>, settings: { uniqueDays: number }): Promise<Landed> {
@@ -40,7 +36,7 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   if (partitions.length === 0) return landed;
   const list = partitions.join(',');
   // `version`, not `seq`: ClickHouse 18.16 aliases are global, and argMax reads the column.
-  const fraud = await rows<{ partition: number; key: string; version: number; state: string }>(
+  const fraud = await selectRows<{ partition: number; key: string; version: number; state: string }>(
     ch,
     `SELECT partition, key, max(seq) AS version, argMax(state, seq) AS state FROM fraud_state WHERE partition IN (${list}) GROUP BY partition, key`,
   );
@@ -53,7 +49,7 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   }
   const upTo = (p: number, seq: number) => seq <= loop(p).lastSeq;
 
-  for (const r of await rows<{ partition: number; seq: number; rules: string }>(ch, `SELECT partition, seq, rules FROM partition_rules WHERE partition IN (${list}) ORDER BY seq`)) {
+  for (const r of await selectRows<{ partition: number; seq: number; rules: string }>(ch, `SELECT partition, seq, rules FROM partition_rules WHERE partition IN (${list}) ORDER BY seq`)) {
     const l = loop(r.partition);
     const seq = Number(r.seq);
     if (seq <= l.lastSeq && seq > l.rulesSeq) {
@@ -120,14 +116,14 @@ export async function recoverLive(ch: ClickHouseClient, live: Map<number, LiveCo
   const list = [...live.keys()].join(',');
   if (list === '') return;
   const counter = (p: number) => live.get(Number(p)) as LiveCounters;
-  for (const r of await rows<{ partition: number; affiliate_id: string; day: string; clicks: number; u: number; b: number; g: number }>(
+  for (const r of await selectRows<{ partition: number; affiliate_id: string; day: string; clicks: number; u: number; b: number; g: number }>(
     ch,
     `SELECT partition, affiliate_id, toString(toDate(ts)) AS day, count() AS clicks, sum(is_unique) AS u, sum(bot) AS b, sum(geo_blocked) AS g
      FROM clicks WHERE partition IN (${list}) AND ts >= toDateTime(today()) GROUP BY partition, affiliate_id, day`,
   )) {
     counter(r.partition).restore(r.affiliate_id, r.day, { clicks: Number(r.clicks), unique_clicks: Number(r.u), bot_clicks: Number(r.b), geo_blocked_clicks: Number(r.g) }, {});
   }
-  for (const r of await rows<{ partition: number; affiliate_id: string; day: string; reg: number; ftds: number; deps: number; fa: string; da: string; ngr: string }>(
+  for (const r of await selectRows<{ partition: number; affiliate_id: string; day: string; reg: number; ftds: number; deps: number; fa: string; da: string; ngr: string }>(
     ch,
     `SELECT partition, affiliate_id, toString(toDate(ts)) AS day, countIf(type = 'registration') AS reg, sum(is_ftd) AS ftds, countIf(type = 'deposit') AS deps,
             toString(sumIf(amount, is_ftd = 1)) AS fa, toString(sumIf(amount, type = 'deposit')) AS da, toString(sum(ngr)) AS ngr

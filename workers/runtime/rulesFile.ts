@@ -1,6 +1,6 @@
 /**
- * The attribution rules file, read at boot and watched afterwards (SPEC §6: reloads without
- * restart). A bad file at boot stops the worker with the reason; a bad file later is logged and
+ * The attribution rules file, read at boot and watched afterwards, reloaded without restart
+ * (docs/configuration.md, “Attribution rules file”). A bad file at boot stops the worker with the reason; a bad file later is logged and
  * the rules stay as they were, so a half-saved edit never reaches a partition.
  *
  * Watched two ways: `fs.watch` on the file's folder (editors replace a file by renaming a new one

@@ -1,6 +1,7 @@
 /**
- * Puts the rules file's attribution rules into every partition's ordered input (DESIGN.md
- * principle 3). A partition's rules change only when its loop applies a `rules` message, so the
+ * Puts the rules file's attribution rules into every partition's ordered input
+ * (docs/architecture.md, “Principles”, 3, and “Attribution”: which rules apply is decided by stream
+ * position). A partition's rules change only when its loop applies a `rules` message, so the
  * rule a registration gets depends on its place in the stream alone, and a replay gives it the same
  * one; the rules in force are stored with the partition's flushes (`partition_rules`).
  *

@@ -1,8 +1,9 @@
 /**
- * Per-minute aggregates, computed by the worker from the rows of one flush (DESIGN.md: workers
- * flush aggregates to ClickHouse). One row per partition and key (minute, brand, affiliate, sub1,
- * campaign, country), tagged with the partition's last message sequence in the flush, so the
- * landed-rows check that protects the raw logs protects these too. Money sums are exact (bigint).
+ * Per-minute aggregates, computed by the worker from the rows of one flush, not by materialized
+ * views (docs/architecture.md, “Exactly once, by construction”, 4). One row per partition and key
+ * (minute, brand, affiliate, sub1, campaign, country), tagged with the partition's last message
+ * sequence in the flush, so the landed-rows check that protects the raw logs protects these too.
+ * Money sums are exact (bigint).
  *
  * The sums are kept up to date as messages are consumed ({@link MinuteSums.add}) rather than
  * computed from the queued rows when the flush starts: a flush then only turns a few sums into

@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Table } from './tables.ts';
+import { selectRows } from '../../schema/clickhouse/client.ts';
 
 /** Per counted table and partition, the last message ClickHouse holds rows of: replayed messages at or below are not written again. */
 export type Landed = Map<Table, Map<number, number>>;
@@ -13,11 +14,10 @@ export type Landed = Map<Table, Map<number, number>>;
 export async function landedSeqs(ch: ClickHouseClient, table: string, partitions: readonly number[]): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   if (partitions.length === 0) return out;
-  const rs = await ch.query({
-    query: `SELECT partition, max(seq) AS seq FROM ${table} WHERE partition IN (${partitions.map(Number).join(',')}) GROUP BY partition`,
-    format: 'JSONEachRow',
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-  });
-  for (const r of await rs.json<{ partition: number; seq: number }>()) out.set(Number(r.partition), Number(r.seq));
+  const rows = await selectRows<{ partition: number; seq: number }>(
+    ch,
+    `SELECT partition, max(seq) AS seq FROM ${table} WHERE partition IN (${partitions.map(Number).join(',')}) GROUP BY partition`,
+  );
+  for (const r of rows) out.set(Number(r.partition), Number(r.seq));
   return out;
 }

@@ -1,4 +1,4 @@
--- Visitor identity and multi-touch attribution (SPEC §6). ClickHouse 18.16 has no
+-- Visitor identity and multi-touch attribution (docs/architecture.md, “Attribution”). ClickHouse 18.16 has no
 -- `ADD COLUMN IF NOT EXISTS`: the migration runner takes "column already exists" for done, so a
 -- migration interrupted half-way still runs again.
 ALTER TABLE {db}.clicks ADD COLUMN visitor_id String;

@@ -1,4 +1,4 @@
--- The fraud engine (SPEC §7). Every click and registration carries a fraud score 0–100; clicks
+-- The fraud engine (docs/fraud.md). Every click and registration carries a fraud score 0–100; clicks
 -- also say whether the click-stream rule flagged them and the fraud status of their sub-ID.
 ALTER TABLE {db}.clicks ADD COLUMN fraud_score UInt8 DEFAULT 0;
 ALTER TABLE {db}.clicks ADD COLUMN flagged UInt8 DEFAULT 0;
