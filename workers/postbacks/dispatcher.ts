@@ -235,7 +235,11 @@ class Dispatcher {
         if (this.stopping) break;
         this.log.warn({ err: String(err) }, 'postback fetch failed; retrying');
         await new Promise((r) => setTimeout(r, 1000));
-        await ensurePostbackConsumer(await jetstreamManager(this.p.deps.nc), this.p.deps.cfg).catch(() => undefined);
+        // Nothing may escape this loop: its promise is awaited only at stop, and a rejection
+        // nobody awaits ends the process (the whole worker, during a NATS outage).
+        await jetstreamManager(this.p.deps.nc)
+          .then((jsm) => ensurePostbackConsumer(jsm, this.p.deps.cfg))
+          .catch(() => undefined);
       } finally {
         this.pull = undefined;
       }
