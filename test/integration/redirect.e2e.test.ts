@@ -94,7 +94,7 @@ describe('click → JetStream → affiliate actor → ClickHouse → affiliate-d
     expect(rows.length).toBeGreaterThan(0);
     const columns = [
       'day', 'brand_id', 'affiliate_id', 'clicks', 'unique_clicks', 'bot_clicks', 'geo_blocked_clicks', 'registrations', 'ftds', 'ftd_amount',
-      'deposits', 'deposit_amount', 'withdrawal_amount', 'ggr', 'bonus_amount', 'chargeback_amount', 'ngr', 'conversion_rate',
+      'deposits', 'deposit_amount', 'withdrawal_amount', 'ggr', 'bonus_amount', 'chargeback_amount', 'ngr', 'conversion_rate', 'cpa', 'revshare', 'commission',
     ];
     expect(Object.keys(rows[0] as object)).toEqual(columns);
     const csv = await (await fetch(`${url}&format=csv`, { headers: auth })).text();
