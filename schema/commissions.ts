@@ -97,7 +97,11 @@ export interface PostbackJob {
 }
 
 /** Macros a `postbackUrl` template may hold. */
-export const POSTBACK_MACROS = ['click_id', ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`), 'event', 'status', 'payout', 'currency', 'txid'] as const;
+export const POSTBACK_MACROS = [
+  'click_id', ...Array.from({ length: 10 }, (_, i) => `sub${i + 1}`), 'event', 'status', 'payout', 'currency', 'txid',
+  // Beyond the usual set: the line and its change, so a tracker can order changes that arrive out of order.
+  'commission_id', 'version',
+] as const;
 
 /** An operator's command, as the edge puts it into the partition of the affiliate's commission actor. */
 export interface CommissionCommand {

@@ -2,7 +2,7 @@
  * Each fraud rule of docs/fraud.md through its actor's pure handler: a case that triggers it and a
  * near miss that does not.
  */
-import { clickRecorded, subs } from '../kit/actors.ts';
+import { clickRecorded, ofType, subs } from '../kit/actors.ts';
 import { describe, expect, it } from 'vitest';
 import { handleAffiliate, initialAffiliateState, type AffiliateContext, type AffiliateEffect, type AffiliateState, type Attributed } from '../../workers/actors/affiliate.ts';
 import { handleIdentity, initialIdentityState } from '../../workers/actors/identity.ts';
@@ -162,10 +162,22 @@ describe('rule 6: multi-accounting', () => {
   it('one device registering through two affiliates within 24 hours: both players flagged, once', () => {
     const s = initialIdentityState('b', 'device', 'dev-1');
     expect(handleIdentity(s, reg('a1', 'p1', T0), DEFAULT_FRAUD_RULES)).toEqual([]);
-    const found = handleIdentity(s, reg('a2', 'p2', T0 + HOUR), DEFAULT_FRAUD_RULES).map((e) => e.alert);
+    const found = ofType(handleIdentity(s, reg('a2', 'p2', T0 + HOUR), DEFAULT_FRAUD_RULES), 'AlertRaised').map((e) => e.alert);
     expect(found.map((a) => [a.rule, a.player_id, a.affiliate_id])).toEqual([['multi_account', 'p2', 'a2'], ['multi_account', 'p1', 'a1']]);
     expect(found[0]?.evidence).toMatchObject({ device: 'dev-1', affiliates: ['a1', 'a2'] });
-    expect(handleIdentity(s, reg('a2', 'p3', T0 + 2 * HOUR), DEFAULT_FRAUD_RULES).map((e) => e.alert.player_id)).toEqual(['p3']);
+    expect(ofType(handleIdentity(s, reg('a2', 'p3', T0 + 2 * HOUR), DEFAULT_FRAUD_RULES), 'AlertRaised').map((e) => e.alert.player_id)).toEqual(['p3']);
+  });
+
+  it('with the action hold_commission, the commission actor of each flagged player is told to hold its lines', () => {
+    const rules = { ...DEFAULT_FRAUD_RULES, multiAccount: { ...DEFAULT_FRAUD_RULES.multiAccount, action: 'hold_commission' as const } };
+    const s = initialIdentityState('b', 'device', 'dev-1');
+    handleIdentity(s, reg('a1', 'p1', T0), rules);
+    const effects = handleIdentity(s, reg('a2', 'p2', T0 + HOUR), rules);
+    const alertIds = ofType(effects, 'AlertRaised').map((e) => e.alert.id);
+    expect(ofType(effects, 'Forward').map((f) => [f.actor, f.key, f.message])).toEqual([
+      ['commission', 'a2', { type: 'PlayerHeld', brandId: 'b', playerId: 'p2', alertId: alertIds[0], at: T0 + HOUR }],
+      ['commission', 'a1', { type: 'PlayerHeld', brandId: 'b', playerId: 'p1', alertId: alertIds[1], at: T0 + HOUR }],
+    ]);
   });
 
   it('near misses: the same affiliate twice, or two affiliates more than 24 hours apart', () => {

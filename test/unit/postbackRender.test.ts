@@ -21,7 +21,11 @@ describe('renderPostbackUrl', () => {
     const template = POSTBACK_MACROS.map((m) => `{${m}}`).join('/');
     const out = renderPostbackUrl(`https://x.example/${template}?{unknown}&{Sub1}`, macroValues(job, subs));
     for (const m of POSTBACK_MACROS) expect(out).not.toContain(`{${m}}`);
-    expect(out).toContain('/ftd-9?{unknown}&{Sub1}');
+    expect(out).toContain(`/ftd-9/${job.commissionId}/${job.version}?{unknown}&{Sub1}`);
+  });
+
+  it('names the line and the version of its change, so a tracker can order changes', () => {
+    expect(renderPostbackUrl('http://x/?id={commission_id}&v={version}', macroValues(job, subs))).toBe(`http://x/?id=${job.commissionId}&v=${job.version}`);
   });
 
   it('a macro that appears twice is replaced twice', () => {

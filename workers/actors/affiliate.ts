@@ -194,11 +194,10 @@ function raise(s: AffiliateState, t: Trigger): AffiliateEffect[] {
   // Quiet periods that have ended are forgotten: the map holds only the flags of current windows.
   for (const [k, until] of f.quietUntil) if (until <= t.ts) f.quietUntil.delete(k);
   f.quietUntil.set(quietKey, t.ts + t.windowMs);
-  const id = alertId(t.rule, `${s.affiliateId}\u0000${t.sub}`, t.eventId);
-  return [{ type: 'AlertRaised', alert: alertOf(s, t, id) }, ...(t.action === 'hold_commission' ? [holdLines(s, t.sub, t, id)] : [])];
+  return [{ type: 'AlertRaised', alert: alertOf(s, t, alertId(t.rule, `${s.affiliateId}\u0000${t.sub}`, t.eventId)) }];
 }
 
-/** A pause, block or commission hold on a sub-ID (null: the affiliate) holds the commission lines it touches (workers/actors/commission.ts). */
+/** A pause or block of a sub-ID (null: the affiliate) holds the commission lines its traffic made (workers/actors/commission.ts). */
 function holdLines(s: AffiliateState, subId: string | null, t: Trigger, alertId: string): AffiliateEffect {
   return { type: 'Forward', actor: 'commission', key: s.affiliateId, message: { type: 'TrafficPaused', subId, action: t.action, alertId, at: t.ts } };
 }

@@ -217,8 +217,12 @@ export interface CommissionContext {
   parentOf(affiliateId: string): string | null;
   /** Brand settings: IANA time zone (periods close at month end there), currency, KYC gating of approvals. */
   brand(brandId: string): { timezone: string; currency: string; kycGating: boolean };
-  /** A pause or block in force on the affiliate's sub-ID (or the whole affiliate), with its alert id; null when active. */
-  pauseOf(affiliateId: string, subId: string): { action: string; alertId: string } | null;
+  /**
+   * A pause or block in force on the affiliate's sub-ID, or on the whole affiliate, with its alert
+   * id; `subId` null asks for the whole affiliate only (RevShare and sub-affiliate lines have no
+   * sub-ID: '' is the sub-ID of clicks without one). Null when active.
+   */
+  pauseOf(affiliateId: string, subId: string | null): { action: string; alertId: string } | null;
 }
 
 /** What the actor keeps about one player of a brand. */
@@ -424,7 +428,7 @@ function closePeriod(s: CommissionState, brandId: string, b: BrandBook, ctx: Com
   out.push(...accruals(s, brandId, b, open.end, true));
   const ftds = open.segments.reduce((n, x) => n + x.ftds, 0);
   const settled = settlePeriod(b.carry, open.segments, ftds);
-  const { status, reason } = holdOf(null, ctx.pauseOf(s.affiliateId, ''), true);
+  const { status, reason } = holdOf(null, ctx.pauseOf(s.affiliateId, null), true);
   open.segments.forEach((seg, i) => {
     const r = settled.lines[i] as (typeof settled.lines)[number];
     const line = newLine(s, {
@@ -572,7 +576,7 @@ function onChildLine(s: CommissionState, child: CommissionLine, change: 'made' |
   if (amount === 0n) return out;
   const line = newLine(s, {
     id, brandId: child.brandId, playerId: child.playerId, kind: 'subaffiliate', period: child.period, amount: toDecimalText(amount), currency: child.currency,
-    ...(child.status === 'held' ? { status: 'held' as const, reason: child.reason } : holdOf(null, ctx.pauseOf(s.affiliateId, ''), true)),
+    ...(child.status === 'held' ? { status: 'held' as const, reason: child.reason } : holdOf(null, ctx.pauseOf(s.affiliateId, null), true)),
     sourceEventId: child.sourceEventId, clickId: '', sub1: '', reversalOf: '', ngr: '0.0000', carryIn: '0.0000', carryOut: '0.0000',
     pct: version.subAffiliatePct, planId: plan.id, planVersionNo: version.version, createdAtMs: child.createdAtMs, holdUntil: child.createdAtMs + version.holdDays * DAY_MS,
   });
@@ -610,7 +614,7 @@ function approveDue(s: CommissionState, c: CommissionCommand, id: string, ctx: C
   if (!line) return act(s, c, 'approve', id, ctx, out);
   if (line.status !== 'pending') return refused(id, `not due: the commission is ${line.status}`);
   if (line.holdUntil > c.at) return refused(id, `not due: its hold period runs until ${iso(line.holdUntil)}`);
-  const pause = ctx.pauseOf(s.affiliateId, line.sub1);
+  const pause = ctx.pauseOf(s.affiliateId, line.kind === 'cpa' ? line.sub1 : null);
   if (pause) return refused(id, `not due: traffic ${pause.action} (alert ${pause.alertId})`);
   if (line.kind === 'cpa' && ctx.brand(line.brandId).kycGating && s.players.get(playerKey(line.brandId, line.playerId))?.kyc !== 'approved') {
     return refused(id, 'not due: the player\u2019s KYC is not approved');

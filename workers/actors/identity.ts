@@ -9,6 +9,8 @@
  * Deterministic: event time only.
  */
 import { alertId, type FraudAlert, type FraudRules } from '../../schema/fraud.ts';
+import type { Forward } from './forward.ts';
+import type { CommissionMessage } from './commission.ts';
 
 const HOUR_MS = 3_600_000;
 /** Registrations remembered per identifier: enough to name the accounts of a farm, bounded. */
@@ -42,7 +44,10 @@ export interface IdentityMessage {
 }
 
 /** Effects, carried out by the host. */
-export type IdentityEffect = { type: 'AlertRaised'; alert: FraudAlert };
+export type IdentityEffect =
+  | { type: 'AlertRaised'; alert: FraudAlert }
+  /** The rule's action holds commission: the player's commission actor holds its lines (docs/commissions.md, “Holds”). */
+  | Forward<'commission', CommissionMessage>;
 
 /** The actor key of an identifier. */
 export function identityKey(brandId: string, kind: 'ip' | 'device', value: string): string {
@@ -73,7 +78,7 @@ export function handleIdentity(s: IdentityState, msg: IdentityMessage, rules: Fr
   const involved = [{ affiliateId: r.affiliateId, sub1: r.sub1, playerId: r.playerId }, ...others].filter((x) => !s.flagged.includes(x.playerId));
   const affiliates = [...new Set([r.affiliateId, ...others.map((x) => x.affiliateId)])].sort();
   const players = [r.playerId, ...others.map((x) => x.playerId)];
-  return involved.map((x) => {
+  return involved.flatMap((x): IdentityEffect[] => {
     s.flagged.push(x.playerId);
     const alert: FraudAlert = {
       id: alertId('multi_account', `${s.brandId}\u0000${x.playerId}`, r.eventId),
@@ -81,6 +86,8 @@ export function handleIdentity(s: IdentityState, msg: IdentityMessage, rules: Fr
       rule: 'multi_account', action: rule.action, score: Math.min(100, 50 + 10 * affiliates.length),
       evidence: { [s.kind]: s.value, affiliates, players, window_hours: rule.windowHours },
     };
-    return { type: 'AlertRaised', alert };
+    if (rule.action !== 'hold_commission') return [{ type: 'AlertRaised', alert }];
+    const held: CommissionMessage = { type: 'PlayerHeld', brandId: s.brandId, playerId: x.playerId, alertId: alert.id, at: r.ts };
+    return [{ type: 'AlertRaised', alert }, { type: 'Forward', actor: 'commission', key: x.affiliateId, message: held }];
   });
 }

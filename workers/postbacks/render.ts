@@ -29,6 +29,7 @@ export function macroValues(job: PostbackJob, subs: ClickSubs | undefined): Reco
   const sub = (i: number) => subs?.[i - 1] ?? '';
   const values = {
     click_id: job.clickId, event: job.event, status: job.status, payout: job.payout, currency: job.currency, txid: job.txid,
+    commission_id: job.commissionId, version: String(job.version),
   } as Record<PostbackMacro, string>;
   for (let i = 1; i <= 10; i++) values[`sub${i}` as PostbackMacro] = sub(i);
   values.sub1 = job.sub1 || sub(1);

@@ -175,7 +175,7 @@ export class PartitionLoop {
         ...settings.commission,
         pauseOf: (affiliateId, subId) => {
           const actions = this.actors.affiliate.get(affiliateId)?.fraud.actions;
-          const a = actions?.get(subId) ?? actions?.get(null);
+          const a = (subId === null ? undefined : actions?.get(subId)) ?? actions?.get(null);
           return a ? { action: a.action, alertId: a.alertId } : null;
         },
       },

@@ -252,7 +252,14 @@ export class ClickHouseSink {
         case 'summing':
           return slicedLines(b.sums[t.name].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(t.name, p)), t.line as (r: AggregateRow) => string);
         case 'lookup':
-          return t.name === 'click_lookup' ? b.lookup.body() : b.visitors.body();
+          switch (t.name) {
+            case 'click_lookup':
+              return b.lookup.body();
+            case 'visitor_clicks':
+              return b.visitors.body();
+            default:
+              return unhandled(t);
+          }
         case 'replacing':
           switch (t.name) {
             case 'revshare_accruals':
