@@ -2,11 +2,12 @@
  * Commissions end to end (docs/commissions.md) on a real edge and worker: a CPA that qualifies late
  * (KYC after the FTD) makes one pending line; an operator approves and pays it; every status
  * change reaches the affiliate's own tracker as an outbound postback; a forbidden transition is
- * refused; a chargeback appends a reversal and the parent's sub-affiliate line follows; and a
- * worker killed with `kill -9` after a change is committed but before its postback went out still
+ * refused; a chargeback appends a reversal and the parent's sub-affiliate line follows; a tracker
+ * that never answers holds nothing up; and a worker killed with `kill -9` after a change is committed but before its postback went out still
  * sends it after the restart, with exactly one line per qualifying event.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -25,6 +26,10 @@ const auth = (token = cluster.token) => ({ Authorization: `Bearer ${token}`, 'co
 let receiver: Server;
 let receiverPort = 0;
 const received: URL[] = [];
+/** A dead tracker: takes the connection, never answers. */
+let blackHole: TcpServer;
+let blackHolePort = 0;
+const swallowed: Socket[] = [];
 
 interface Line { id: string; affiliateId: string; playerId: string; kind: string; amount: string; status: string; reason: string; planVersion: string; sourceEventId: string }
 
@@ -57,6 +62,11 @@ beforeAll(async () => {
     res.writeHead(200).end('ok');
   });
   await new Promise<void>((r) => receiver.listen(receiverPort, '127.0.0.1', r));
+  blackHolePort = await freePort();
+  blackHole = createTcpServer((socket) => {
+    swallowed.push(socket);
+  });
+  await new Promise<void>((r) => blackHole.listen(blackHolePort, '127.0.0.1', r));
   port = await cluster.start();
   const tracker = `http://127.0.0.1:${receiverPort}/pb?cid={click_id}&s1={sub1}&s2={sub2}&ev={event}&st={status}&p={payout}&cur={currency}&tx={txid}`;
   await cluster.putAll(port, [
@@ -66,6 +76,9 @@ beforeAll(async () => {
     ['affiliates/boss', { name: 'Boss Media', planId: 'parent' }],
     ['affiliates/aff1', { name: 'Aff One', apiKey: AFF_KEY, planId: 'cpa-kyc', parentId: 'boss', postbackUrl: tracker }],
     ['affiliates/aff2', { name: 'Aff Two' }],
+    ['plans/cpa-any', { brandId: 'casino', currency: 'EUR', cpa: { amount: '10', minDeposit: '1' }, revshare: null }],
+    ['affiliates/aff3', { name: 'Aff Three', planId: 'cpa-any', postbackUrl: `http://127.0.0.1:${blackHolePort}/pb?tx={txid}` }],
+    ['links/L3', { brandId: 'casino', affiliateId: 'aff3', campaign: 'c', landingUrl: 'https://casino.example/?cid={click_id}' }],
     ['links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'c', landingUrl: 'https://casino.example/?cid={click_id}' }],
   ]);
 });
@@ -73,6 +86,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster.teardown();
   await new Promise((r) => receiver.close(r));
+  for (const socket of swallowed) socket.destroy();
+  await new Promise((r) => blackHole.close(r));
 });
 
 describe('commissions', () => {
@@ -177,6 +192,21 @@ describe('commissions', () => {
     const p3 = (await lines('affiliate=aff1&kind=cpa')).find((l) => l.playerId === 'p3');
     expect(p3?.status).toBe('approved');
     expect((await lines('affiliate=aff1&status=held')).map((l) => l.id)).toEqual([held.id]);
+  });
+
+  it('a tracker that never answers holds up nothing: other lines are made and posted back, redirects answer', async () => {
+    const t = Date.now();
+    await event({ type: 'reg', txid: 'reg-h1', player_id: 'h1', clickid: await clickId('L3', 'sub1=x'), ts: String(t) });
+    await event({ type: 'dep', txid: 'dep-h1', player_id: 'h1', amount: '5.00', currency: 'EUR', ts: String(t + 1) });
+    await waitFor('the dead tracker is called', async () => (swallowed.length > 0 ? true : undefined));
+    // While that request hangs, aff1's next line goes through the same worker and dispatcher.
+    const cid = await clickId('L1', 'sub1=alive');
+    await event({ type: 'reg', txid: 'reg-p5', player_id: 'p5', clickid: cid, ts: String(t + 2) });
+    await event({ type: 'kyc', txid: 'kyc-p5', player_id: 'p5', status: 'approved', ts: String(t + 3) });
+    await event({ type: 'dep', txid: 'dep-p5', player_id: 'p5', amount: '30.00', currency: 'EUR', ts: String(t + 4) });
+    await waitFor('aff1’s postback', async () => (postbacksOf('dep-p5').length > 0 ? true : undefined));
+    expect((await lines('affiliate=aff3')).map((l) => [l.playerId, l.amount, l.status])).toEqual([['h1', '10.0000', 'pending']]);
+    expect((await click(port, 'L1', '', { 'user-agent': BROWSER_UA })).status).toBe(302);
   });
 
   it('kill -9 after a change is committed but before its postback went out: the postback still goes out, and one line exists', async () => {
