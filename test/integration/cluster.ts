@@ -86,6 +86,11 @@ export class ClusterProcess {
     return this.child?.exitCode ?? undefined;
   }
 
+  /** Started and not exited (by itself or by a signal). */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Stop with `signal` and wait for the exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const c = this.child;

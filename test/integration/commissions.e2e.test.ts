@@ -13,6 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { natsUrl } from '../../schema/config.ts';
 import { natsNames } from '../../schema/subjects.ts';
+import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { BROWSER_UA, click, freePort, TestCluster, waitFor } from './cluster.ts';
 
 const cluster = new TestCluster('commissions');
@@ -227,7 +228,7 @@ describe('commissions', () => {
       return r[0]?.n === 1 ? true : undefined;
     });
     expect(postbacksOf('dep-p2')).toEqual([]);
-    const worker = cluster.processes.find((p) => p.kind === 'worker' && p.exitCode === undefined);
+    const worker = cluster.processes.find((p) => p.kind === 'worker' && p.running);
     await worker!.stop('SIGKILL');
     await nc.close();
     cluster.worker().start();
@@ -237,5 +238,46 @@ describe('commissions', () => {
       `SELECT id, toUInt32(version) AS version, toUInt32(count()) AS n FROM commission_ledger WHERE player_id = 'p2' AND kind = 'cpa' GROUP BY id, version`,
     );
     expect(versions.map((v) => [v.version, v.n])).toEqual([[1, 1]]);
+  });
+
+  it('a worker that lost its commission books replays them from the stream: the same ledger, no row twice, the books go on', async () => {
+    type Row = { id: string; version: number; status: string; amount: string; player: string; kind: string };
+    const ledger = () => cluster.query<Row>(
+      'SELECT id, toUInt32(version) AS version, status, toString(amount) AS amount, player_id AS player, kind FROM commission_ledger ORDER BY id, version',
+    );
+    // Settled first: the earlier tests' last lines (a parent's share comes a hop later) are all in.
+    let seen = -1;
+    const before = await waitFor('a quiet ledger', async () => {
+      const rows = await ledger();
+      const quiet = rows.length === seen;
+      seen = rows.length;
+      return quiet ? rows : undefined;
+    }, 60_000, 2_000);
+    expect(before.length).toBeGreaterThan(10);
+    const worker = cluster.processes.find((p) => p.kind === 'worker' && p.running);
+    await worker!.stop('SIGTERM');
+    // Without the partitions' snapshots the worker replays every partition from the stream's start.
+    const ch = clickhouse(cluster.cfg);
+    await ch.command({ query: 'ALTER TABLE fraud_state DELETE WHERE 1 = 1' });
+    await ch.close();
+    await waitFor('the snapshots gone', async () => ((await cluster.query<{ n: number }>('SELECT toUInt32(count()) AS n FROM fraud_state'))[0]?.n === 0 ? true : undefined));
+    cluster.worker().start();
+    // A new line for a player whose CPA is already paid and reversed would show a book rebuilt wrong.
+    const t = Date.now();
+    await event({ type: 'dep', txid: 'dep-p1-again', player_id: 'p1', amount: '100.00', currency: 'EUR', ts: String(t) });
+    const cid = await clickId('L1', 'sub1=after');
+    await event({ type: 'reg', txid: 'reg-p6', player_id: 'p6', clickid: cid, ts: String(t + 1) });
+    await event({ type: 'kyc', txid: 'kyc-p6', player_id: 'p6', status: 'approved', ts: String(t + 2) });
+    await event({ type: 'dep', txid: 'dep-p6', player_id: 'p6', amount: '21.00', currency: 'EUR', ts: String(t + 3) });
+    await waitFor('the new line after the replay', async () => ((await lines('affiliate=aff1&kind=cpa')).some((l) => l.playerId === 'p6') ? true : undefined), 90_000);
+    await waitFor('the parent’s share of it', async () => ((await lines('affiliate=boss&kind=subaffiliate')).some((l) => l.playerId === 'p6') ? true : undefined));
+    const after = await ledger();
+    const key = (r: Row) => `${r.id}.${r.version}`;
+    const old = new Set(before.map(key));
+    // Every row written before is still there once; the new ones are p6's CPA (1 row) and the parent's share of it (1 row).
+    expect(after.filter((r) => old.has(key(r)))).toEqual(before);
+    const added = after.filter((r) => !old.has(key(r))).map((r) => `${r.player} ${r.kind} v${r.version} ${r.status} ${r.amount}`);
+    expect(added.sort()).toEqual(['p6 cpa v1 pending 33.3300', 'p6 subaffiliate v1 pending 3.3330']);
+    expect(new Set(after.map(key)).size).toBe(after.length);
   });
 });
