@@ -23,7 +23,7 @@ export function reportsApi(ch: ClickHouseClient, catalog: Catalog, adminToken: s
       brand: q.get('brand') ?? undefined,
       affiliate: scope.all ? (q.get('affiliate') ?? undefined) : scope.affiliateId,
     });
-    const rows = await runReport(ch, req.params[0] ?? '', params);
+    const rows = await runReport(ch, req.params[0] ?? '', params, async () => catalog.list('brands'));
     if (format === 'json') return json(200, rows);
     return { status: 200, headers: { 'Content-Type': 'text/csv; charset=utf-8' }, body: formatRows(rows, 'csv') };
   };

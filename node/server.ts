@@ -28,6 +28,7 @@ import type { FraudPauses } from './fraud/pauses.ts';
 import { fraudApi } from './fraud/api.ts';
 import { commissionApi } from './commissions/api.ts';
 import { postbacksApi } from './postbacks/api.ts';
+import { revenueImportHandler } from './revenue/api.ts';
 import { liveSocket } from './liveSocket.ts';
 import { natsNames } from '../schema/subjects.ts';
 
@@ -110,6 +111,7 @@ function build(d: EdgeDeps): { app: TemplatedApp; stopFeeds: () => void } {
     .get('/api/v1/postbacks', route(postbacks.attempts, small))
     .get('/api/v1/postbacks/endpoints', route(postbacks.endpoints, small))
     .post('/api/v1/postbacks/endpoints/:affiliateId/enable', route(postbacks.enable, one))
+    .post('/api/v1/revenue-imports', revenueImportHandler({ ch: d.clickhouse, catalog: d.catalog, adminToken: d.adminToken, maxBytes: d.cfg.edge.maxImportBodyBytes, log: logErr }))
     .get('/api/v1/:kind', route(admin.list, one))
     .get('/api/v1/:kind/:id', route(admin.get, two))
     .put('/api/v1/:kind/:id', route(admin.put, two))

@@ -42,6 +42,11 @@ export interface Brand extends Stamped {
   timezone: string;
   /** Commission is payable only once the player's KYC is approved (docs/commissions.md). */
   kycGating: boolean;
+  /**
+   * Percent of the imported NGR (0–100, at most 2 decimals) by which the real-time layer may differ
+   * before the `reconciliation` report flags a day (docs/reports.md).
+   */
+  reconciliationThresholdPct: number;
 }
 
 /** An affiliate. */
@@ -96,7 +101,7 @@ export const CATALOG_KINDS: readonly CatalogKind[] = ['brands', 'affiliates', 'l
  * every reader sees the current shape.
  */
 export const ADDED_FIELDS = {
-  brands: { timezone: 'UTC', kycGating: false },
+  brands: { timezone: 'UTC', kycGating: false, reconciliationThresholdPct: 0.5 },
   affiliates: { plans: {} },
 } satisfies { [K in CatalogKind]?: Partial<CatalogRecords[K]> };
 
@@ -168,11 +173,21 @@ function str(body: Json, name: string, opts: { max?: number; optional?: boolean 
   return v;
 }
 
-function num(body: Json, name: string, min: number, max: number, dflt: number, integer = false): number {
+function num(body: Json, name: string, min: number, max: number, dflt: number, integer = false, path = name): number {
   const v = body[name] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
-    throw invalidField(name, `must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
+    throw invalidField(path, `must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`);
   }
+  return v;
+}
+
+/**
+ * A percentage 0–100 with at most 2 decimals (an exact 4-place rate once divided by 100), `dflt`
+ * when absent. The decimals are counted on the number's shortest text: `0.29 * 100` is not an integer.
+ */
+function percentAt(body: Json, name: string, dflt: number, path = name): number {
+  const v = num(body, name, 0, 100, dflt, false, path);
+  if (!/^\d+(\.\d{1,2})?$/.test(String(v))) throw invalidField(path, 'must have at most 2 decimals');
   return v;
 }
 
@@ -195,7 +210,7 @@ export function checkId(id: string, what: string): string {
   return id;
 }
 
-const BRAND_FIELDS = ['id', 'name', 'currency', 'jurisdiction', 'attributionWindowDays', 'restrictedCountries', 'restrictedUrl', 'postbackSecret', 'ngr', 'fraud', 'timezone', 'kycGating', 'createdAt', 'updatedAt'] as const;
+const BRAND_FIELDS = ['id', 'name', 'currency', 'jurisdiction', 'attributionWindowDays', 'restrictedCountries', 'restrictedUrl', 'postbackSecret', 'ngr', 'fraud', 'timezone', 'kycGating', 'reconciliationThresholdPct', 'createdAt', 'updatedAt'] as const;
 
 /**
  * The brand's time zone, default UTC. A name differing from the runtime's only in case (`utc`,
@@ -216,10 +231,6 @@ export function parseBrand(id: string, body: Json): Omit<Brand, keyof Stamped> {
   if (restrictedUrl !== null) httpUrl('restrictedUrl', restrictedUrl);
   const ngr = objectAt(body.ngr ?? {}, 'ngr');
   onlyKnown(ngr, ['paymentFeePct', 'gamingTaxPct'], 'ngr');
-  for (const k of ['paymentFeePct', 'gamingTaxPct'] as const) {
-    const v = ngr[k];
-    if (typeof v === 'number' && Math.round(v * 100) !== v * 100) throw invalidField(`ngr.${k}`, 'must have at most 2 decimals');
-  }
   return {
     id,
     name: str(body, 'name') as string,
@@ -229,10 +240,11 @@ export function parseBrand(id: string, body: Json): Omit<Brand, keyof Stamped> {
     restrictedCountries: countriesAt(body.restrictedCountries, 'restrictedCountries'),
     restrictedUrl,
     postbackSecret: str(body, 'postbackSecret', { optional: true, max: 256 }),
-    ngr: { paymentFeePct: num(ngr, 'paymentFeePct', 0, 100, 0), gamingTaxPct: num(ngr, 'gamingTaxPct', 0, 100, 0) },
+    ngr: { paymentFeePct: percentAt(ngr, 'paymentFeePct', 0, 'ngr.paymentFeePct'), gamingTaxPct: percentAt(ngr, 'gamingTaxPct', 0, 'ngr.gamingTaxPct') },
     fraud: parseFraudRules(body.fraud),
     timezone: timeZoneAt(body.timezone),
     kycGating: flagAt(body.kycGating, 'kycGating', ADDED_FIELDS.brands.kycGating),
+    reconciliationThresholdPct: percentAt(body, 'reconciliationThresholdPct', ADDED_FIELDS.brands.reconciliationThresholdPct),
   };
 }
 

@@ -61,7 +61,7 @@ export interface Commission {
   reason: string;
   /** `planId@version` of the plan version used. */
   planVersion: string;
-  /** The event that made the line (an FTD, the event that completed a CPA's qualification, a chargeback…; '' for RevShare). */
+  /** The event that made the line (an FTD, the event that completed a CPA's qualification, a chargeback…; '' for RevShare, the import's id for a RevShare adjustment). */
   sourceEventId: string;
   /** ISO 8601. */
   createdAt: string;
@@ -139,4 +139,36 @@ export interface CommandResult {
 export interface CommandAnswer {
   commandId: string;
   results: CommandResult[];
+}
+
+/**
+ * One calendar day (the brand's time zone) of a revenue import, for one affiliate
+ * (docs/commissions.md, “Revenue imports”): the NGR of its commissionable players as the platform's
+ * books give it, and the NGR the live layer counted for that day. Absolute figures, decimal text with
+ * 4 places: a day sent again overwrites what an earlier import said of it.
+ */
+export interface RevenueDay {
+  /** `YYYY-MM-DD` in the brand's time zone; its period is `day.slice(0, 7)`. */
+  day: string;
+  imported: string;
+  live: string;
+}
+
+/** What one import tells one affiliate's commission actor about one brand. */
+export interface ImportedRevenue {
+  /** Answered under this id (the `commandId` of its {@link CommandAnswer}). */
+  id: string;
+  importId: string;
+  brandId: string;
+  /** When the import was merged (ms): the time of the adjustment lines it makes. */
+  at: number;
+  /** Ascending, each day once. */
+  days: RevenueDay[];
+}
+
+/** The imported revenue of one partition message, with the NATS inbox the publisher waits on. */
+export interface RevenueBatch {
+  id: string;
+  replyTo: string;
+  items: Array<{ affiliateId: string; revenue: ImportedRevenue }>;
 }

@@ -34,6 +34,8 @@ export interface EdgeConfig {
   maxEventBodyBytes: number;
   /** Most events in one batch or frame (docs/protocol.md). Default 10000. */
   maxEventsPerBatch: number;
+  /** Largest revenue file uploaded to `POST /api/v1/revenue-imports`, bytes (read as a stream, never held whole). Default 4 GiB. */
+  maxImportBodyBytes: number;
   /**
    * How long a commission transition waits for the worker to confirm it (ms) before answering 202
    * (the command is durable in the stream and applies anyway). Default 10000.
@@ -201,6 +203,7 @@ export function defaultConfig(): ClusterConfig {
       commandTimeoutMs: 10_000,
       maxEventBodyBytes: 1024 * 1024,
       maxEventsPerBatch: 10_000,
+      maxImportBodyBytes: 4 * 1024 ** 3,
     },
     worker: { count: 1, flushIntervalMs: 1000, flushMaxRows: 100_000, maxAckPending: 20_000, uniqueDays: 2, maxQueuedRows: 500_000, metricsPort: 9464 },
     nats: { url: undefined, port: 14222, duplicateWindowMs: 900_000, streamMaxAgeDays: 7, replicas: 1 },
@@ -238,6 +241,7 @@ export const ENV_OVERRIDES: ReadonlyArray<[string, string]> = [
   ['AFFSTREAM_BATCH_MAX_DELAY_MS', 'edge.batchMaxDelayMs'],
   ['AFFSTREAM_MAX_EVENT_BODY_BYTES', 'edge.maxEventBodyBytes'],
   ['AFFSTREAM_MAX_EVENTS_PER_BATCH', 'edge.maxEventsPerBatch'],
+  ['AFFSTREAM_MAX_IMPORT_BODY_BYTES', 'edge.maxImportBodyBytes'],
   ['AFFSTREAM_WORKERS', 'worker.count'],
   ['AFFSTREAM_FLUSH_INTERVAL_MS', 'worker.flushIntervalMs'],
   ['AFFSTREAM_WORKER_METRICS_PORT', 'worker.metricsPort'],
@@ -365,6 +369,7 @@ export function validate(c: ClusterConfig): void {
   int('edge.commandTimeoutMs', c.edge.commandTimeoutMs, 100, 600_000);
   int('edge.maxEventBodyBytes', c.edge.maxEventBodyBytes, 1024, 64 * 1024 * 1024);
   int('edge.maxEventsPerBatch', c.edge.maxEventsPerBatch, 1, 1_000_000);
+  int('edge.maxImportBodyBytes', c.edge.maxImportBodyBytes, 1024, 2 ** 50);
   if (c.worker.count !== 1) throw new ConfigError('worker.count', c.worker.count, '1: one worker owns every partition until partition leases are built');
   int('worker.flushIntervalMs', c.worker.flushIntervalMs, 10, 60_000);
   int('worker.flushMaxRows', c.worker.flushMaxRows, 100, 1_000_000);

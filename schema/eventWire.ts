@@ -16,13 +16,14 @@ import { EVENT_TYPES, type EventSource, type EventType, type PlayerEvent } from 
 import { joinOutputs, MsgpackOutput, StringTable, stringAt } from './msgpackOutput.ts';
 import { WireError } from './wire.ts';
 import { parseRules, type AttributionRules } from './attributionRules.ts';
-import { COMMISSION_ACTIONS, type CommandBatch } from './commissions.ts';
+import { COMMISSION_ACTIONS, type CommandBatch, type RevenueBatch } from './commissions.ts';
+import { parseMoney } from './money.ts';
 
 /** Header naming a partition message's kind. */
 export const KIND_HEADER = 'Affstream-Kind';
 
 /** Kinds of partition messages. */
-export type MessageKind = 'clicks' | 'events' | 'resolved' | 'rules' | 'forwarded' | 'tick' | 'lifted' | 'commands';
+export type MessageKind = 'clicks' | 'events' | 'resolved' | 'rules' | 'forwarded' | 'tick' | 'lifted' | 'commands' | 'revenue';
 
 /** A batch of events from one edge request or frame. */
 export interface EventBatch {
@@ -365,4 +366,39 @@ export function decodeCommands(data: Uint8Array): CommandBatch {
     return { affiliateId: t[0], command: { id: c.id, action: c.action, commissionIds: c.commissionIds, reason: c.reason, reference: c.reference, by: c.by, at: c.at } as CommandBatch['items'][number]['command'] };
   });
   return { id: (v[1] as string).slice('cmd.'.length), replyTo: v[2], items };
+}
+
+/** The `Nats-Msg-Id` of a revenue batch. */
+export function revenueId(batchId: string): string {
+  return `rev.${batchId}`;
+}
+
+/** Encode the imported revenue of one partition's affiliates (docs/commissions.md, “Revenue imports”). */
+export function encodeRevenue(b: RevenueBatch): Uint8Array {
+  return encoder.encode([
+    'revenue', revenueId(b.id), b.replyTo,
+    b.items.map(({ affiliateId, revenue: r }) => [affiliateId, r.id, r.importId, r.brandId, r.at, r.days.map((d) => [d.day, d.imported, d.live])]),
+  ]);
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const isMoney = (v: unknown): v is string => isText(v) && parseMoney(v) !== undefined;
+
+/** Decode a revenue batch, checking every field (days ascending, each once); throws {@link WireError}. */
+export function decodeRevenue(data: Uint8Array): RevenueBatch {
+  const v = decodeArray(data, 'revenue');
+  if (!isText(v[2])) throw new WireError('revenue batch has no reply subject');
+  const items = (v[3] as unknown[]).map((t) => {
+    if (!Array.isArray(t) || !isText(t[0]) || !isText(t[1]) || !isText(t[2]) || !isText(t[3]) || typeof t[4] !== 'number' || !Array.isArray(t[5])) {
+      throw new WireError('malformed revenue item');
+    }
+    let last = '';
+    const days = (t[5] as unknown[]).map((d) => {
+      if (!Array.isArray(d) || !isText(d[0]) || !DAY.test(d[0]) || d[0] <= last || !isMoney(d[1]) || !isMoney(d[2])) throw new WireError('malformed revenue day');
+      last = d[0];
+      return { day: d[0], imported: d[1], live: d[2] };
+    });
+    return { affiliateId: t[0], revenue: { id: t[1], importId: t[2], brandId: t[3], at: t[4], days } };
+  });
+  return { id: (v[1] as string).slice('rev.'.length), replyTo: v[2], items };
 }

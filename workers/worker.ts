@@ -15,7 +15,9 @@ import { natsNames, type NatsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
 import { Catalog } from '../schema/catalogStore.ts';
-import { decodeCommands, decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeRules, decodeTick, encodeTick, KIND_HEADER, type MessageKind } from '../schema/eventWire.ts';
+import {
+  decodeCommands, decodeEventBatch, decodeForwarded, decodeLift, decodeResolutions, decodeRevenue, decodeRules, decodeTick, encodeTick, KIND_HEADER, type MessageKind,
+} from '../schema/eventWire.ts';
 import { canonicalRules } from '../schema/attributionRules.ts';
 import { DEFAULT_FRAUD_RULES } from '../schema/fraud.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
@@ -95,6 +97,8 @@ function decodeInput(m: JsMsg): PartitionInput {
       return { kind, lift: decodeLift(m.data) };
     case 'commands':
       return { kind, batch: decodeCommands(m.data) };
+    case 'revenue':
+      return { kind, batch: decodeRevenue(m.data) };
     default: {
       const unknown: never = kind;
       throw new WireError(`unknown message kind ${String(unknown)}`);
@@ -264,8 +268,10 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
 
   for (const p of partitions) {
     const loop = loops.get(p) as PartitionLoop;
-    await retrying(`consumer ${names.consumer(p)}`, log, () => resetConsumer(jsm, names, p, loop.lastSeq, cfg), isStopping);
-    const consumer = await js.consumers.get(names.stream, names.consumer(p));
+    const consumer = await retrying(`consumer ${names.consumer(p)}`, log, async () => {
+      await resetConsumer(jsm, names, p, loop.lastSeq, cfg);
+      return js.consumers.get(names.stream, names.consumer(p));
+    }, isStopping);
     if ((await consumer.info()).num_pending > 0) replaying.add(p);
     const messages = await consumer.consume({ max_messages: 64 });
     consumers.push(messages);

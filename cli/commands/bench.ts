@@ -14,6 +14,7 @@ import { MIXED_DEFAULTS, renderMixed, runMixed } from '../../loadtest/scenarios/
 import { REDIRECT_DEFAULTS, runRedirect } from '../../loadtest/scenarios/redirect.ts';
 import { FRAUD_DEFAULTS, fraudStem, renderFraud, runFraud } from '../../loadtest/scenarios/fraud.ts';
 import { renderTransport, runTransport, TRANSPORT_DEFAULTS, type HttpTransport } from '../../loadtest/scenarios/transport.ts';
+import { IMPORT_DEFAULTS, renderImport, runImport, TARGET_LINES_PER_S } from '../../loadtest/scenarios/importRevenue.ts';
 
 /** Full usage text. */
 export const help = `Usage: affstream bench redirect [--duration S] [--connections N] [--links N] [--keep]
@@ -22,8 +23,9 @@ export const help = `Usage: affstream bench redirect [--duration S] [--connectio
        affstream bench mixed [--rate R] [--duration S | --soak M] [--seed N] [--keep]
        affstream bench postback|json|msgpack [--duration S] [--connections N] [--batch N] [--keep]
        affstream bench fraud [--rate R] [--duration S] [--warmup S] [--keep]
+       affstream bench import [--lines N] [--keep]
 
-Each scenario runs a real edge and worker in a fresh namespace (bench_<timestamp>) and writes
+Each scenario runs a real edge and worker (import: the CLI alone) in a fresh namespace (bench_<timestamp>) and writes
 loadtest/results/<date>-<scenario>.json and .md, with a verdict against the scenario's targets
 (loadtest/README.md).
 
@@ -84,6 +86,14 @@ fraud        under a clean background of registrations and deposits, a registrat
   --duration S      seconds of judged load, after the warm-up (default ${FRAUD_DEFAULTS.durationS})
   --warmup S        seconds of load before it, probed but not judged (default ${FRAUD_DEFAULTS.warmupS})
 
+import       \`affstream import revenue\` of a generated CSV (deterministic) as its own process,
+             without edge or worker: lines/s from start to exit against ${TARGET_LINES_PER_S.toLocaleString('en-US')}, and its
+             memory peak (VmHWM); the same file again (a duplicate, nothing written); the same
+             import under a 128 MiB heap limit (bounded memory); an import killed with SIGKILL
+             half-way and run again: every line exactly once (FINAL and revenue_current).
+             AFFSTREAM_BENCH_CPU_PROF=import profiles the measured import.
+  --lines N         lines of the file (default ${IMPORT_DEFAULTS.lines.toLocaleString('en-US')})
+
 Every scenario:
   --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
   -h, --help        show this text
@@ -105,6 +115,7 @@ const LIMITS = {
   batch: [1, 10_000],
   soak: [1, 60],
   warmup: [0, 300],
+  lines: [1_000, 10_000_000],
 } as const;
 type Flag = keyof typeof LIMITS;
 
@@ -223,6 +234,16 @@ const SCENARIOS: Record<string, Scenario> = {
       },
     ]),
   ),
+  import: {
+    flags: ['lines'],
+    prepare(values, keep) {
+      const options = { lines: intFlag('lines', values.lines, IMPORT_DEFAULTS.lines), keep, log: say };
+      return async (procs) => {
+        const results = await runImport(options, procs);
+        return { results, markdown: renderImport(results), pass: results.pass };
+      };
+    },
+  },
   mixed: {
     flags: ['rate', 'duration', 'soak', 'seed'],
     prepare(values, keep) {
@@ -248,7 +269,7 @@ const SCENARIOS: Record<string, Scenario> = {
 export const name = 'bench';
 
 /** One line for the command list. */
-export const summary = 'benchmark redirects and event ingestion against their targets (results in loadtest/results/)';
+export const summary = 'benchmark redirects, event ingestion and the revenue import against their targets (results in loadtest/results/)';
 
 /** Runs `bench` with the arguments after the command name; resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {

@@ -3,28 +3,27 @@
  * batch import of player events through the edge's own `POST /v1/events` — msgpack, signed with the
  * brand's `postbackSecret` like any platform's batch, marked `source=import` — so that imported
  * events are validated, deduplicated and attributed exactly as live ones. Event ids make a rerun
- * safe: what was accepted before comes back as duplicates.
+ * safe: what was accepted before comes back as duplicates. `affstream import revenue` is
+ * cli/commands/importRevenue.ts.
  */
 import { createHmac } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { encode } from '@msgpack/msgpack';
-// csv-parse, of the same project as the csv-stringify the reports use: RFC 4180 quoting (commas
-// and line breaks inside quotes, doubled quotes), a BOM from spreadsheet exports, streaming for
-// files of millions of rows, and the line number of every record and of every record it skips.
-import { parse } from 'csv-parse';
 import { bootConfig } from '../../schema/bootConfig.ts';
 import { SOURCE_HEADER } from '../../node/ingest/webhook.ts';
 import { CliError } from '../command.ts';
+import { fileBatches, formatOf, oneByOne, type FileLine, type LineRejection } from '../fileLines.ts';
 import { httpCall, type HttpAnswer } from '../http.ts';
 import { localEdgeUrl, readUpState } from '../upState.ts';
+import { importRevenueFile, REVENUE_HELP } from './importRevenue.ts';
 
 export const name = 'import';
-export const summary = 'import player events from a CSV or JSONL file (idempotent)';
+export const summary = 'import player events, or the platform’s daily revenue, from a CSV or JSONL file (idempotent)';
 export const help = `Usage: affstream import events <file.csv|file.jsonl> --brand <id> [--edge URL] [--batch N]
+       affstream import revenue <file.csv|file.jsonl> --brand <id> [--json]
+
+affstream import events
 
 Sends the events of a file to the edge as signed msgpack batches (POST /v1/events), marked
 source=import. They are validated, deduplicated and attributed like live events: importing the
@@ -51,18 +50,7 @@ invalid_json for lines that could not be read, and body_too_large for an event t
 exceeds a batch. Exit code: 0 when nothing was rejected, 1 otherwise or when the edge could not
 take the file (the events sent until then are in; rerun to finish), 2 on bad usage.
 
-  affstream import revenue <file.csv>   is not available yet.
-`;
-
-/** A line of the file: an event to send, or why it could not be read. */
-export type FileLine = { line: number; event: unknown } | LineRejection;
-
-/** A rejected line, and the code saying why. */
-export interface LineRejection {
-  line: number;
-  code: string;
-  message: string;
-}
+${REVENUE_HELP}`;
 
 /** What an import did. */
 export interface ImportSummary {
@@ -81,52 +69,6 @@ export interface BatchAnswer {
   rejected: { index: number; code: string; message: string }[];
 }
 
-/** Records of a CSV file with a header row. */
-export async function* csvLines(input: Readable): AsyncGenerator<FileLine> {
-  const skipped: LineRejection[] = [];
-  const parser = input.pipe(
-    parse({
-      columns: true,
-      bom: true,
-      info: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      on_skip: (err) => {
-        // The parser's errors carry the line they stopped at, untyped.
-        const line = typeof err?.lines === 'number' ? err.lines : 0;
-        skipped.push({ line, code: 'invalid_csv', message: err?.message ?? 'unreadable record' });
-      },
-    }),
-  );
-  // A record spanning lines (a quoted line break) is numbered by its last line: that is what the
-  // parser knows, and a file of events rarely has one.
-  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-    // The parser runs ahead of this loop: the records it skipped may lie after this one.
-    while (skipped.length > 0 && (skipped[0] as LineRejection).line < info.lines) yield skipped.shift() as LineRejection;
-    // An empty cell is an absent field, as in a postback (an empty `brand` would not match).
-    yield { line: info.lines, event: Object.fromEntries(Object.entries(record).filter(([, v]) => v !== '')) };
-  }
-  yield* skipped.splice(0);
-}
-
-/** Lines of a JSONL file; blank ones skipped. */
-export async function* jsonlLines(input: Readable): AsyncGenerator<FileLine> {
-  let line = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
-    line++;
-    const json = line === 1 ? text.replace(/^\uFEFF/, '') : text;
-    if (json.trim() === '') continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(json);
-    } catch {
-      yield { line, code: 'invalid_json', message: 'not a JSON value' };
-      continue;
-    }
-    yield { line, event };
-  }
-}
-
 /**
  * Sends `lines` in batches of at most `maxEvents` events and `maxBytes` of msgpack envelope, in
  * file order, one batch at a time; maps the edge's rejections (batch indexes) back to lines.
@@ -139,11 +81,11 @@ export async function importEvents(
   // An envelope's size is its empty form plus its events' encodings, plus up to 4 bytes as the
   // array's header grows from one byte (up to 15 items) to five.
   const overhead = encode({ brand: o.brand, events: [] }).byteLength + 4;
-  let batch: { line: number; event: unknown }[] = [];
+  let batch: { line: number; record: unknown }[] = [];
   let bytes = overhead;
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    const answer = await o.send(batch.map((b) => b.event));
+    const answer = await o.send(batch.map((b) => b.record));
     summary.accepted += answer.accepted;
     summary.duplicates += answer.duplicates;
     for (const r of answer.rejected) summary.rejected.push({ line: batch[r.index]?.line ?? 0, code: r.code, message: r.message });
@@ -152,11 +94,11 @@ export async function importEvents(
   };
   try {
     for await (const l of lines) {
-      if (!('event' in l)) {
+      if (!('record' in l)) {
         summary.rejected.push(l);
         continue;
       }
-      const size = encode(l.event).byteLength;
+      const size = encode(l.record).byteLength;
       if (overhead + size > o.maxBytes) {
         summary.rejected.push({ line: l.line, code: 'body_too_large', message: `the event alone exceeds a batch of ${o.maxBytes} bytes` });
         continue;
@@ -239,29 +181,28 @@ export function formatSummary(file: string, s: ImportSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
-const READERS: Record<string, (input: Readable) => AsyncGenerator<FileLine>> = { '.csv': csvLines, '.jsonl': jsonlLines, '.ndjson': jsonlLines };
-
 /** Runs `affstream import`; resolves to the exit code. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { brand: { type: 'string' }, edge: { type: 'string' }, batch: { type: 'string' } },
+    options: { brand: { type: 'string' }, edge: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' } },
   });
   const usage = (problem: string): number => {
     process.stderr.write(`affstream import: ${problem}\nRun \`affstream import --help\` for usage.\n`);
     return 2;
   };
   const [what, file, ...extra] = positionals;
-  if (what === 'revenue') {
-    process.stderr.write('affstream import revenue: not available yet; only `affstream import events` is.\n');
-    return 2;
-  }
-  if (what !== 'events') return usage('name what to import: affstream import events <file>');
-  if (file === undefined || extra.length > 0) return usage('name one file: affstream import events <file.csv|file.jsonl> --brand <id>');
-  const reader = READERS[extname(file).toLowerCase()];
-  if (!reader) return usage(`${file}: the file must end in .csv, .jsonl or .ndjson`);
+  if (what !== 'events' && what !== 'revenue') return usage('name what to import: affstream import events|revenue <file>');
+  if (file === undefined || extra.length > 0) return usage(`name one file: affstream import ${what} <file.csv|file.jsonl> --brand <id>`);
+  const format = formatOf(file);
+  if (!format) return usage(`${file}: the file must end in .csv, .jsonl or .ndjson`);
   if (!values.brand) return usage('--brand is required');
+  if (what === 'revenue') {
+    if (values.edge !== undefined || values.batch !== undefined) return usage('import revenue takes --brand and --json only');
+    return importRevenueFile(file, format, values.brand, values.json ?? false);
+  }
+  if (values.json) return usage('--json is for import revenue');
   const cfg = await bootConfig();
   const maxEvents = cfg.edge.maxEventsPerBatch;
   const batch = values.batch === undefined ? maxEvents : Number(values.batch);
@@ -276,7 +217,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   try {
     const secret = await brandSecret(edge, values.brand, token);
-    const result = await importEvents(reader(handle.createReadStream({ autoClose: false })), {
+    const result = await importEvents(oneByOne(fileBatches(handle.createReadStream({ autoClose: false }), format)), {
       brand: values.brand,
       maxEvents: batch,
       maxBytes: cfg.edge.maxEventBodyBytes,

@@ -4,9 +4,12 @@
  */
 import { parseArgs } from 'node:util';
 import { bootConfig } from '../../schema/bootConfig.ts';
+import { Catalog } from '../../schema/catalogStore.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
+import type { ClusterConfig } from '../../schema/config.ts';
 import { AffstreamError } from '../../schema/errors.ts';
-import { checkParams, formatRows, reportNames, runReport } from '../../schema/reports/index.ts';
+import { connectNats } from '../../schema/natsSetup.ts';
+import { checkParams, formatRows, reportNames, runReport, type ReportBrand } from '../../schema/reports/index.ts';
 
 export const name = 'report';
 export const summary = 'Run a report (affiliate-daily, …) and print it as a table, CSV or JSON';
@@ -24,7 +27,21 @@ Options:
   --format F         table (default), csv or json
   --help             this text
 
-Servers: the configured ones (CLICKHOUSE_URL, or the embedded server started by \`affstream up\`).`;
+Servers: the configured ones (CLICKHOUSE_URL, or the embedded server started by \`affstream up\`);
+the reports that read the brands' settings (reconciliation, cohort-ltv) also read the catalog
+from NATS.`;
+
+/** The catalog's brands, read once from its NATS bucket. */
+async function catalogBrands(cfg: ClusterConfig): Promise<ReportBrand[]> {
+  const nc = await connectNats(cfg, 'report');
+  try {
+    const catalog = await Catalog.open(nc, cfg, () => {});
+    catalog.close();
+    return catalog.list('brands');
+  } finally {
+    await nc.close();
+  }
+}
 
 /** Run the command; returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
@@ -54,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
   const ch = clickhouse(cfg);
   try {
     const params = checkParams({ from: values.from, to: values.to, tz: values.tz, brand: values.brand, affiliate: values.affiliate });
-    const rows = await runReport(ch, report, params);
+    const rows = await runReport(ch, report, params, () => catalogBrands(cfg));
     process.stdout.write(format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : formatRows(rows, format));
     return 0;
   } catch (err) {

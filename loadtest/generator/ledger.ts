@@ -84,6 +84,9 @@ export interface AppliedEvent {
   isFtd: boolean;
   /** The event's NGR, exactly as the daily rows book it. */
   ngr: Money;
+  /** Its GGR (a bet's stake − win) and converted bonus, as the daily rows book them: NGR's parts a revenue file gives. */
+  ggr: Money;
+  bonus: Money;
   /** Attributed through an active affiliate's click. */
   commissionable: boolean;
   /** The binding click's `sub1`. */
@@ -224,6 +227,8 @@ export class Ledger {
     const percent = (text: string | undefined) => (parseMoney(text ?? '0') as Money) / 100n;
     const m = r.money;
     let ngr = 0n;
+    let ggr = 0n;
+    let bonus = 0n;
     let amount = 0n;
     let isFtd = false;
     switch (fields.type) {
@@ -251,7 +256,7 @@ export class Ledger {
         break;
       case 'bet': {
         amount = this.inBrandCurrency(brand, fields, 'stake');
-        const ggr = amount - this.inBrandCurrency(brand, fields, 'win');
+        ggr = amount - this.inBrandCurrency(brand, fields, 'win');
         m.ggr += ggr;
         ngr += ggr - multiply(ggr, percent(brand?.gamingTaxPct));
         break;
@@ -259,6 +264,7 @@ export class Ledger {
       case 'bonus':
         amount = this.inBrandCurrency(brand, fields, 'amount');
         if (fields.action === 'converted') {
+          bonus = amount;
           m.bonus_amount += amount;
           ngr -= amount;
         }
@@ -274,7 +280,7 @@ export class Ledger {
     if (p.affiliateId !== '' && this.options.onApplied) {
       this.options.onApplied({
         brandId, affiliateId: p.affiliateId as string, playerId: String(fields.player_id), eventId: String(fields.event_id), type: String(fields.type),
-        ts: Number(fields.ts), registeredAt: p.registeredAt, country: p.country, kyc: p.kyc, amount, isFtd, ngr, commissionable: p.commissionable, sub1: p.sub1,
+        ts: Number(fields.ts), registeredAt: p.registeredAt, country: p.country, kyc: p.kyc, amount, isFtd, ngr, ggr, bonus, commissionable: p.commissionable, sub1: p.sub1,
       });
     }
   }

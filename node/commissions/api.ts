@@ -15,34 +15,25 @@
  * the actor checks again, and its word is final.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createInbox, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { v7 as uuidv7 } from 'uuid';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
 import { equalities, quote, selectOrUnavailable, timeRange } from '../../schema/clickhouse/client.ts';
 import {
   COMMISSION_STATUSES, transition,
-  type CommandAnswer, type CommandBatch, type CommandResult, type Commission, type CommissionAction, type CommissionCommand, type CommissionKind, type CommissionStatus,
+  type CommandBatch, type CommandResult, type Commission, type CommissionAction, type CommissionCommand, type CommissionKind, type CommissionStatus,
 } from '../../schema/commissions.ts';
-import { commandsId, encodeCommands, KIND_HEADER } from '../../schema/eventWire.ts';
-import { partitionOf } from '../../schema/shard.ts';
-import type { NatsNames } from '../../schema/subjects.ts';
+import { commandsId, encodeCommands } from '../../schema/eventWire.ts';
 import { requestScope } from '../auth.ts';
 import { json, type Reply, type Request } from '../http.ts';
 import { badParam, idParam, jsonBody, limitParam, oneOfParam, scopedAffiliate, textField, timeParam, type JsonBody } from '../requestParams.ts';
+import { byPartition, publishAnswered, type PartitionMessage, type PartitionSendDeps } from './partitionMessages.ts';
 
-/** What the commission API needs. */
-export interface CommissionApiDeps {
+/** What the commission API needs; `answerTimeoutMs` is how long a transition waits for the worker's answer before answering 202 (the command is durable and will apply). */
+export interface CommissionApiDeps extends PartitionSendDeps {
   ch: ClickHouseClient;
-  nc: NatsConnection;
-  js: JetStreamClient;
-  names: NatsNames;
-  partitions: number;
   catalog: Catalog;
   adminToken: string;
-  /** How long a transition waits for the worker's answer before answering 202 (the command is durable and will apply). */
-  answerTimeoutMs: number;
 }
 
 const KINDS: readonly CommissionKind[] = ['cpa', 'revshare', 'subaffiliate'];
@@ -111,42 +102,17 @@ export function commissionApi(d: CommissionApiDeps) {
    * by line id, or null when the worker did not answer within the timeout (the commands stay durable).
    */
   const send = async (commands: ReadonlyMap<string, CommissionCommand>): Promise<Map<string, CommandResult> | null> => {
-    const byPartition = new Map<number, CommandBatch['items']>();
-    for (const [affiliateId, command] of commands) {
-      const p = partitionOf(affiliateId, d.partitions);
-      const items = byPartition.get(p) ?? [];
-      items.push({ affiliateId, command });
-      byPartition.set(p, items);
-    }
-    const replyTo = createInbox();
-    const sub = d.nc.subscribe(replyTo, { max: commands.size });
-    const results = new Map<string, CommandResult>();
-    let answers = 0;
-    // Ends with the last answer (max) or when the timer gives up waiting.
-    const answered = (async () => {
-      for await (const m of sub) {
-        answers++;
-        for (const r of (m.json() as CommandAnswer).results) results.set(r.commissionId, r);
-      }
-    })();
-    const timer = setTimeout(() => sub.unsubscribe(), d.answerTimeoutMs);
-    try {
-      const batchId = uuidv7();
-      for (const [p, items] of byPartition) {
-        const h = natsHeaders();
-        h.set(KIND_HEADER, 'commands');
-        const b: CommandBatch = { id: `${batchId}.${p}`, replyTo, items };
-        await d.js.publish(d.names.partitionSubject(p), encodeCommands(b), { msgID: commandsId(b.id), headers: h });
-      }
-    } catch (err) {
-      clearTimeout(timer);
-      sub.unsubscribe();
-      throw new AffstreamError('unavailable', 'the command could not be queued (NATS); nothing was changed', { cause: err });
-    }
-    await answered;
-    clearTimeout(timer);
+    const batchId = uuidv7();
+    const messages = byPartition([...commands].map(([affiliateId, c]) => ({ affiliateId, command: c })), d.partitions).map(({ partition, items }): PartitionMessage => ({
+      partition, kind: 'commands', answers: items.length,
+      encode: (replyTo) => {
+        const b: CommandBatch = { id: `${batchId}.${partition}`, replyTo, items };
+        return { msgId: commandsId(b.id), data: encodeCommands(b) };
+      },
+    }));
+    const answers = await publishAnswered(d, messages, 'the command could not be queued (NATS); nothing was changed');
     // Not every worker answered in time: the commands are in the stream and will be applied.
-    return answers === commands.size ? results : null;
+    return answers && new Map(answers.flatMap((a) => a.results.map((r): [string, CommandResult] => [r.commissionId, r])));
   };
 
   const command = (action: CommissionCommand['action'], ids: string[], b: JsonBody): CommissionCommand => ({

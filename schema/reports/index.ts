@@ -4,6 +4,10 @@
  * parameters, so {@link bindParameters} validates each value against its type and inlines it as a
  * quoted literal; nothing from a request is ever pasted into SQL unchecked. The CLI and the HTTP
  * API both run reports through {@link runReport}.
+ *
+ * A report may also name settings of the brand from the catalog ({@link BRAND_PARAMETERS}): it is
+ * then run once per brand, because ClickHouse 18.16 takes a time zone only as a constant, and the
+ * brands' days differ.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +15,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { stringify } from 'csv-stringify/sync';
 import { AffstreamError } from '../errors.ts';
 import { isId } from '../config.ts';
-import { isTimeZone } from '../catalog.ts';
+import { isTimeZone, type Brand } from '../catalog.ts';
 import { quote, selectRows } from '../clickhouse/client.ts';
 
 const DIR = fileURLToPath(new URL('./', import.meta.url));
@@ -24,6 +28,20 @@ export interface ReportParams {
   brand: string;
   affiliate: string;
 }
+
+/** What a report may read of a brand's catalog record. */
+export type ReportBrand = Pick<Brand, 'id' | 'timezone' | 'reconciliationThresholdPct'>;
+
+/** The brands a report runs over: the catalog's, read only for a report naming brand parameters. */
+export type ReportBrands = () => Promise<readonly ReportBrand[]>;
+
+/** Parameters a report takes from each brand's catalog record rather than from the request. */
+export const BRAND_PARAMETERS = {
+  /** The brand's IANA time zone: its calendar days and months. */
+  brand_tz: (b: ReportBrand) => b.timezone,
+  /** `reconciliationThresholdPct`, as decimal text. */
+  brand_threshold_pct: (b: ReportBrand) => String(b.reconciliationThresholdPct),
+} satisfies Record<string, (b: ReportBrand) => string>;
 
 /** Output formats. */
 export type ReportFormat = 'json' | 'csv' | 'table';
@@ -68,11 +86,26 @@ export function bindParameters(sql: string, params: Record<string, string>): str
   });
 }
 
-/** Run report `name` and return its rows. */
-export async function runReport(ch: ClickHouseClient, name: string, params: ReportParams): Promise<Record<string, unknown>[]> {
+/**
+ * Run report `name` and return its rows. A report naming {@link BRAND_PARAMETERS} runs once per
+ * brand of `brands` — only `params.brand` when set (none when the catalog has no such brand) — in
+ * the order of their ids, its rows one brand after the other.
+ */
+export async function runReport(ch: ClickHouseClient, name: string, params: ReportParams, brands?: ReportBrands): Promise<Record<string, unknown>[]> {
   if (!(await reportNames()).includes(name)) throw new AffstreamError('unknown_report', `no report ${name}; reports: ${(await reportNames()).join(', ')}`);
-  const sql = bindParameters(await readFile(`${DIR}${name}.sql`, 'utf8'), { ...params });
-  return selectRows<Record<string, unknown>>(ch, sql.replace(/^\s*--.*$/gm, ''));
+  const sql = (await readFile(`${DIR}${name}.sql`, 'utf8')).replace(/^\s*--.*$/gm, '');
+  const run = (values: Record<string, string>) => selectRows<Record<string, unknown>>(ch, bindParameters(sql, values));
+  const perBrand = Object.keys(BRAND_PARAMETERS).some((p) => sql.includes(`{${p}:`));
+  if (!perBrand) return run({ ...params });
+  if (!brands) throw new AffstreamError('internal', `report ${name} reads the brands' settings: the catalog is needed`);
+  const scope = (await brands()).filter((b) => params.brand === '' || b.id === params.brand).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rows: Record<string, unknown>[] = [];
+  // One brand after the other: a report's load on ClickHouse stays that of one query.
+  for (const b of scope) {
+    const values = Object.fromEntries(Object.entries(BRAND_PARAMETERS).map(([k, f]) => [k, f(b)]));
+    rows.push(...(await run({ ...params, brand: b.id, ...values })));
+  }
+  return rows;
 }
 
 /** Render rows as CSV (header + rows) or as a plain-text table. */

@@ -120,7 +120,7 @@ describe('affstream import events', () => {
 
   it('refuses bad usage (exit 2) and a brand it cannot sign for (exit 1)', async () => {
     const revenue = await affstream('import', 'revenue', join(dir, 'revenue.csv'));
-    expect([revenue.code, revenue.stderr]).toEqual([2, 'affstream import revenue: not available yet; only `affstream import events` is.\n']);
+    expect([revenue.code, revenue.stderr]).toEqual([2, 'affstream import: --brand is required\nRun `affstream import --help` for usage.\n']);
     expect((await affstream('import', 'events', join(dir, 'events.txt'), '--brand', 'casino')).code).toBe(2);
     expect((await affstream('import', 'events', join(dir, 'events.csv'))).code).toBe(2);
     expect((await importFile('events.csv', '--batch', '0')).code).toBe(2);

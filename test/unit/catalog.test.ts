@@ -30,6 +30,18 @@ describe('catalog validation', () => {
     expect(refusal(() => parseBrand('b', { name: 'B', currency: 'EUR', kycGating: 'yes' }))).toMatch(/^invalid_field kycGating: must be true or false/);
   });
 
+  it('brands have a reconciliation threshold, a percentage with at most 2 decimals, 0.5 by default', () => {
+    expect(parseBrand('b', { name: 'B', currency: 'EUR' }).reconciliationThresholdPct).toBe(0.5);
+    expect(parseBrand('b', { name: 'B', currency: 'EUR', reconciliationThresholdPct: 0.29 }).reconciliationThresholdPct).toBe(0.29);
+    expect(parseBrand('b', { name: 'B', currency: 'EUR', reconciliationThresholdPct: 0 }).reconciliationThresholdPct).toBe(0);
+    for (const v of [-1, 100.01, 0.555, '1', 1e-7]) {
+      expect(refusal(() => parseBrand('b', { name: 'B', currency: 'EUR', reconciliationThresholdPct: v }))).toMatch(/^invalid_field reconciliationThresholdPct: must/);
+    }
+    // The NGR percentages follow the same rule, named by their path.
+    expect(parseBrand('b', { name: 'B', currency: 'EUR', ngr: { paymentFeePct: 0.29 } }).ngr.paymentFeePct).toBe(0.29);
+    expect(refusal(() => parseBrand('b', { name: 'B', currency: 'EUR', ngr: { gamingTaxPct: 101 } }))).toMatch(/^invalid_field ngr\.gamingTaxPct: must be a number from 0 to 100/);
+  });
+
   it('an affiliate has a plan per brand', () => {
     expect(parseAffiliate('a', { name: 'A' })).toMatchObject({ planId: null, plans: {} });
     expect(parseAffiliate('a', { name: 'A', planId: 'p1', plans: { b2: 'p2', b3: 'p3' } }).plans).toEqual({ b2: 'p2', b3: 'p3' });

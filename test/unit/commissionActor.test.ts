@@ -606,6 +606,183 @@ describe('commission actor: periods close in the brand time zone', () => {
   });
 });
 
+// --- Revenue imports --------------------------------------------------------------------------------
+
+let revenueMessages = 0;
+/** What a merge tells the actor: `[day, imported, live]` per day, at `iso`. */
+function revenue(importId: string, iso: string, days: Array<[string, string, string]>): CommissionMessage {
+  return { type: 'RevenueImported', revenue: { id: `${importId}.${++revenueMessages}`, importId, brandId: BRAND, at: at(iso), days: days.map(([day, imported, live]) => ({ day, imported, live })) } };
+}
+
+const accrued = (effects: CommissionEffect[]) => ofType(effects, 'RevshareAccrued').map((e) => e.accrual);
+const adjustmentId = (period: string, importId: string, n: number) => lineId('revshare', BRAND, AFF, period, 'import', importId, String(n));
+
+describe('commission actor: revenue imports adjust RevShare', () => {
+  const revshareWorld = (terms: Partial<RevshareTerms> = {}) => {
+    const w = world();
+    givePlan(w, plan('plan1', [{ effectiveFrom: '2026-01-01T00:00:00Z', revshare: { ...REVSHARE, ...terms } }]));
+    return w;
+  };
+
+  it('open period: the day differences count in its NGR at once, and the close pays on them', () => {
+    const w = revshareWorld();
+    const p = new Player('p1', at('2026-03-01T00:00:00Z'));
+    const live = go(w, [p.bet('500', '0', at('2026-03-02T10:00:00Z')), p.bet('300', '0', at('2026-03-05T10:00:00Z'))]);
+    const merged = go(w, [revenue('imp-1', '2026-03-10T08:00:00Z', [['2026-03-02', '650.0000', '500.0000'], ['2026-03-05', '300.0000', '300.0000']])], live.state);
+    expect(linesOf(merged.effects)).toEqual([]);
+    expect(accrued(merged.effects)).toEqual([expect.objectContaining({ period: '2026-03', ngr: '950.0000', amount: '237.5000', pct: '25.00', closed: false, at: at('2026-03-10T08:00:00Z') })]);
+    expect(answers(merged.effects)).toEqual([]);
+    const closed = go(w, [p.bet('100', '0', at('2026-03-20T10:00:00Z')), tick('2026-04-01T00:00:00Z')], live.state);
+    // 1,050 reaches the 30 % tier: live 900 and the import's +150.
+    expect(linesOf(closed.effects)).toEqual([expect.objectContaining({ period: '2026-03', ngr: '1050.0000', amount: '315.0000', pct: '30.00' })]);
+  });
+
+  it('closed period: one adjustment line of what the authoritative NGR pays less what the lines paid, exact to the cent', () => {
+    const w = revshareWorld();
+    const p = new Player('p1', at('2026-03-01T00:00:00Z'));
+    const closed = go(w, [p.bet('800', '0', at('2026-03-02T10:00:00Z')), p.bet('401.6667', '0', at('2026-03-10T10:00:00Z')), tick('2026-04-01T00:00:00Z')]);
+    expect(linesOf(closed.effects).map((l) => [l.ngr, l.pct, l.amount])).toEqual([['1201.6667', '30.00', '360.5000']]);
+    const merged = go(w, [revenue('imp-b', '2026-04-03T06:00:00Z', [['2026-03-02', '799.9999', '800.0000'], ['2026-03-10', '150.1234', '401.6667']])], closed.state);
+    // 950.1233 is below the 30 % tier: 25 % of it is 237.530825 → 237.5308, and the line paid 360.5000.
+    const [line] = linesOf(merged.effects);
+    expect(linesOf(merged.effects)).toHaveLength(1);
+    expect(line).toEqual(expect.objectContaining({
+      id: adjustmentId('2026-03', 'imp-b', 0), kind: 'revshare', period: '2026-03', playerId: '', amount: '-122.9692', ngr: '-251.5434', pct: '25.00',
+      carryIn: '0.0000', carryOut: '0.0000', status: 'pending', reason: 'revenue import imp-b', sourceEventId: 'imp-b', planVersion: 'plan1@1', version: 1,
+      createdAt: '2026-04-03T06:00:00.000Z', holdUntil: at('2026-04-03T06:00:00Z') + 7 * DAY, reversalOf: '', by: 'system',
+    }));
+    expect(m('360.5000') + m(line!.amount)).toBe(percentOf(m('950.1233'), '25.00'));
+    expect(answers(merged.effects)).toEqual([{ commissionId: line!.id, ok: true, status: 'pending' }]);
+    expect(accrued(merged.effects)).toEqual([]);
+    // A corrected file for the 10th: 1201.6666 is back in the 30 % tier (360.49998 → 360.5000).
+    const corrected = go(w, [revenue('imp-c', '2026-04-04T06:00:00Z', [['2026-03-10', '401.6667', '401.6667']])], closed.state);
+    expect(linesOf(corrected.effects).map((l) => [l.id, l.ngr, l.pct, l.amount])).toEqual([[adjustmentId('2026-03', 'imp-c', 1), '251.5433', '30.00', '122.9692']]);
+  });
+
+  it('a corrected import overwrites its days rather than adding to them; the same import again changes nothing', () => {
+    const w = revshareWorld();
+    const p = new Player('p1', at('2026-03-01T00:00:00Z'));
+    const first = revenue('imp-1', '2026-04-02T00:00:00Z', [['2026-03-02', '700.0000', '600.0000']]);
+    const { effects, state } = go(w, [
+      p.bet('600', '0', at('2026-03-02T10:00:00Z')), tick('2026-04-01T00:00:00Z'),
+      first, revenue('imp-2', '2026-04-03T00:00:00Z', [['2026-03-02', '640.0000', '600.0000']]),
+    ]);
+    expect(linesOf(effects).map((l) => [l.id, l.ngr, l.amount, l.reason])).toEqual([
+      [lineId('revshare', BRAND, AFF, '2026-03', 'plan1@1'), '600.0000', '150.0000', ''],
+      [adjustmentId('2026-03', 'imp-1', 0), '100.0000', '25.0000', 'revenue import imp-1'],
+      [adjustmentId('2026-03', 'imp-2', 1), '-60.0000', '-15.0000', 'revenue import imp-2'],
+    ]);
+    // The period pays 25 % of 640, not of 600 + 100 + 40.
+    expect(linesOf(effects).reduce((n, l) => n + m(l.amount), 0n)).toBe(m('160.0000'));
+    const again = go(w, [revenue('imp-2', '2026-04-05T00:00:00Z', [['2026-03-02', '640.0000', '600.0000']])], state);
+    expect(again.effects).toEqual([{ type: 'CommandAnswered', commandId: expect.stringMatching(/^imp-2\./), results: [] }]);
+    const open = go(w, [p.bet('10', '0', at('2026-04-02T00:00:00Z'))], state);
+    const twice = go(w, [revenue('imp-3', '2026-04-05T00:00:00Z', [['2026-04-02', '20.0000', '10.0000']]), revenue('imp-3', '2026-04-05T00:00:00Z', [['2026-04-02', '20.0000', '10.0000']])], open.state);
+    expect(accrued(twice.effects).map((a) => a.ngr)).toEqual(['20.0000']);
+  });
+
+  it('a closed period keeps its carry-in and carry-over rule; the carry it passed on is not recomputed, nor are later periods', () => {
+    const months = (carryOver: RevshareTerms['carryOver']) => {
+      const w = revshareWorld({ carryOver });
+      const p = new Player('p1', at('2026-01-01T00:00:00Z'));
+      const { effects } = go(w, [
+        p.bet('1000', '200', at('2026-01-10T00:00:00Z')), tick('2026-02-01T00:00:00Z'),
+        p.bet('100', '400.5', at('2026-02-10T00:00:00Z')), tick('2026-03-01T00:00:00Z'),
+        p.bet('600', '100', at('2026-03-10T00:00:00Z')),
+        // February was 99.5000 by the platform's books, not −300.5000.
+        revenue('imp-feb', '2026-03-12T00:00:00Z', [['2026-02-10', '99.5000', '-300.5000']]),
+        tick('2026-04-01T00:00:00Z'),
+        // March had 600.0000 on the 10th, not 500.0000: its carry-in stays.
+        revenue('imp-mar', '2026-04-02T00:00:00Z', [['2026-03-10', '600.0000', '500.0000']]),
+      ]);
+      return linesOf(effects).map((l) => [l.period, l.ngr, l.carryIn, l.amount, l.carryOut, l.reason]);
+    };
+    expect(months('carry')).toEqual([
+      ['2026-01', '800.0000', '0.0000', '200.0000', '0.0000', ''],
+      ['2026-02', '-300.5000', '0.0000', '0.0000', '-300.5000', ''],
+      ['2026-02', '400.0000', '0.0000', '24.8750', '0.0000', 'revenue import imp-feb'],
+      // March was opened with February's carry: it keeps it (never retroactive).
+      ['2026-03', '500.0000', '-300.5000', '49.8750', '0.0000', ''],
+      // 600 − 300.5 carried in = 299.5 at 25 %: 74.8750, of which 49.8750 was paid.
+      ['2026-03', '100.0000', '0.0000', '25.0000', '0.0000', 'revenue import imp-mar'],
+    ]);
+    expect(months('none')).toEqual([
+      ['2026-01', '800.0000', '0.0000', '200.0000', '0.0000', ''],
+      ['2026-02', '-300.5000', '0.0000', '-75.1250', '0.0000', ''],
+      ['2026-02', '400.0000', '0.0000', '100.0000', '0.0000', 'revenue import imp-feb'],
+      ['2026-03', '500.0000', '0.0000', '125.0000', '0.0000', ''],
+      ['2026-03', '100.0000', '0.0000', '25.0000', '0.0000', 'revenue import imp-mar'],
+    ]);
+    expect(months('reset-monthly').filter((l) => l[5] !== '').map((l) => l[3])).toEqual(['24.8750', '25.0000']);
+  });
+
+  it('a day counts under the version in force at its last instant, in that version\u2019s segment', () => {
+    const w = world();
+    givePlan(w, plan('plan1', [
+      { effectiveFrom: '2026-01-01T00:00:00Z', revshare: REVSHARE },
+      { effectiveFrom: '2026-03-15T12:00:00Z', revshare: { ...REVSHARE, tiers: [{ from: '0.0000', pct: '40.00' }] } },
+    ]));
+    const p = new Player('p1', at('2026-03-01T00:00:00Z'));
+    const { effects } = go(w, [
+      p.bet('600', '0', at('2026-03-02T00:00:00Z')),
+      revenue('imp-v', '2026-03-20T00:00:00Z', [['2026-03-14', '10.0000', '0.0000'], ['2026-03-15', '600.0000', '0.0000']]),
+      tick('2026-04-01T00:00:00Z'),
+    ]);
+    // 1,210 in all reaches v1's 30 % tier for the 610 of v1; v2 pays its flat 40 % on the 600 of the 15th.
+    expect(linesOf(effects).map((l) => [l.planVersion, l.ngr, l.pct, l.amount])).toEqual([['plan1@1', '610.0000', '30.00', '183.0000'], ['plan1@2', '600.0000', '40.00', '240.0000']]);
+  });
+
+  it('a period the books never held: over, it is closed by the import (its late live activity goes later); current, it opens', () => {
+    const w = revshareWorld();
+    const p = new Player('p1', at('2026-01-01T00:00:00Z'));
+    const { effects, state } = go(w, [
+      p.bet('100', '0', at('2026-01-10T00:00:00Z')), tick('2026-02-01T00:00:00Z'),
+      revenue('imp-x', '2026-03-05T00:00:00Z', [['2026-02-15', '200.0000', '0.0000'], ['2026-03-02', '40.0000', '0.0000']]),
+      p.bet('8', '0', at('2026-02-20T00:00:00Z')),
+    ]);
+    expect(linesOf(effects).map((l) => [l.period, l.ngr, l.amount, l.reason])).toEqual([
+      ['2026-01', '100.0000', '25.0000', ''],
+      ['2026-02', '200.0000', '50.0000', 'revenue import imp-x'],
+    ]);
+    expect(accrued(effects).slice(-2).map((a) => [a.period, a.ngr])).toEqual([['2026-03', '40.0000'], ['2026-03', '48.0000']]);
+    expect(commissionDeadline(state)).toBe(at('2026-04-01T00:00:00Z'));
+  });
+
+  it('the adjustment reaches the parent like any line; no RevShare plan, no books; a pause of the affiliate makes it held', () => {
+    const w = revshareWorld();
+    w.parents.set(AFF, PARENT);
+    const p = new Player('p1', at('2026-03-01T00:00:00Z'));
+    const closed = go(w, [p.bet('600', '0', at('2026-03-02T10:00:00Z')), tick('2026-04-01T00:00:00Z')]);
+    w.pauses.set(`${AFF}\u0000*`, { action: 'pause_affiliate', alertId: 'alert-9' });
+    const { effects } = go(w, [revenue('imp-1', '2026-04-02T00:00:00Z', [['2026-03-02', '700.0000', '600.0000']])], closed.state);
+    const [line] = linesOf(effects);
+    expect(line).toMatchObject({ amount: '25.0000', status: 'held', reason: 'alert-9', sourceEventId: 'imp-1' });
+    expect(ofType(effects, 'Forward')).toEqual([{ type: 'Forward', actor: 'commission', key: PARENT, message: { type: 'ChildLineChanged', child: line, change: 'made' } }]);
+
+    const cpaOnly = world();
+    givePlan(cpaOnly, plan('plan1', [{ effectiveFrom: '2026-01-01T00:00:00Z', cpa: CPA }]));
+    const none = go(cpaOnly, [revenue('imp-1', '2026-04-02T00:00:00Z', [['2026-03-02', '700.0000', '600.0000']])]);
+    expect(none.effects).toEqual([{ type: 'CommandAnswered', commandId: expect.any(String), results: [] }]);
+    expect(snapshotCommission(none.state).brands).toEqual([[BRAND, expect.objectContaining({ open: null, closed: [] })]]);
+  });
+
+  it('books of an earlier version (no closed periods kept): the periods closed before are not adjusted, later ones are', () => {
+    const w = revshareWorld();
+    const p = new Player('p1', at('2026-03-01T00:00:00Z'));
+    const closed = go(w, [p.bet('600', '0', at('2026-03-02T10:00:00Z')), tick('2026-04-01T00:00:00Z')]);
+    const snap = JSON.parse(JSON.stringify(snapshotCommission(closed.state))) as ReturnType<typeof snapshotCommission>;
+    for (const [, b] of snap.brands) {
+      delete b.closed;
+      delete b.booksFrom;
+    }
+    const upgraded = restoreCommission(snap);
+    const march = go(w, [revenue('imp-1', '2026-04-02T00:00:00Z', [['2026-03-02', '700.0000', '600.0000']])], upgraded);
+    expect(linesOf(march.effects)).toEqual([]);
+    const april = go(w, [p.bet('10', '0', at('2026-04-02T00:00:00Z')), tick('2026-05-01T00:00:00Z'), revenue('imp-2', '2026-05-02T00:00:00Z', [['2026-04-02', '50.0000', '10.0000']])], upgraded);
+    expect(linesOf(april.effects).map((l) => [l.period, l.amount])).toEqual([['2026-04', '2.5000'], ['2026-04', '10.0000']]);
+  });
+});
+
 // --- Determinism and snapshots ----------------------------------------------------------------------
 
 /** Every kind of message, over three months in Malta: a child affiliate with a hybrid plan. */
@@ -630,7 +807,11 @@ function scenario(): { w: World; messages: CommissionMessage[] } {
     command('approve-due', players.map((p) => cpaId(p.id)), { at: at('2026-02-25T00:00:00Z') }),
     command('approve', [cpaId('p1'), cpaId('p3')], { at: at('2026-02-26T00:00:00Z') }),
     command('pay', [cpaId('p0'), cpaId('p1')], { at: at('2026-02-27T00:00:00Z'), reference: 'batch-1' }),
+    // January closed, February open.
+    revenue('imp-s1', '2026-02-27T12:00:00Z', [['2026-01-12', '500.0000', '10.0000'], ['2026-02-16', '30.0000', '0.0000']]),
     (players[0] as Player).chargeback('20.01', at('2026-03-02T00:00:00Z')),
+    // February closed (by the March chargeback), March open; then a correction of February.
+    revenue('imp-s2', '2026-03-05T00:00:00Z', [['2026-02-16', '10.0000', '0.0000'], ['2026-03-01', '-20.0000', '0.0000']]),
     tick('2026-04-01T00:00:00Z'),
   );
   return { w, messages };
@@ -642,6 +823,7 @@ describe('commission actor: determinism and snapshots', () => {
     const a = go(w, messages);
     const b = go(w, messages);
     expect(linesOf(a.effects).length).toBeGreaterThan(8);
+    expect(linesOf(a.effects).filter((l) => l.reason.startsWith('revenue import')).map((l) => l.period)).toEqual(['2026-01', '2026-02']);
     expect(b.effects).toEqual(a.effects);
     expect(snapshotCommission(b.state)).toEqual(snapshotCommission(a.state));
   });

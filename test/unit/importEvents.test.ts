@@ -7,10 +7,11 @@ import { Readable } from 'node:stream';
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../cli/command.ts';
-import { csvLines, importEvents, jsonlLines, type BatchAnswer, type FileLine } from '../../cli/commands/import.ts';
+import { importEvents, type BatchAnswer } from '../../cli/commands/import.ts';
+import { csvLines, jsonlLines, type FileLine } from '../../cli/fileLines.ts';
 
 async function* linesOf(events: unknown[]): AsyncGenerator<FileLine> {
-  for (const [i, event] of events.entries()) yield { line: i + 2, event };
+  for (const [i, event] of events.entries()) yield { line: i + 2, record: event };
 }
 
 const collect = async (it: AsyncIterable<FileLine>) => {
@@ -77,18 +78,18 @@ describe('import readers', () => {
   it('CSV: quoted commas and quotes, a BOM, empty cells dropped, unreadable records by line', async () => {
     const csv = '\uFEFFtype,event_id,game,amount\r\nbet,e1,"Book, of ""Dead""",\r\n\r\nbet,e2\r\nbet,e3,x,1.5\r\n';
     expect(await collect(csvLines(Readable.from([csv])))).toEqual([
-      { line: 2, event: { type: 'bet', event_id: 'e1', game: 'Book, of "Dead"' } },
+      { line: 2, record: { type: 'bet', event_id: 'e1', game: 'Book, of "Dead"' } },
       { line: 4, code: 'invalid_csv', message: 'Invalid Record Length: columns length is 4, got 2 on line 4' },
-      { line: 5, event: { type: 'bet', event_id: 'e3', game: 'x', amount: '1.5' } },
+      { line: 5, record: { type: 'bet', event_id: 'e3', game: 'x', amount: '1.5' } },
     ]);
   });
 
   it('JSONL: blank lines skipped, bad JSON by line, numbers kept as numbers', async () => {
     const text = '\uFEFF{"event_id":"a","amount":1.25}\n\n{"event_id":\n"not an object"\n';
     expect(await collect(jsonlLines(Readable.from([text])))).toEqual([
-      { line: 1, event: { event_id: 'a', amount: 1.25 } },
+      { line: 1, record: { event_id: 'a', amount: 1.25 } },
       { line: 3, code: 'invalid_json', message: 'not a JSON value' },
-      { line: 4, event: 'not an object' },
+      { line: 4, record: 'not an object' },
     ]);
   });
 });

@@ -29,7 +29,7 @@ let seq = 0;
 function ev(over: Partial<AppliedEvent>): AppliedEvent {
   return {
     brandId: 'b', affiliateId: 'a', playerId: 'p', eventId: `e${++seq}`, type: 'bet', ts: T0, registeredAt: T0, country: 'DE', kyc: '',
-    amount: 0n, isFtd: false, ngr: 0n, commissionable: true, sub1: 's1', ...over,
+    amount: 0n, isFtd: false, ngr: 0n, ggr: 0n, bonus: 0n, commissionable: true, sub1: 's1', ...over,
   };
 }
 const ftd = (amount: string, over: Partial<AppliedEvent> = {}) => ev({ type: 'deposit', amount: $(amount), isFtd: true, ...over });

@@ -32,6 +32,22 @@
  * period after the last closed one and the period of the latest `TimePassed`), under the plan
  * version of its own time: a closed period is never reopened.
  *
+ * **Revenue imports** — the platform's books, imported a day or more late, are authoritative for
+ * RevShare. An import tells the actor, per day of the brand's calendar it covers, the NGR its
+ * commissionable players had there and the NGR the live layer counted for that day
+ * (`RevenueImported`, absolute figures); the actor keeps each day's difference (imported − live) in
+ * the segment of the plan version in force at the day's last instant, replacing what an earlier
+ * import said of that day — so a corrected import overwrites and the same import twice changes
+ * nothing. In the open period the difference is part of its NGR (the accrual moves at once, the
+ * close pays on it). A closed period keeps its books (segments, carry-in, what its lines paid): its
+ * NGR becomes the NGR at the close plus its days' differences, and when what that pays differs from
+ * what its lines paid so far, an adjustment line pays the difference — kind `revshare`, the period,
+ * reason `revenue import <id>`, `sourceEventId` the import id, the last segment's plan version,
+ * `createdAt` the import's time, `ngr` the change of NGR; never an edit of a line. The carry-over a
+ * closed period passed on is not recomputed, nor are later periods: never retroactive. A period the
+ * books never held (no activity, and over by the import's time) is closed by the import with no
+ * carry-in; one closed before books were kept (`booksFrom`) is not adjusted.
+ *
  * **Hybrid** — both of the above, from the same activity.
  *
  * **Sub-affiliates** — a line of this affiliate (made, or a reversal of it) and a rejection of one
@@ -67,17 +83,19 @@
  * lines with the same ids.
  */
 import { v5 as uuidv5 } from 'uuid';
-import { transition, type Commission, type CommissionAction, type CommissionCommand, type CommandResult, type CommissionStatus } from '../../schema/commissions.ts';
+import {
+  transition, type Commission, type CommissionAction, type CommissionCommand, type CommandResult, type CommissionStatus, type ImportedRevenue, type RevenueDay,
+} from '../../schema/commissions.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 import { parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import { planVersionAt, type Plan, type PlanVersion, type RevshareTerms } from '../../schema/plans.ts';
 import { cpaOutcome, type CpaProgress } from '../commissions/cpa.ts';
-import { nextPeriod, periodEnd, periodOf } from '../commissions/periods.ts';
+import { dayEnd, nextPeriod, periodEnd, periodOf } from '../commissions/periods.ts';
 import { percentOf, settlePeriod } from '../commissions/revshare.ts';
 import type { Forward } from './forward.ts';
 import type { Revenue } from './player.ts';
 
-export type { CommissionCommand, CommandResult };
+export type { CommissionCommand, CommandResult, ImportedRevenue };
 
 const DAY_MS = 86_400_000;
 
@@ -195,6 +213,8 @@ export type CommissionMessage =
   | { type: 'ChildLineChanged'; child: CommissionLine; change: 'made' | 'rejected' }
   /** An operator's lifecycle command. */
   | { type: 'CommandReceived'; command: CommissionCommand }
+  /** A revenue import's figures for this affiliate's days of one brand (answered like a command). */
+  | { type: 'RevenueImported'; revenue: ImportedRevenue }
   /** The partition's clock: periods whose end is at or before `at` close. */
   | { type: 'TimePassed'; at: number };
 
@@ -206,7 +226,7 @@ export type CommissionEffect =
   | { type: 'RevshareAccrued'; accrual: RevshareAccrual }
   /** For the parent's commission actor (sub-affiliate tier). */
   | Forward<'commission', CommissionMessage>
-  /** The outcome of a command, per line, for the API call waiting on it. */
+  /** The outcome of a command, per line, for the API call waiting on it (a revenue import: the lines it made). */
   | { type: 'CommandAnswered'; commandId: string; results: CommandResult[] };
 
 /** What the handler reads besides its state and message. */
@@ -251,10 +271,33 @@ interface OpenSegment {
   ftds: number;
 }
 
+/** What an import said of one day: its difference (imported − live NGR), counted in the segment of one plan version. */
+interface DayDifference {
+  diff: Money;
+  planId: string;
+  versionNo: number;
+}
+
+/** A period's books: what it counts, per plan version, and what imports changed in it. */
 interface OpenPeriod {
   period: string;
   end: number;
+  /** The NGR of each segment includes the days' differences. */
   segments: OpenSegment[];
+  /** `YYYY-MM-DD` → the difference an import made that day (days without one are absent). */
+  days: Map<string, DayDifference>;
+}
+
+/** A closed period's books, kept so an import can adjust it: one per brand and month. */
+interface ClosedPeriod extends OpenPeriod {
+  /** The balance carried into it (≤ 0). */
+  carryIn: Money;
+  /** What its lines pay together: the lines of the close and the adjustments since. */
+  paid: Money;
+  /** The NGR those lines were computed from. */
+  paidNgr: Money;
+  /** Adjustment lines made (the next one's id counts them). */
+  adjustments: number;
 }
 
 /** A brand's RevShare books. */
@@ -264,6 +307,10 @@ interface BrandBook {
   /** The latest closed period ('' none). */
   closedThrough: string;
   open: OpenPeriod | null;
+  /** Closed periods' books, by period. */
+  closed: Map<string, ClosedPeriod>;
+  /** The first period whose books are kept: those before closed before books were kept ('' every period's are). */
+  booksFrom: string;
 }
 
 /** State of one commission actor. */
@@ -396,7 +443,7 @@ function holdLine(s: CommissionState, l: CommissionLine, alertId: string, at: nu
 
 function brandBook(s: CommissionState, brandId: string): BrandBook {
   let b = s.brands.get(brandId);
-  if (!b) s.brands.set(brandId, (b = { carry: 0n, closedThrough: '', open: null }));
+  if (!b) s.brands.set(brandId, (b = { carry: 0n, closedThrough: '', open: null, closed: new Map(), booksFrom: '' }));
   return b;
 }
 
@@ -439,6 +486,7 @@ function closePeriod(s: CommissionState, brandId: string, b: BrandBook, ctx: Com
     });
     emit(s, line, 'made', ctx, out);
   });
+  b.closed.set(open.period, { ...open, carryIn: b.carry, paid: paysOf(settled), paidNgr: totalNgr(open), adjustments: 0 });
   b.carry = settled.carryOut;
   b.closedThrough = open.period;
   b.open = null;
@@ -462,22 +510,30 @@ function periodFor(s: CommissionState, a: PlayerActivity, b: BrandBook, tz: stri
   return period;
 }
 
+/** The segment of `p` for `plan`'s `version`, added in the order versions came into force if it has none yet. */
+function segmentOf(p: OpenPeriod, plan: Plan, version: PlanVersion, terms: RevshareTerms): OpenSegment {
+  const segs = p.segments;
+  let seg = segs.find((x) => x.planId === plan.id && x.versionNo === version.version);
+  if (seg) return seg;
+  const from = Date.parse(version.effectiveFrom);
+  seg = { planId: plan.id, versionNo: version.version, from, currency: plan.currency, terms, holdDays: version.holdDays, ngr: 0n, heldNgr: 0n, ftds: 0 };
+  const at = segs.findIndex((x) => x.from > from || (x.from === from && x.planId > plan.id));
+  segs.splice(at < 0 ? segs.length : at, 0, seg);
+  return seg;
+}
+
+const totalNgr = (p: OpenPeriod): Money => p.segments.reduce((n, x) => n + x.ngr, 0n);
+const paysOf = (settled: ReturnType<typeof settlePeriod>): Money => settled.lines.reduce((n, l) => n + l.amount, 0n);
+
 /** Count an activity's NGR (and FTD) in its brand's open period. */
 function accrue(s: CommissionState, a: PlayerActivity, plan: Plan | null, version: PlanVersion | null, counted: boolean, ctx: CommissionContext, out: CommissionEffect[]): void {
   const tz = ctx.brand(a.brandId).timezone;
   const b = brandBook(s, a.brandId);
   const period = periodFor(s, a, b, tz, ctx, out);
   if (!plan || !version?.revshare) return;
-  if (!b.open) b.open = { period, end: periodEnd(period, tz), segments: [] };
-  const segs = b.open.segments;
-  const from = Date.parse(version.effectiveFrom);
-  let seg = segs.find((x) => x.planId === plan.id && x.versionNo === version.version);
-  const fresh = !seg;
-  if (!seg) {
-    seg = { planId: plan.id, versionNo: version.version, from, currency: plan.currency, terms: version.revshare, holdDays: version.holdDays, ngr: 0n, heldNgr: 0n, ftds: 0 };
-    const at = segs.findIndex((x) => x.from > from || (x.from === from && x.planId > plan.id));
-    segs.splice(at < 0 ? segs.length : at, 0, seg);
-  }
+  if (!b.open) b.open = { period, end: periodEnd(period, tz), segments: [], days: new Map() };
+  const fresh = !b.open.segments.some((x) => x.planId === plan.id && x.versionNo === version.version);
+  const seg = segmentOf(b.open, plan, version, version.revshare);
   const ngr = m(a.revenue.ngr);
   if (counted) {
     seg.ngr += ngr;
@@ -486,6 +542,116 @@ function accrue(s: CommissionState, a: PlayerActivity, plan: Plan | null, versio
     seg.heldNgr += ngr;
   }
   if (fresh || ngr !== 0n || (counted && a.isFtd)) out.push(...accruals(s, a.brandId, b, a.ts, false));
+}
+
+// --- Revenue imports -------------------------------------------------------------------------------
+
+/**
+ * The books an import's days of `period` go into: the open period's; a closed period's; for a
+ * period the books never held, a closed one made now when it is over by the import's time (no
+ * activity there: no carry-in), else the period opened now. A period later than the open one
+ * closes it first, as activity of a later period does. Null for a period closed before books were
+ * kept.
+ */
+function booksFor(s: CommissionState, brandId: string, b: BrandBook, period: string, at: number, tz: string, ctx: CommissionContext, out: CommissionEffect[]): OpenPeriod | ClosedPeriod | null {
+  if (b.open?.period === period) return b.open;
+  const kept = b.closed.get(period);
+  if (kept) return kept;
+  if (period < b.booksFrom) return null;
+  if (b.open && period > b.open.period) closePeriod(s, brandId, b, ctx, out);
+  const end = periodEnd(period, tz);
+  if (b.open === null && period > b.closedThrough && end > Math.max(s.clock, at)) {
+    b.open = { period, end, segments: [], days: new Map() };
+    return b.open;
+  }
+  const made: ClosedPeriod = { period, end, segments: [], days: new Map(), carryIn: 0n, paid: 0n, paidNgr: 0n, adjustments: 0 };
+  b.closed.set(period, made);
+  // Its live activity, arriving later, counts in a later period: a closed period is never reopened.
+  if (period > b.closedThrough) b.closedThrough = period;
+  return made;
+}
+
+/** The plan version an import's day counts under: the one in force at the day's last instant, if it has RevShare terms. */
+function versionOfDay(plan: Plan | null, day: string, tz: string): { plan: Plan; version: PlanVersion; terms: RevshareTerms } | null {
+  const version = plan ? planVersionAt(plan, dayEnd(day, tz) - 1) : null;
+  return plan && version?.revshare ? { plan, version, terms: version.revshare } : null;
+}
+
+/**
+ * Put what an import says of `day` into `p`: the difference `diff` replaces the day's earlier one,
+ * in the segment of the version the day counts under (none: the day counts nothing). True when the
+ * books changed.
+ */
+function setDay(p: OpenPeriod, day: string, diff: Money, plan: Plan | null, tz: string): boolean {
+  const old = p.days.get(day);
+  const counts = diff === 0n ? null : versionOfDay(plan, day, tz);
+  if (!old && !counts) return false;
+  if (old && counts && old.diff === diff && old.planId === counts.plan.id && old.versionNo === counts.version.version) return false;
+  if (old) {
+    (p.segments.find((x) => x.planId === old.planId && x.versionNo === old.versionNo) as OpenSegment).ngr -= old.diff;
+    p.days.delete(day);
+  }
+  if (counts) {
+    segmentOf(p, counts.plan, counts.version, counts.terms).ngr += diff;
+    p.days.set(day, { diff, planId: counts.plan.id, versionNo: counts.version.version });
+  }
+  return true;
+}
+
+/**
+ * A closed period's NGR changed: when what it pays now differs from what its lines paid, append the
+ * adjustment line of the difference (held, like a period's lines, while a pause of the whole
+ * affiliate is in force).
+ */
+function adjustClosed(s: CommissionState, brandId: string, p: ClosedPeriod, r: ImportedRevenue, ctx: CommissionContext, out: CommissionEffect[]): void {
+  const last = p.segments.length - 1;
+  const seg = p.segments[last];
+  if (!seg) return;
+  const settled = settlePeriod(p.carryIn, p.segments, p.segments.reduce((n, x) => n + x.ftds, 0));
+  const pays = paysOf(settled);
+  if (pays === p.paid) return;
+  const ngr = totalNgr(p);
+  const held = holdOf(null, ctx.pauseOf(s.affiliateId, null), true);
+  const line = newLine(s, {
+    id: lineId('revshare', brandId, s.affiliateId, p.period, 'import', r.importId, String(p.adjustments)), brandId, playerId: '', kind: 'revshare', period: p.period,
+    amount: toDecimalText(pays - p.paid), currency: seg.currency, status: held.status, reason: held.status === 'held' ? held.reason : `revenue import ${r.importId}`,
+    sourceEventId: r.importId, clickId: '', sub1: '', reversalOf: '', ngr: toDecimalText(ngr - p.paidNgr), carryIn: '0.0000', carryOut: '0.0000',
+    pct: (settled.lines[last] as (typeof settled.lines)[number]).pct, planId: seg.planId, planVersionNo: seg.versionNo, createdAtMs: r.at, holdUntil: r.at + seg.holdDays * DAY_MS,
+  });
+  p.paid = pays;
+  p.paidNgr = ngr;
+  p.adjustments++;
+  emit(s, line, 'made', ctx, out);
+}
+
+function onRevenue(s: CommissionState, r: ImportedRevenue, ctx: CommissionContext): CommissionEffect[] {
+  const out: CommissionEffect[] = [];
+  const tz = ctx.brand(r.brandId).timezone;
+  const plan = ctx.plan(s.affiliateId, r.brandId);
+  const b = brandBook(s, r.brandId);
+  const periods = new Map<string, RevenueDay[]>();
+  for (const d of r.days) {
+    const period = d.day.slice(0, 7);
+    const days = periods.get(period);
+    if (days) days.push(d);
+    else periods.set(period, [d]);
+  }
+  // Days come ascending, so periods do: an open period's figures are out before a later day closes it.
+  for (const [period, days] of periods) {
+    const kept = b.open?.period === period || b.closed.has(period);
+    // Books are made for a period only when one of its days counts.
+    if (!kept && !days.some((d) => m(d.imported) !== m(d.live) && versionOfDay(plan, d.day, tz))) continue;
+    const p = booksFor(s, r.brandId, b, period, r.at, tz, ctx, out);
+    if (!p) continue;
+    let changed = false;
+    for (const d of days) if (setDay(p, d.day, m(d.imported) - m(d.live), plan, tz)) changed = true;
+    if (!changed) continue;
+    if (p === b.open) out.push(...accruals(s, r.brandId, b, r.at, false));
+    else adjustClosed(s, r.brandId, p as ClosedPeriod, r, ctx, out);
+  }
+  const results = out.flatMap((e): CommandResult[] => (e.type === 'LineChanged' ? [{ commissionId: e.line.id, ok: true, status: e.line.status }] : []));
+  out.push({ type: 'CommandAnswered', commandId: r.id, results });
+  return out;
 }
 
 // --- CPA -----------------------------------------------------------------------------------------
@@ -657,6 +823,8 @@ export function handleCommission(state: CommissionState, msg: CommissionMessage,
       return onChildLine(state, msg.child, msg.change, ctx);
     case 'CommandReceived':
       return onCommand(state, msg.command, ctx);
+    case 'RevenueImported':
+      return onRevenue(state, msg.revenue, ctx);
     case 'TimePassed': {
       const out: CommissionEffect[] = [];
       if (msg.at > state.clock) state.clock = msg.at;
@@ -674,6 +842,25 @@ export function handleCommission(state: CommissionState, msg: CommissionMessage,
 
 type Snap<T> = { [K in keyof T]: T[K] extends Money ? string : T[K] };
 
+/** A period's books as JSON data; `days` is absent in snapshots of earlier versions. */
+type PeriodSnapshot = Omit<OpenPeriod, 'segments' | 'days'> & { segments: Array<Snap<OpenSegment>>; days?: Array<[string, Snap<DayDifference>]> };
+type ClosedSnapshot = PeriodSnapshot & Snap<Omit<ClosedPeriod, keyof OpenPeriod>>;
+
+function periodSnapshot(p: OpenPeriod): PeriodSnapshot {
+  const t = toDecimalText;
+  return {
+    period: p.period, end: p.end, segments: p.segments.map((x) => ({ ...x, ngr: t(x.ngr), heldNgr: t(x.heldNgr) })),
+    days: [...p.days].map(([day, d]) => [day, { ...d, diff: t(d.diff) }]),
+  };
+}
+
+function restorePeriod(p: PeriodSnapshot): OpenPeriod {
+  return {
+    period: p.period, end: p.end, segments: p.segments.map((x) => ({ ...x, ngr: m(x.ngr), heldNgr: m(x.heldNgr) })),
+    days: new Map((p.days ?? []).map(([day, d]) => [day, { ...d, diff: m(d.diff) }])),
+  };
+}
+
 /** An actor's state as plain JSON data ({@link snapshotCommission}). */
 export interface CommissionSnapshot {
   affiliateId: string;
@@ -681,7 +868,8 @@ export interface CommissionSnapshot {
   settled: Array<[string, CommissionStatus]>;
   reversals: Array<[string, string]>;
   players: Array<[string, Omit<PlayerBook, 'progress'> & { progress: Snap<CpaProgress> | null }]>;
-  brands: Array<[string, { carry: string; closedThrough: string; open: { period: string; end: number; segments: Array<Snap<OpenSegment>> } | null }]>;
+  /** `closed` and `booksFrom` are absent in snapshots of earlier versions. */
+  brands: Array<[string, { carry: string; closedThrough: string; open: PeriodSnapshot | null; closed?: ClosedSnapshot[]; booksFrom?: string }]>;
   clock: number;
   sweptDay: number;
   answers: Array<[string, CommandResult[]]>;
@@ -697,8 +885,9 @@ export function snapshotCommission(s: CommissionState): CommissionSnapshot {
     reversals: [...s.reversals],
     players: [...s.players].map(([k, b]) => [k, { ...b, progress: b.progress && { ...b.progress, deposits: t(b.progress.deposits), stakes: t(b.progress.stakes) } }]),
     brands: [...s.brands].map(([k, b]) => [k, {
-      carry: t(b.carry), closedThrough: b.closedThrough,
-      open: b.open && { ...b.open, segments: b.open.segments.map((x) => ({ ...x, ngr: t(x.ngr), heldNgr: t(x.heldNgr) })) },
+      carry: t(b.carry), closedThrough: b.closedThrough, open: b.open && periodSnapshot(b.open),
+      closed: [...b.closed.values()].map((p) => ({ ...periodSnapshot(p), carryIn: t(p.carryIn), paid: t(p.paid), paidNgr: t(p.paidNgr), adjustments: p.adjustments })),
+      booksFrom: b.booksFrom,
     }]),
     clock: s.clock,
     sweptDay: s.sweptDay,
@@ -716,8 +905,10 @@ export function restoreCommission(json: unknown): CommissionState {
     reversals: new Map(j.reversals),
     players: new Map(j.players.map(([k, b]) => [k, { ...b, progress: b.progress && { ...b.progress, deposits: m(b.progress.deposits), stakes: m(b.progress.stakes) } }])),
     brands: new Map(j.brands.map(([k, b]) => [k, {
-      carry: m(b.carry), closedThrough: b.closedThrough,
-      open: b.open && { ...b.open, segments: b.open.segments.map((x) => ({ ...x, ngr: m(x.ngr), heldNgr: m(x.heldNgr) })) },
+      carry: m(b.carry), closedThrough: b.closedThrough, open: b.open && restorePeriod(b.open),
+      closed: new Map((b.closed ?? []).map((p) => [p.period, { ...restorePeriod(p), carryIn: m(p.carryIn), paid: m(p.paid), paidNgr: m(p.paidNgr), adjustments: p.adjustments }])),
+      // Books written before closed periods were kept: what those periods paid is not known here.
+      booksFrom: b.booksFrom ?? (b.closedThrough !== '' ? nextPeriod(b.closedThrough) : ''),
     }])),
     clock: j.clock,
     sweptDay: j.sweptDay,

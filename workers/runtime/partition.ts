@@ -26,8 +26,8 @@ import { creditParts, creditRows, type CreditPart } from '../sink/creditRow.ts';
 import { noRawRows, type AccrualRow, type FraudStateRow, type PlayerStateRow, type RawRows } from '../sink/tables.ts';
 import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
 import type { TouchWindow } from '../actors/attribution.ts';
-import type { CommissionContext, CommissionLine } from '../actors/commission.ts';
-import type { CommandAnswer, CommandBatch, PostbackJob } from '../../schema/commissions.ts';
+import type { CommissionContext, CommissionLine, CommissionMessage } from '../actors/commission.ts';
+import type { CommandAnswer, CommandBatch, PostbackJob, RevenueBatch } from '../../schema/commissions.ts';
 import { accrualRow, ledgerRow } from '../sink/commissionRow.ts';
 import type { OutboxItem } from '../sink/outbox.ts';
 import { CopyOnWriteSnapshot } from './copyOnWriteSnapshot.ts';
@@ -49,7 +49,8 @@ export type PartitionInput =
   | { kind: 'forwarded'; batch: ForwardedBatch }
   | { kind: 'tick'; tick: Tick }
   | { kind: 'lifted'; lift: Lift }
-  | { kind: 'commands'; batch: CommandBatch };
+  | { kind: 'commands'; batch: CommandBatch }
+  | { kind: 'revenue'; batch: RevenueBatch };
 
 /** A click to resolve for a waiting player. */
 export interface ResolveRequest {
@@ -271,9 +272,10 @@ export class PartitionLoop {
         this.deliver('affiliate', input.lift.affiliateId, { type: 'PauseLifted', subId: input.lift.subId, pauseId: input.lift.pauseId }, seq, out);
         break;
       case 'commands':
-        this.replyTo = input.batch.replyTo;
-        for (const { affiliateId, command } of input.batch.items) this.deliver('commission', affiliateId, { type: 'CommandReceived', command }, seq, out);
-        this.replyTo = undefined;
+        this.answered(input.batch.replyTo, input.batch.items.map(({ affiliateId, command }) => [affiliateId, { type: 'CommandReceived', command }]), seq, out);
+        break;
+      case 'revenue':
+        this.answered(input.batch.replyTo, input.batch.items.map(({ affiliateId, revenue }) => [affiliateId, { type: 'RevenueImported', revenue }]), seq, out);
         break;
       default:
         unhandled(input);
@@ -346,6 +348,13 @@ export class PartitionLoop {
       default:
         unhandled(e);
     }
+  }
+
+  /** Deliver `messages` (affiliate id → message) to commission actors whose answers go to `replyTo`. */
+  private answered(replyTo: string, messages: Array<[string, CommissionMessage]>, seq: number, out: LoopOutput): void {
+    this.replyTo = replyTo;
+    for (const [affiliateId, msg] of messages) this.deliver('commission', affiliateId, msg, seq, out);
+    this.replyTo = undefined;
   }
 
   /** An actor kept in the partition's snapshot is about to change: the snapshot being written takes it as it is now, and the next includes it. */
