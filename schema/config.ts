@@ -61,6 +61,14 @@ export interface WorkerConfig {
   flushMaxRows: number;
   /** Unacknowledged JetStream messages a partition may hold between flushes. Default 20000. */
   maxAckPending: number;
+  /**
+   * A worker pulls its partitions' messages at most this often (ms) while a pull brings less than
+   * a full batch (docs/architecture.md, “How a worker consumes”): what arrives meanwhile is applied
+   * together, for one wake-up. Default 5: at most 5 ms added to each hop.
+   */
+  pullIntervalMs: number;
+  /** Messages one pull brings at most. Default 500. */
+  pullBatch: number;
   /** UTC days of unique-click memory kept per affiliate, for late clicks. Default 2. */
   uniqueDays: number;
   /** Rows a worker holds before it stops consuming until ClickHouse takes them. Default 500000. */
@@ -205,7 +213,7 @@ export function defaultConfig(): ClusterConfig {
       maxEventsPerBatch: 10_000,
       maxImportBodyBytes: 4 * 1024 ** 3,
     },
-    worker: { count: 1, flushIntervalMs: 1000, flushMaxRows: 100_000, maxAckPending: 20_000, uniqueDays: 2, maxQueuedRows: 500_000, metricsPort: 9464 },
+    worker: { count: 1, flushIntervalMs: 1000, flushMaxRows: 100_000, maxAckPending: 20_000, pullIntervalMs: 5, pullBatch: 500, uniqueDays: 2, maxQueuedRows: 500_000, metricsPort: 9464 },
     nats: { url: undefined, port: 14222, duplicateWindowMs: 900_000, streamMaxAgeDays: 7, replicas: 1 },
     clickhouse: { url: undefined, httpPort: 18123, tcpPort: 19000, database: '', user: 'default', password: '' },
     redis: { url: undefined, port: 16379 },
@@ -374,6 +382,8 @@ export function validate(c: ClusterConfig): void {
   int('worker.flushIntervalMs', c.worker.flushIntervalMs, 10, 60_000);
   int('worker.flushMaxRows', c.worker.flushMaxRows, 100, 1_000_000);
   int('worker.maxAckPending', c.worker.maxAckPending, 100, 1_000_000);
+  int('worker.pullIntervalMs', c.worker.pullIntervalMs, 1, 1_000);
+  int('worker.pullBatch', c.worker.pullBatch, 1, 10_000);
   int('worker.uniqueDays', c.worker.uniqueDays, 1, 31);
   int('worker.maxQueuedRows', c.worker.maxQueuedRows, 1000, 10_000_000);
   int('worker.metricsPort', c.worker.metricsPort, 0, 65535);

@@ -13,8 +13,12 @@ export interface NatsNames {
   streamSubjects: string;
   /** Subject of partition `p`: everything its actors see arrives here, in one order. */
   partitionSubject(p: number): string;
-  /** Durable consumer of partition `p`. */
+  /** The partition of a partition subject (undefined for any other subject). */
+  partitionOf(subject: string): number | undefined;
+  /** Durable consumer of partition `p` alone (a worker owning some partitions on NATS 2.9). */
   consumer(p: number): string;
+  /** Durable consumer of every partition (a worker owning them all: workers/runtime/partitionConsumers.ts). */
+  allPartitionsConsumer: string;
   /** KV bucket holding the catalog (brands, affiliates, links). */
   catalogBucket: string;
   /** Stream of fraud alerts (docs/fraud.md, “Alerts and pauses”), kept apart from the partitions' input. */
@@ -44,7 +48,14 @@ export function natsNames(cfg: Pick<ClusterConfig, 'namespace'>): NatsNames {
     stream: `${ns.toUpperCase()}_EVENTS`,
     streamSubjects: `${ns}.ev.>`,
     partitionSubject: (p) => `${ns}.ev.${p}`,
+    partitionOf: (subject) => {
+      const prefix = `${ns}.ev.`;
+      if (!subject.startsWith(prefix)) return undefined;
+      const p = Number(subject.slice(prefix.length));
+      return Number.isSafeInteger(p) && p >= 0 ? p : undefined;
+    },
     consumer: (p) => `part-${p}`,
+    allPartitionsConsumer: 'partitions',
     catalogBucket: `${ns}_catalog`,
     fraudStream: `${ns.toUpperCase()}_FRAUD`,
     fraudAlerts: `${ns}.fraud.alerts`,

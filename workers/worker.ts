@@ -5,13 +5,12 @@
  * once their rows are in ClickHouse.
  */
 import { createServer, type Server } from 'node:http';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { nanos } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
 import type { ClusterConfig } from '../schema/config.ts';
 import { connectNats, ensureStream, openFraudBucket } from '../schema/natsSetup.ts';
-import { natsNames, type NatsNames } from '../schema/subjects.ts';
+import { natsNames } from '../schema/subjects.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { decodeBatch, WireError } from '../schema/wire.ts';
 import { Catalog } from '../schema/catalogStore.ts';
@@ -22,6 +21,9 @@ import { canonicalRules } from '../schema/attributionRules.ts';
 import { DEFAULT_FRAUD_RULES } from '../schema/fraud.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { retrying } from './runtime/retrying.ts';
+import { BatchPuller, type PulledMessage } from './runtime/batchPuller.ts';
+import { BatchConsumer, pacing } from './runtime/batchConsumer.ts';
+import { consumerPlans, resetConsumers, type ConsumerPlan } from './runtime/partitionConsumers.ts';
 import { Forwarder } from './runtime/forwarder.ts';
 import { OutboxSender } from './runtime/outboxSender.ts';
 import { startPostbackDispatcher } from './postbacks/dispatcher.ts';
@@ -29,7 +31,6 @@ import { AlertOutlet } from './fraud/alertOutlet.ts';
 import { alertRow } from './sink/alertRow.ts';
 import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
-import { noRawRows } from './sink/tables.ts';
 import { serializeInSlices } from './runtime/copyOnWriteSnapshot.ts';
 import { PartitionLoop, type PartitionInput, type PartitionSettings } from './runtime/partition.ts';
 import { parentOf, planOf } from '../schema/plans.ts';
@@ -63,9 +64,6 @@ const NETWORK_ANNOUNCE_MS = 10_000;
  * state). A stopping worker writes one last.
  */
 const FRAUD_SNAPSHOT_MS = 30_000;
-/** Messages a partition's loop applies before it lets the event loop run other work. */
-const YIELD_EVERY = 16;
-
 /** Brand settings the player actors read, from the catalog (defaults for a brand that is gone). */
 function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
   const b = catalog.brands.get(brandId);
@@ -78,27 +76,27 @@ function brandSettings(catalog: Catalog, brandId: string): BrandSettings {
 }
 
 /** Decode a partition message by its kind header (click batches carry none). */
-function decodeInput(m: JsMsg): PartitionInput {
-  const kind = (m.headers?.get(KIND_HEADER) || 'clicks') as MessageKind;
+function decodeInput(data: Uint8Array, headers: MsgHdrs | undefined): PartitionInput {
+  const kind = (headers?.get(KIND_HEADER) || 'clicks') as MessageKind;
   switch (kind) {
     case 'events':
-      return { kind, batch: decodeEventBatch(m.data) };
+      return { kind, batch: decodeEventBatch(data) };
     case 'resolved':
-      return { kind, items: decodeResolutions(m.data) };
+      return { kind, items: decodeResolutions(data) };
     case 'rules':
-      return { kind, rules: decodeRules(m.data) };
+      return { kind, rules: decodeRules(data) };
     case 'clicks':
-      return { kind, batch: decodeBatch(m.data) };
+      return { kind, batch: decodeBatch(data) };
     case 'forwarded':
-      return { kind, batch: decodeForwarded(m.data) };
+      return { kind, batch: decodeForwarded(data) };
     case 'tick':
-      return { kind, tick: decodeTick(m.data) };
+      return { kind, tick: decodeTick(data) };
     case 'lifted':
-      return { kind, lift: decodeLift(m.data) };
+      return { kind, lift: decodeLift(data) };
     case 'commands':
-      return { kind, batch: decodeCommands(m.data) };
+      return { kind, batch: decodeCommands(data) };
     case 'revenue':
-      return { kind, batch: decodeRevenue(m.data) };
+      return { kind, batch: decodeRevenue(data) };
     default: {
       const unknown: never = kind;
       throw new WireError(`unknown message kind ${String(unknown)}`);
@@ -121,32 +119,6 @@ export interface WorkerOptions {
   /** Port of `/metrics`; default `worker.metricsPort` (0 = none). */
   metricsPort?: number;
 }
-
-/**
- * (Re)create partition `p`'s durable consumer so that it delivers from `resumeSeq + 1`, the first
- * message ClickHouse does not hold. Recreated at every start rather than reused: a reused consumer
- * would redeliver a dead worker's unacknowledged messages only after `ack_wait`, behind newer ones,
- * and the partition loop (which skips anything at or below its position) would lose them.
- */
-async function resetConsumer(jsm: JetStreamManager, names: NatsNames, p: number, resumeSeq: number, cfg: ClusterConfig): Promise<void> {
-  const durable = names.consumer(p);
-  try {
-    await jsm.consumers.delete(names.stream, durable);
-  } catch (err) {
-    if ((err as { name?: string }).name !== 'ConsumerNotFoundError') throw err;
-  }
-  await jsm.consumers.add(names.stream, {
-    durable_name: durable,
-    filter_subject: names.partitionSubject(p),
-    ack_policy: AckPolicy.All,
-    ack_wait: nanos(120_000),
-    max_ack_pending: cfg.worker.maxAckPending,
-    ...(resumeSeq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resumeSeq + 1 } : { deliver_policy: DeliverPolicy.All }),
-  });
-}
-
-/** Consumer notifications worth a log line; the rest ('next', 'heartbeat', 'debug'…) is routine. */
-const NOTEWORTHY = new Set(['heartbeats_missed', 'consumer_not_found', 'consumer_deleted', 'stream_not_found', 'exceeded_limits', 'no_responders']);
 
 /** Start a worker on `cfg`. */
 export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}): Promise<Worker> {
@@ -207,8 +179,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const js = jetstream(nc);
   // Owning every partition, this worker applies every click made from now on: its memory holds whole visitors.
   const recent = new RecentClicks(undefined, partitions.length === cfg.partitions ? Date.now() : Infinity);
-  // Partitions still replaying the messages they held at start (their clicks may be touches of replayed registrations).
-  const replaying = new Set<number>();
+  // Consumers still replaying the messages they held at start (their clicks may be touches of replayed registrations).
+  const replaying = new Set<string>();
   let consuming = false;
   const resolver = new ClickResolver(ch, js, names, recent, log, () => consuming && replaying.size === 0);
   const forwarder = new Forwarder(js, names, log);
@@ -259,76 +231,76 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   }, landed);
 
   const jsm = await jetstreamManager(nc);
-  const consumers: ConsumerMessages[] = [];
-  const loopsDone: Promise<void>[] = [];
+  const plans = consumerPlans(names, partitions, cfg.partitions, nc.info?.version ?? '2.9.0');
+  const resumeSeq = (plan: ConsumerPlan) => Math.min(...plan.partitions.map((p) => (loops.get(p) as PartitionLoop).lastSeq));
+  await retrying('partition consumers', log, () => resetConsumers(jsm, names, plans, resumeSeq, { maxAckPendingPerPartition: cfg.worker.maxAckPending }), isStopping);
 
   const flushSoon = () => {
     sink.flush().catch(() => undefined);
   };
 
-  for (const p of partitions) {
-    const loop = loops.get(p) as PartitionLoop;
-    const consumer = await retrying(`consumer ${names.consumer(p)}`, log, async () => {
-      await resetConsumer(jsm, names, p, loop.lastSeq, cfg);
-      return js.consumers.get(names.stream, names.consumer(p));
-    }, isStopping);
-    if ((await consumer.info()).num_pending > 0) replaying.add(p);
-    const messages = await consumer.consume({ max_messages: 64 });
-    consumers.push(messages);
-    void (async () => {
-      for await (const s of messages.status()) if (NOTEWORTHY.has(s.type)) log.warn({ partition: p, status: s }, 'consumer status');
-    })();
-    const lag = metrics.consumerLag.labels(String(p));
-    loopsDone.push(
-      (async () => {
-        let sinceYield = 0;
-        for await (const m of messages) {
-          const queued: QueuedMessage = { partition: p, seq: m.seq, raw: noRawRows(), creditParts: [], ack: () => m.ack() };
-          try {
-            const out = loop.apply(m.seq, decodeInput(m));
-            if (out) {
-              queued.raw = { ...out.raw, fraud_alerts: out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq })) };
-              queued.creditParts = out.creditParts;
-              if (out.rules) queued.rules = canonicalRules(out.rules);
-              queued.outbox = out.outbox;
-              queued.accruals = out.accruals;
-              forwarder.send(p, m.seq, out.forwards);
-              outlet.clear(out.cleared);
-              // Alerts a previous run already wrote (and so published) are not published again.
-              if (m.seq > (landed.get('fraud_alerts')?.get(p) ?? 0)) {
-                outlet.send(out.alerts);
-                for (const a of out.alerts) metrics.fraudAlerts.labels(a.rule, a.action).inc();
-              }
-              for (const r of out.raw.clicks) metrics.fraudScores.observe(r.fraud_score);
-              for (const r of out.raw.events) if (r.type === 'registration') metrics.fraudScores.observe(r.fraud_score as number);
-              // Live counters were rebuilt from the raw logs: count only rows those did not hold.
-              const counters = live.get(p) as LiveCounters;
-              for (const r of out.raw.clicks) recent.add(r);
-              if (m.seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.raw.clicks) counters.click(r);
-              if (m.seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.raw.events) counters.event(r);
-              resolver.request(p, out.resolve);
-              if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
-            }
-          } catch (err) {
-            if (!(err instanceof WireError)) throw err;
-            log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
-          }
-          if (m.info.pending === 0) replaying.delete(p);
-          sink.push(queued);
-          lag.set(m.info.pending);
-          if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
-          // Backpressure: stop pulling while ClickHouse is behind, so memory stays bounded.
-          while (sink.depth >= cfg.worker.maxQueuedRows && !stopping) await new Promise((r) => setTimeout(r, 50));
-          // Buffered messages resolve as microtasks: without a turn of the event loop now and then,
-          // a backlog on 64 partitions runs for hundreds of ms before any resolution, forward,
-          // alert or ack goes out (seen as the tail of trigger → pause).
-          if (++sinceYield >= YIELD_EVERY) {
-            sinceYield = 0;
-            await new Promise((r) => setImmediate(r));
-          }
+  /** Carry out what one message's actors did. */
+  const applyMessage = (p: number, loop: PartitionLoop, m: PulledMessage): void => {
+    const out = loop.apply(m.seq, decodeInput(m.data, m.headers));
+    if (!out) return;
+    const queued: QueuedMessage = { partition: p, seq: m.seq, raw: { ...out.raw, fraud_alerts: out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq })) }, creditParts: out.creditParts };
+    if (out.rules) queued.rules = canonicalRules(out.rules);
+    queued.outbox = out.outbox;
+    queued.accruals = out.accruals;
+    forwarder.send(p, m.seq, out.forwards);
+    outlet.clear(out.cleared);
+    // Alerts a previous run already wrote (and so published) are not published again.
+    if (m.seq > (landed.get('fraud_alerts')?.get(p) ?? 0)) {
+      outlet.send(out.alerts);
+      for (const a of out.alerts) metrics.fraudAlerts.labels(a.rule, a.action).inc();
+    }
+    for (const r of out.raw.clicks) metrics.fraudScores.observe(r.fraud_score);
+    for (const r of out.raw.events) if (r.type === 'registration') metrics.fraudScores.observe(r.fraud_score as number);
+    // Live counters were rebuilt from the raw logs: count only rows those did not hold.
+    const counters = live.get(p) as LiveCounters;
+    for (const r of out.raw.clicks) recent.add(r);
+    if (m.seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.raw.clicks) counters.click(r);
+    if (m.seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.raw.events) counters.event(r);
+    resolver.request(p, out.resolve);
+    if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
+    sink.push(queued);
+  };
+
+  const consumers: BatchConsumer[] = [];
+  for (const plan of plans) {
+    const owned = new Set(plan.partitions);
+    const puller = new BatchPuller(nc, names.stream, plan.name);
+    const lag = metrics.consumerLag.labels(plan.name);
+    replaying.add(plan.name);
+    consumers.push(new BatchConsumer(puller, {
+      apply(m) {
+        const p = names.partitionOf(m.subject);
+        const loop = p === undefined || !owned.has(p) ? undefined : loops.get(p);
+        if (!loop) {
+          log.error({ consumer: plan.name, subject: m.subject, seq: m.seq }, 'message of no partition of this worker skipped');
+          return;
         }
-      })().catch((err) => log.error({ err, partition: p }, 'partition loop failed')),
-    );
+        // Replayed messages the partition holds already are not even decoded.
+        if (m.seq <= loop.lastSeq) return;
+        try {
+          applyMessage(p as number, loop, m);
+        } catch (err) {
+          if (!(err instanceof WireError)) throw err;
+          log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
+        }
+      },
+      applied(last, count) {
+        for (const p of plan.partitions) (loops.get(p) as PartitionLoop).advanceTo(last.seq);
+        sink.delivered({ consumer: plan.name, partitions: plan.partitions, seq: last.seq, count, ack: () => puller.ack(last) });
+        lag.set(last.pending);
+        if (last.pending === 0) replaying.delete(plan.name);
+        if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
+      },
+      trouble(description) {
+        log.warn({ consumer: plan.name, status: description }, 'consumer pull ended early');
+      },
+      held: () => sink.depth >= cfg.worker.maxQueuedRows,
+    }, pacing(cfg.worker.pullIntervalMs, cfg.worker.pullBatch)));
   }
 
   consuming = true;
@@ -393,8 +365,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
       forwarder.stop();
       outlet.stop();
       resolver.stop();
-      for (const m of consumers) m.stop();
-      await Promise.allSettled(loopsDone);
+      await Promise.allSettled(consumers.map((c) => c.stop()));
       for (let attempt = 0; sink.messages > 0 && attempt < 5; attempt++) {
         await sink.flush().catch(() => new Promise((r) => setTimeout(r, 500)));
       }

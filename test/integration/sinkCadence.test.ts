@@ -6,7 +6,7 @@
  * ClickHouse inserting back to back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseSink, type QueuedMessage } from '../../workers/sink/clickhouseSink.ts';
+import { ClickHouseSink } from '../../workers/sink/clickhouseSink.ts';
 import { noRawRows } from '../../workers/sink/tables.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { migrate } from '../../schema/clickhouse/migrate.ts';
@@ -22,9 +22,11 @@ const sink = new ClickHouseSink(ch, () => ({ players: () => [], fraud: () => [] 
   beforeWrite: async () => undefined,
   committed: async () => undefined,
 });
-const message = (partition: number, seq: number): QueuedMessage => ({
-  partition, seq, raw: noRawRows(), creditParts: [], ack: () => acked.push([partition, seq]),
-});
+/** One message of `partition`, delivered alone by that partition's consumer. */
+const push = (partition: number, seq: number): void => {
+  sink.push({ partition, seq, raw: noRawRows(), creditParts: [] });
+  sink.delivered({ consumer: `part-${partition}`, partitions: [partition], seq, count: 1, ack: () => acked.push([partition, seq]) });
+};
 const checkpoints = async () =>
   cluster.query<{ partition: number; seq: number }>('SELECT toUInt32(partition) AS partition, toUInt32(max(seq)) AS seq FROM checkpoints GROUP BY partition ORDER BY partition');
 
@@ -39,10 +41,10 @@ afterAll(async () => {
 
 describe('ClickHouse sink cadence', () => {
   it('leaves what was queued during a flush to the next call, unless a flush was asked for meanwhile', async () => {
-    sink.push(message(1, 10));
+    push(1, 10);
     const first = sink.flush();
     // Queued after the flush took the queue: not part of it, and nothing asks for another.
-    sink.push(message(1, 11));
+    push(1, 11);
     await first;
     expect(flushes).toBe(1);
     expect(acked).toEqual([[1, 10]]);
@@ -51,7 +53,7 @@ describe('ClickHouse sink cadence', () => {
 
     // A flush asked for while one writes: the queue goes out right after, under the same promise.
     const second = sink.flush();
-    sink.push(message(2, 5));
+    push(2, 5);
     expect(sink.flush()).toBe(second);
     await second;
     expect(flushes).toBe(3);
@@ -62,5 +64,18 @@ describe('ClickHouse sink cadence', () => {
     // Nothing queued, nothing asked: no flush, no insert.
     await sink.flush();
     expect(flushes).toBe(3);
+  });
+
+  it('moves every partition of a consumer to its batch’s last sequence, quiet ones included, and acknowledges the consumer once', async () => {
+    // One consumer delivers partitions 1, 2 and 3; its batch ends at 40 with messages of 1 and 2 only.
+    sink.push({ partition: 1, seq: 31, raw: noRawRows(), creditParts: [] });
+    sink.push({ partition: 2, seq: 35, raw: noRawRows(), creditParts: [] });
+    sink.delivered({ consumer: 'all', partitions: [1, 2, 3], seq: 36, count: 3, ack: () => acked.push([0, 36]) });
+    sink.push({ partition: 1, seq: 38, raw: noRawRows(), creditParts: [] });
+    sink.delivered({ consumer: 'all', partitions: [1, 2, 3], seq: 40, count: 2, ack: () => acked.push([0, 40]) });
+    expect(sink.messages).toBe(5);
+    await sink.flush();
+    expect(acked.slice(3)).toEqual([[0, 40]]);
+    expect(await checkpoints()).toEqual([{ partition: 1, seq: 40 }, { partition: 2, seq: 40 }, { partition: 3, seq: 40 }]);
   });
 });

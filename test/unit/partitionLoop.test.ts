@@ -53,6 +53,24 @@ describe('partition loop', () => {
     expect(loop.takeSnapshots().rows()).toEqual([]);
   });
 
+  it('delivers what an actor sends to an actor of its own partition at once, in the same message, and skips a copy sent through the stream by an older worker', () => {
+    // One partition: the player, its affiliate and the commission actor all live in it.
+    const loop = new PartitionLoop(0, partitionSettings({ partitions: 1 }));
+    loop.apply(1, events([{ event_id: 'r1', type: 'registration', click_id: CLICK }]));
+    const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: '', ip: '9.9.9.9', fraudScore: 0, flagged: false, commissionable: true };
+    const out = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info, touches: [] }] });
+    expect(out?.forwards.size).toBe(0);
+    // The affiliate actor counted the attributed registration in this partition's network window.
+    expect(loop.networkTotals(T0 + 1000).get('b')).toEqual([1, 0]);
+    // The same registration forwarded to itself through the stream (as a worker before this change did): applied once only.
+    const again = loop.apply(3, {
+      kind: 'forwarded',
+      batch: { from: 0, fromSeq: 2, items: [{ actor: 'affiliate', key: 'aff', message: { type: 'RegistrationAttributed', reg: { brandId: 'b', ts: T0 } } }] },
+    } as never);
+    expect(again?.alerts).toEqual([]);
+    expect(loop.networkTotals(T0 + 1000).get('b')).toEqual([1, 0]);
+  });
+
   it('writes each player as it was when the snapshot was taken, though serialized later (copy on write)', () => {
     const loop = new PartitionLoop(0, settings);
     // Players not registered yet: their events wait in the state, one more per message.

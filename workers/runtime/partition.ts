@@ -229,6 +229,15 @@ export class PartitionLoop {
   }
 
   /**
+   * Every message of this partition up to stream sequence `seq` has been applied (its consumer
+   * delivered them all, in order): the position moves there even when none of them was this
+   * partition's, so snapshots and checkpoints say so and a restart does not replay from further back.
+   */
+  advanceTo(seq: number): void {
+    if (seq > this.lastSeq) this.lastSeq = seq;
+  }
+
+  /**
    * Apply the message at stream sequence `seq`. Null when the message was applied before (a
    * redelivery, or already in ClickHouse at recovery).
    */
@@ -323,8 +332,17 @@ export class PartitionLoop {
         break;
       case 'Forward': {
         const to = partitionOf(e.key, this.settings.partitions);
+        const item: ForwardedItem = { actor: e.actor, key: e.key, message: e.message as unknown as Record<string, unknown> };
+        if (to === this.partition) {
+          // Within the partition the message needs no trip through the stream: delivered now, as part
+          // of the message that sent it, it is at the same place in every replay. (A stream written
+          // before this sent such messages to itself: they are skipped as already applied.)
+          this.forwardedFrom.set(this.partition, seq);
+          this.receive(item, seq, out);
+          break;
+        }
         const list = out.forwards.get(to) ?? [];
-        list.push({ actor: e.actor, key: e.key, message: e.message as unknown as Record<string, unknown> });
+        list.push(item);
         out.forwards.set(to, list);
         break;
       }
@@ -370,13 +388,18 @@ export class PartitionLoop {
     for (const item of b.items) {
       // Sent again after a restart of the source, maybe in a batch cut differently.
       if ((item.seq ?? b.fromSeq) <= applied) continue;
-      if (!isKind(item.actor)) throw new Error(`forwarded to unknown actor kind ${item.actor}`);
-      if (item.actor === 'affiliate') {
-        const msg = item.message as unknown as KindTypes['affiliate']['message'];
-        if (msg.type === 'RegistrationAttributed') this.networkWindow(msg.reg.brandId).add('registrations', msg.reg.ts);
-      }
-      this.deliver(item.actor, item.key, item.message as never, seq, out);
+      this.receive(item, seq, out);
     }
+  }
+
+  /** Deliver a message another actor sent (from another partition, or from this one at once). */
+  private receive(item: ForwardedItem, seq: number, out: LoopOutput): void {
+    if (!isKind(item.actor)) throw new Error(`forwarded to unknown actor kind ${item.actor}`);
+    if (item.actor === 'affiliate') {
+      const msg = item.message as unknown as KindTypes['affiliate']['message'];
+      if (msg.type === 'RegistrationAttributed') this.networkWindow(msg.reg.brandId).add('registrations', msg.reg.ts);
+    }
+    this.deliver(item.actor, item.key, item.message as never, seq, out);
   }
 
   private applyTick(seq: number, t: Tick, out: LoopOutput): void {

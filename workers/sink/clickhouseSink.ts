@@ -44,12 +44,20 @@ export interface QueuedMessage {
   outbox?: OutboxItem[];
   /** Running RevShare figures (`revshare_accruals`): the latest of an id wins. */
   accruals?: AccrualRow[];
-  /**
-   * Acknowledges the message, and with it every earlier one of its partition (JetStream AckAll):
-   * called once they are durable in ClickHouse. A flush keeps only the last of each partition, so
-   * the queue does not hold on to every consumed message.
-   */
-  ack?: () => void;
+}
+
+/** A batch a consumer delivered, once its messages are queued ({@link ClickHouseSink.delivered}). */
+export interface DeliveredBatch {
+  /** The consumer's name: a flush acknowledges each consumer once, with its last batch. */
+  consumer: string;
+  /** The partitions the consumer delivers: each has applied every one of its messages up to `seq`. */
+  partitions: readonly number[];
+  /** Stream sequence of the batch's last message. */
+  seq: number;
+  /** Messages in the batch. */
+  count: number;
+  /** Acknowledges the batch, and with it everything the consumer delivered before (JetStream AckAll). */
+  ack: () => void;
 }
 
 /** The snapshots a flush writes: taken when the flush takes the queue, so they match its messages. */
@@ -88,8 +96,15 @@ class Batch {
   /** Click and event rows: what the flush metric counts. */
   logRows = 0;
   readonly lastSeqs = new Map<number, number>();
-  /** Per partition, the acknowledgement of its last message. */
-  readonly acks = new Map<number, () => void>();
+  /**
+   * Per partition, the position its checkpoint says: every message of the partition up to it is
+   * in this flush or an earlier one — its own last message, or later the last of a batch its
+   * consumer delivered (a partition without traffic moves on with the others, so a restart never
+   * replays from a quiet partition's last message).
+   */
+  readonly positions = new Map<number, number>();
+  /** Per consumer, the acknowledgement of its last batch. */
+  readonly acks = new Map<string, () => void>();
   readonly raw = Object.fromEntries(RAW_TABLES.map((t) => [t, new LineBuffer()])) as Record<RawTable, LineBuffer>;
   readonly sums: Record<SumTable, MinuteSums<never, unknown>> = {
     click_minutes: clickMinutes() as MinuteSums<never, unknown>,
@@ -106,14 +121,10 @@ class Batch {
   /** Queue `m`, leaving out the rows of tables that held them at recovery (`fresh` is false for those). */
   add(m: QueuedMessage, fresh: (table: Table) => boolean): void {
     const { partition, seq } = m;
-    this.messages++;
     for (const t of RAW_TABLES) this.rows += m.raw[t].length;
     this.rows += m.creditParts.length;
     this.logRows += m.raw.clicks.length + m.raw.events.length;
-    if (seq > (this.lastSeqs.get(partition) ?? 0)) {
-      this.lastSeqs.set(partition, seq);
-      if (m.ack) this.acks.set(partition, m.ack);
-    }
+    if (seq > (this.lastSeqs.get(partition) ?? 0)) this.lastSeqs.set(partition, seq);
     const inputs: SumInputs = { clicks: m.raw.clicks, events: m.raw.events, creditParts: m.creditParts };
     for (const t of TABLES) {
       switch (t.kind) {
@@ -140,6 +151,20 @@ class Batch {
     if (m.rules !== undefined) this.rules.push({ partition, seq, rules: m.rules });
     if (m.outbox) this.outbox.push(...m.outbox);
     for (const a of m.accruals ?? []) this.accruals.set(a.id, a);
+  }
+
+  /** Count a delivered batch whose messages were added, and move its partitions' positions. */
+  delivered(d: DeliveredBatch): void {
+    this.messages += d.count;
+    this.acks.set(d.consumer, d.ack);
+    for (const p of d.partitions) if (d.seq > (this.positions.get(p) ?? 0)) this.positions.set(p, d.seq);
+  }
+
+  /** The checkpoints of this flush: per partition, the later of its last message and its position. */
+  checkpoints(): Array<{ partition: number; seq: number }> {
+    const at = new Map(this.positions);
+    for (const [p, seq] of this.lastSeqs) if (seq > (at.get(p) ?? 0)) at.set(p, seq);
+    return [...at].map(([partition, seq]) => ({ partition, seq }));
   }
 }
 
@@ -204,9 +229,14 @@ export class ClickHouseSink {
     return this.queue.messages + (this.pending?.batch.messages ?? 0);
   }
 
-  /** Queue a consumed message. */
+  /** Queue the output of an applied message (call {@link delivered} after its batch's). */
   push(m: QueuedMessage): void {
     this.queue.add(m, (table) => m.seq > (this.landed.get(table)?.get(m.partition) ?? 0));
+  }
+
+  /** A consumer's batch was applied and its messages' output pushed: a flush acknowledges it once written. */
+  delivered(d: DeliveredBatch): void {
+    this.queue.delivered(d);
   }
 
   /**
@@ -269,7 +299,7 @@ export class ClickHouseSink {
             case 'player_state':
               return slicedLines(f.snapshots.players(), json);
             case 'checkpoints':
-              return lines([...b.lastSeqs].map(([partition, seq]) => ({ partition, seq })), json);
+              return lines(b.checkpoints(), json);
             case 'fraud_state':
               return slicedLines(f.snapshots.fraud(), json);
             default:

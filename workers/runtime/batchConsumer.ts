@@ -1,0 +1,96 @@
+/**
+ * The worker's consumption loop for one consumer (docs/architecture.md, “How a worker consumes”):
+ * pull a batch, apply it message by message in stream order, report the batch, pull again — at
+ * once when the batch was full, after `intervalMs` when it was not, so that under steady traffic
+ * the process wakes once per interval for everything that arrived, not once per message.
+ *
+ * Applying is synchronous and time-sliced: after `sliceMs` of it the loop lets the event loop run
+ * (flushes, publishes, timers, `/metrics`) before it goes on, so a large batch (a replay, a
+ * backlog) never holds the process for long.
+ */
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
+import type { BatchPuller, PulledMessage, PullResult } from './batchPuller.ts';
+
+/** How the loop paces itself. */
+export interface BatchConsumerOptions {
+  /** Messages per pull at most. */
+  batch: number;
+  /** Pause after a pull that brought less than a full batch. */
+  intervalMs: number;
+  /** After this long without messages, a pull waits on the server for the next one instead. */
+  idleAfterMs: number;
+  /** How long such a waiting pull waits (it ends at the first message). */
+  waitMs: number;
+  /** Apply at most this long before letting the event loop run. */
+  sliceMs: number;
+}
+
+/** Default pacing around `intervalMs` and `batch` (worker.pullIntervalMs, worker.pullBatch). */
+export function pacing(intervalMs: number, batch: number): BatchConsumerOptions {
+  return { batch, intervalMs, idleAfterMs: 200, waitMs: 5_000, sliceMs: 10 };
+}
+
+/** What the loop calls. */
+export interface BatchHandler {
+  /** Apply one message (synchronously; a throw stops the loop). */
+  apply(m: PulledMessage): void;
+  /** Every message of the batch is applied; `last` is its last message. */
+  applied(last: PulledMessage, count: number): void;
+  /** A pull ended with a status other than "nothing more now". */
+  trouble(description: string): void;
+  /** True while the worker holds too much unwritten output to take more. */
+  held(): boolean;
+}
+
+/** Runs one consumer's loop until stopped. */
+export class BatchConsumer {
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly puller: BatchPuller,
+    private readonly handler: BatchHandler,
+    private readonly o: BatchConsumerOptions,
+  ) {
+    this.done = this.run();
+  }
+
+  /** Stop pulling; resolves once the batch being applied is applied. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.puller.stop();
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    let lastMessageAt = performance.now();
+    while (!this.stopped) {
+      const idle = performance.now() - lastMessageAt > this.o.idleAfterMs;
+      const pulled: PullResult = await this.puller.pull(this.o.batch, idle ? this.o.waitMs : 0);
+      if (pulled.trouble !== undefined) this.handler.trouble(pulled.trouble);
+      const { messages } = pulled;
+      if (messages.length > 0) {
+        lastMessageAt = performance.now();
+        await this.applyAll(messages);
+        this.handler.applied(messages[messages.length - 1] as PulledMessage, messages.length);
+      }
+      // Backpressure: stop pulling while ClickHouse is behind, so memory stays bounded.
+      while (this.handler.held() && !this.stopped) await sleep(50);
+      if (this.stopped) break;
+      // A full batch: more is waiting, take it now (after one turn of the event loop).
+      if (messages.length >= this.o.batch) await turn();
+      else if (messages.length > 0 || !idle) await sleep(this.o.intervalMs);
+    }
+  }
+
+  private async applyAll(messages: readonly PulledMessage[]): Promise<void> {
+    let sliceStart = performance.now();
+    for (const m of messages) {
+      this.handler.apply(m);
+      if (performance.now() - sliceStart >= this.o.sliceMs) {
+        await turn();
+        sliceStart = performance.now();
+      }
+    }
+  }
+}
