@@ -240,9 +240,7 @@ describe('commissions', () => {
     expect(versions.map((v) => [v.version, v.n])).toEqual([[1, 1]]);
   });
 
-  // Skipped: on one run of four this session, a clean clone's run, the replay wrote the first new
-  // line after it (p6's CPA, version 1) twice. Not diagnosed yet: see the closing note of the stop.
-  it.skip('a worker that lost its commission books replays them from the stream: the same ledger, no row twice, the books go on', async () => {
+  it('a worker that lost its commission books replays them from the stream: the same ledger, no row twice, the books go on', async () => {
     type Row = { id: string; version: number; status: string; amount: string; player: string; kind: string };
     const ledger = () => cluster.query<Row>(
       'SELECT id, toUInt32(version) AS version, status, toString(amount) AS amount, player_id AS player, kind FROM commission_ledger ORDER BY id, version',
