@@ -21,8 +21,8 @@ import { canonicalRules } from '../schema/attributionRules.ts';
 import { DEFAULT_FRAUD_RULES } from '../schema/fraud.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { retrying } from './runtime/retrying.ts';
-import { BatchPuller, type PulledMessage } from './runtime/batchPuller.ts';
-import { BatchConsumer, pacing } from './runtime/batchConsumer.ts';
+import { BatchPuller } from './runtime/batchPuller.ts';
+import { BatchBoundary, BatchConsumer, pacing } from './runtime/batchConsumer.ts';
 import { consumerPlans, resetConsumers, type ConsumerPlan } from './runtime/partitionConsumers.ts';
 import { Forwarder } from './runtime/forwarder.ts';
 import { OutboxSender } from './runtime/outboxSender.ts';
@@ -32,7 +32,8 @@ import { alertRow } from './sink/alertRow.ts';
 import { pendingResolution, type BrandSettings } from './actors/player.ts';
 import { ClickHouseSink, type QueuedMessage } from './sink/clickhouseSink.ts';
 import { serializeInSlices } from './runtime/copyOnWriteSnapshot.ts';
-import { PartitionLoop, type PartitionInput, type PartitionSettings } from './runtime/partition.ts';
+import { PartitionLoop, type LoopOutput, type PartitionInput, type PartitionSettings } from './runtime/partition.ts';
+import { applyWithLocalDeliveries } from './runtime/localDelivery.ts';
 import { parentOf, planOf } from '../schema/plans.ts';
 import { recoverLive, recoverPartitions } from './runtime/recovery.ts';
 import { LiveCounters } from './runtime/liveCounters.ts';
@@ -197,25 +198,21 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const rulesFile = new RulesFile(cfg, bootRules, log, (rules) => rulesSync.want(rules));
   rulesSync.sync();
 
-  // Every partition at the first flush (so a restart soon after never replays from the start), then
-  // staggered over the interval: a partition's fraud state can be megabytes, and all 64 in one flush
-  // made that flush's insert (and, before snapshots were serialized in slices, its stall) the largest.
-  const fraudSnapshotAt = new Map<number, number>();
-  const staggerOf = new Map(partitions.map((p, i) => [p, (i * FRAUD_SNAPSHOT_MS) / partitions.length]));
-  const fraudSnapshotDue = (p: number): boolean => {
-    const now = Date.now();
-    const last = fraudSnapshotAt.get(p);
-    if (!stopping && last !== undefined && now - last < FRAUD_SNAPSHOT_MS) return false;
-    fraudSnapshotAt.set(p, last === undefined ? now - (staggerOf.get(p) as number) : now);
-    return true;
-  };
+  // Every partition's, all in the same flush: at the first flush (so a restart soon after never
+  // replays from the start), then every FRAUD_SNAPSHOT_MS, and when stopping. Taken together between
+  // two batches, the partitions' versions are one position, which a restart resumes them all from:
+  // what their actors sent each other at once is met again at the same place.
+  let fraudSnapshotAt = -Infinity;
   const snapshots = () => {
-    const players = [...loops.values()].map((l) => l.takeSnapshots());
-    const fraud = [...loops.values()].flatMap((l) => (fraudSnapshotDue(l.partition) ? (l.takeFraudSnapshot() ?? []) : []));
-    serializeInSlices([...players, ...fraud]);
-    return { players: () => players.flatMap((s) => s.rows()), fraud: () => fraud.flatMap((s) => s.rows()) };
+    const due = stopping || Date.now() - fraudSnapshotAt >= FRAUD_SNAPSHOT_MS;
+    if (due) fraudSnapshotAt = Date.now();
+    const fraud = due ? [...loops.values()].flatMap((l) => l.takeFraudSnapshot() ?? []) : [];
+    serializeInSlices(fraud);
+    return { fraud: () => fraud.flatMap((s) => s.rows()) };
   };
+  const boundary = new BatchBoundary();
   const sink = new ClickHouseSink(ch, snapshots, {
+    boundary: () => boundary.reached(),
     async beforeWrite() {
       await Promise.all([forwarder.settled(), outlet.settled()]);
     },
@@ -239,18 +236,16 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     sink.flush().catch(() => undefined);
   };
 
-  /** Carry out what one message's actors did. */
-  const applyMessage = (p: number, loop: PartitionLoop, m: PulledMessage): void => {
-    const out = loop.apply(m.seq, decodeInput(m.data, m.headers));
-    if (!out) return;
-    const queued: QueuedMessage = { partition: p, seq: m.seq, raw: { ...out.raw, fraud_alerts: out.alerts.map((a) => alertRow(a, { partition: p, seq: m.seq })) }, creditParts: out.creditParts };
+  /** Carry out what the message at `seq` made partition `p`'s actors do. */
+  const carryOut = (p: number, seq: number, out: LoopOutput): void => {
+    const queued: QueuedMessage = { partition: p, seq, raw: { ...out.raw, fraud_alerts: out.alerts.map((a) => alertRow(a, { partition: p, seq })) }, creditParts: out.creditParts };
     if (out.rules) queued.rules = canonicalRules(out.rules);
     queued.outbox = out.outbox;
     queued.accruals = out.accruals;
-    forwarder.send(p, m.seq, out.forwards);
+    forwarder.send(p, seq, out.forwards);
     outlet.clear(out.cleared);
     // Alerts a previous run already wrote (and so published) are not published again.
-    if (m.seq > (landed.get('fraud_alerts')?.get(p) ?? 0)) {
+    if (seq > (landed.get('fraud_alerts')?.get(p) ?? 0)) {
       outlet.send(out.alerts);
       for (const a of out.alerts) metrics.fraudAlerts.labels(a.rule, a.action).inc();
     }
@@ -259,8 +254,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     // Live counters were rebuilt from the raw logs: count only rows those did not hold.
     const counters = live.get(p) as LiveCounters;
     for (const r of out.raw.clicks) recent.add(r);
-    if (m.seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.raw.clicks) counters.click(r);
-    if (m.seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.raw.events) counters.event(r);
+    if (seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.raw.clicks) counters.click(r);
+    if (seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.raw.events) counters.event(r);
     resolver.request(p, out.resolve);
     if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
     sink.push(queued);
@@ -268,22 +263,24 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
 
   const consumers: BatchConsumer[] = [];
   for (const plan of plans) {
-    const owned = new Set(plan.partitions);
+    // The partitions this consumer delivers: what their actors send each other is delivered at once.
+    const local = new Map(plan.partitions.map((p) => [p, loops.get(p) as PartitionLoop]));
     const puller = new BatchPuller(nc, names.stream, plan.name);
     const lag = metrics.consumerLag.labels(plan.name);
     replaying.add(plan.name);
     consumers.push(new BatchConsumer(puller, {
       apply(m) {
         const p = names.partitionOf(m.subject);
-        const loop = p === undefined || !owned.has(p) ? undefined : loops.get(p);
-        if (!loop) {
+        const loop = p === undefined ? undefined : local.get(p);
+        if (p === undefined || !loop) {
           log.error({ consumer: plan.name, subject: m.subject, seq: m.seq }, 'message of no partition of this worker skipped');
           return;
         }
         // Replayed messages the partition holds already are not even decoded.
         if (m.seq <= loop.lastSeq) return;
         try {
-          applyMessage(p as number, loop, m);
+          const outputs = applyWithLocalDeliveries(local, p, m.seq, decodeInput(m.data, m.headers));
+          for (const [q, out] of outputs ?? []) carryOut(q, m.seq, out);
         } catch (err) {
           if (!(err instanceof WireError)) throw err;
           log.error({ partition: p, seq: m.seq, err: err.message }, 'malformed message skipped');
@@ -300,7 +297,7 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
         log.warn({ consumer: plan.name, status: description }, 'consumer pull ended early');
       },
       held: () => sink.depth >= cfg.worker.maxQueuedRows,
-    }, pacing(cfg.worker.pullIntervalMs, cfg.worker.pullBatch)));
+    }, pacing(cfg.worker.pullIntervalMs, cfg.worker.pullBatch), boundary));
   }
 
   consuming = true;

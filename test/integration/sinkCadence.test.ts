@@ -16,9 +16,10 @@ const cluster = new TestCluster('sink');
 const ch = clickhouse(cluster.cfg);
 const acked: Array<[number, number]> = [];
 let flushes = 0;
-const sink = new ClickHouseSink(ch, () => ({ players: () => [], fraud: () => [] }), {
+const sink = new ClickHouseSink(ch, () => ({ fraud: () => [] }), {
   flushed: () => flushes++,
   failed: () => undefined,
+  boundary: () => null,
   beforeWrite: async () => undefined,
   committed: async () => undefined,
 });

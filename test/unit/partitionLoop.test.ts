@@ -48,9 +48,10 @@ describe('partition loop', () => {
     const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: '', ip: '', fraudScore: 0, flagged: false, commissionable: true };
     const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info, touches: [] }] });
     expect(b?.raw.events.map((r) => [r.event_id, r.affiliate_id, r.seq, r.idx])).toEqual([['r1', 'aff', 2, 0], ['d1', 'aff', 2, 1]]);
-    const snaps = loop.takeSnapshots().rows();
-    expect(snaps.map((s) => [s.player_key, s.seq])).toEqual([['b:p1', 2]]);
-    expect(loop.takeSnapshots().rows()).toEqual([]);
+    // The player is in the partition's snapshot, at the partition's position.
+    const snaps = loop.takeFraudSnapshot()?.rows() ?? [];
+    expect(snaps.filter((r) => r.key.startsWith('p:')).map((r) => [r.key, r.seq])).toEqual([['p:b:p1', 2]]);
+    expect(loop.takeFraudSnapshot()).toBeUndefined();
   });
 
   it('delivers what an actor sends to an actor of its own partition at once, in the same message, and skips a copy sent through the stream by an older worker', () => {
@@ -75,19 +76,21 @@ describe('partition loop', () => {
     const loop = new PartitionLoop(0, settings);
     // Players not registered yet: their events wait in the state, one more per message.
     const deposit = (seq: number, id: string, player = 'p1') => loop.apply(seq, events([{ event_id: id, type: 'deposit', amount: 5, currency: 'EUR', player_id: player }]));
-    const waiting = (rows: Array<{ player_key: string; seq: number; state: string }>) => rows.map((r) => [r.player_key, r.seq, (JSON.parse(r.state) as { pending: unknown[] }).pending.length]);
+    const waiting = (rows: Array<{ key: string; seq: number; state: string }>) =>
+      rows.filter((r) => r.key.startsWith('p:')).map((r) => [r.key, r.seq, (JSON.parse(r.state) as { pending: unknown[] }).pending.length]);
     deposit(1, 'd1');
     deposit(2, 'd2', 'p2');
-    const snapshot = loop.takeSnapshots();
+    const snapshot = loop.takeFraudSnapshot();
+    if (!snapshot) throw new Error('no snapshot');
     expect(snapshot.left).toBe(2);
     // p1 changes before its turn: serialized first, as it was. p2, untouched, waits for a slice.
     deposit(3, 'd3');
     expect(snapshot.left).toBe(1);
     snapshot.serializeUntil(Infinity);
     expect(snapshot.left).toBe(0);
-    expect(waiting(snapshot.rows())).toEqual([['b:p1', 1, 1], ['b:p2', 2, 1]]);
+    expect(waiting(snapshot.rows())).toEqual([['p:b:p1', 2, 1], ['p:b:p2', 2, 1]]);
     // The change after the snapshot is the next one's.
-    expect(waiting(loop.takeSnapshots().rows())).toEqual([['b:p1', 3, 2]]);
+    expect(waiting(loop.takeFraudSnapshot()?.rows() ?? [])).toEqual([['p:b:p1', 3, 2]]);
   });
 
   it('takes the attribution rule in force at the registration: a rules message changes it for later registrations only', () => {

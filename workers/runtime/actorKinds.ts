@@ -4,11 +4,10 @@
  * clock. The partition loop (workers/runtime/partition.ts) and recovery iterate it; a new kind is
  * its actor file plus one entry here.
  *
- * Two ways of keeping state (docs/architecture.md, “Recovery”):
- * - `own`: each actor is snapshotted with its own version (the last message applied to it), in
- *   `player_state`; a replayed message at or below that version is not applied to it again.
- * - `partition`: the actors are part of the partition's snapshot in `fraud_state`, all at the
- *   snapshot's version, under `<prefix>:<key>`; a replay starts from that version.
+ * Every kind's actors are part of the partition's snapshot in `fraud_state`, all at the snapshot's
+ * version, under `<prefix>:<key>` (docs/architecture.md, “Recovery”): a replay starts from that
+ * version for every actor of the partition alike, which is what lets actors of partitions read
+ * through one consumer be told things at once (workers/runtime/localDelivery.ts).
  */
 import type { BrandRule } from '../../schema/attributionRules.ts';
 import type { FraudRules } from '../../schema/fraud.ts';
@@ -51,8 +50,7 @@ export type ActorEffect = KindTypes[RegisteredKind]['effect'];
 /** Everything the runtime needs to know of one actor kind. */
 export interface ActorKind<K extends RegisteredKind> {
   name: K;
-  snapshots: 'own' | 'partition';
-  /** Prefix of its keys in `fraud_state` (kinds kept in the partition's snapshot). */
+  /** Prefix of its keys in `fraud_state`. */
   prefix: string;
   /** A fresh actor for `key`. */
   initial(key: string): KindTypes[K]['state'];
@@ -74,7 +72,6 @@ const keep = () => false;
 export const ACTOR_KINDS: { [K in RegisteredKind]: ActorKind<K> } & Record<ActorKindName, unknown> = {
   player: {
     name: 'player',
-    snapshots: 'own',
     prefix: 'p',
     // A player's key is `brand:player_id`; the player id may itself contain ':', a brand id cannot.
     initial: (key) => initialPlayerState(key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)),
@@ -87,7 +84,6 @@ export const ACTOR_KINDS: { [K in RegisteredKind]: ActorKind<K> } & Record<Actor
   },
   affiliate: {
     name: 'affiliate',
-    snapshots: 'partition',
     prefix: 'a',
     initial: (key) => initialAffiliateState(key),
     handle: (s, msg, env) => handleAffiliate(s, msg, env.affiliate),
@@ -100,7 +96,6 @@ export const ACTOR_KINDS: { [K in RegisteredKind]: ActorKind<K> } & Record<Actor
   },
   identity: {
     name: 'identity',
-    snapshots: 'partition',
     prefix: 'i',
     initial: (key) => {
       const [brandId, kind, value] = key.split('\u0000') as [string, 'ip' | 'device', string];
@@ -115,7 +110,6 @@ export const ACTOR_KINDS: { [K in RegisteredKind]: ActorKind<K> } & Record<Actor
   },
   commission: {
     name: 'commission',
-    snapshots: 'partition',
     prefix: 'c',
     initial: (key) => initialCommissionState(key),
     handle: (s, msg, env) => handleCommission(s, msg, env.commission),
@@ -135,9 +129,9 @@ export function isKind(name: string): name is RegisteredKind {
   return Object.hasOwn(ACTOR_KINDS, name);
 }
 
-/** The kind kept in the partition's snapshot under `prefix`, if any. */
+/** The kind whose actors are kept in the partition's snapshot under `prefix`, if any. */
 export function kindOfPrefix(prefix: string): RegisteredKind | undefined {
-  return KIND_NAMES.find((k) => ACTOR_KINDS[k].snapshots === 'partition' && ACTOR_KINDS[k].prefix === prefix);
+  return KIND_NAMES.find((k) => ACTOR_KINDS[k].prefix === prefix);
 }
 
 /** A snapshot written before the fraud engine existed gets its fields' neutral values. */

@@ -42,6 +42,37 @@ export interface BatchHandler {
   held(): boolean;
 }
 
+/**
+ * Tells when no consumer of the worker is in the middle of a batch: the only moments at which a
+ * flush may take the queue and the partitions' snapshots, since only then has every partition of a
+ * consumer applied exactly the messages up to one sequence (docs/architecture.md, “How a worker
+ * consumes”).
+ */
+export class BatchBoundary {
+  private applying = 0;
+  private waiting: Array<() => void> = [];
+
+  /** Null between batches, else a promise resolved as soon as the batches being applied are. */
+  reached(): Promise<void> | null {
+    if (this.applying === 0) return null;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** A consumer starts applying a batch. */
+  enter(): void {
+    this.applying++;
+  }
+
+  /** A consumer has applied its batch and reported it. */
+  leave(): void {
+    this.applying--;
+    if (this.applying > 0) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w();
+  }
+}
+
 /** Runs one consumer's loop until stopped. */
 export class BatchConsumer {
   private stopped = false;
@@ -51,6 +82,7 @@ export class BatchConsumer {
     private readonly puller: BatchPuller,
     private readonly handler: BatchHandler,
     private readonly o: BatchConsumerOptions,
+    private readonly boundary: BatchBoundary,
   ) {
     this.done = this.run();
   }
@@ -71,8 +103,13 @@ export class BatchConsumer {
       const { messages } = pulled;
       if (messages.length > 0) {
         lastMessageAt = performance.now();
-        await this.applyAll(messages);
-        this.handler.applied(messages[messages.length - 1] as PulledMessage, messages.length);
+        this.boundary.enter();
+        try {
+          await this.applyAll(messages);
+          this.handler.applied(messages[messages.length - 1] as PulledMessage, messages.length);
+        } finally {
+          this.boundary.leave();
+        }
       }
       // Backpressure: stop pulling while ClickHouse is behind, so memory stays bounded.
       while (this.handler.held() && !this.stopped) await sleep(50);

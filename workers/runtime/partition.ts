@@ -5,13 +5,12 @@
  * idempotent (a (brand, event_id) already applied — or waiting in a player — is dropped), and the
  * attribution rules in force, which only a `rules` message in the stream changes.
  *
- * The actors are of the kinds of the registry (workers/runtime/actorKinds.ts). Players are
- * snapshotted each at its own version with every flush ({@link PartitionLoop.takeSnapshots}); the
- * kinds kept in the partition's snapshot (affiliates' windows and pauses, identities, commission
- * books) go with the partition's own part (network totals, which forwarded batches were applied)
- * every few seconds ({@link PartitionLoop.takeFraudSnapshot}): the actors changed since the last
- * one, in one insert; recovery resumes the stream from that version, so windows and books are
- * neither lost nor counted twice. The click-flood window is rebuilt from the raw log instead.
+ * The actors are of the kinds of the registry (workers/runtime/actorKinds.ts). All of them —
+ * players, affiliates' windows and pauses, identities, commission books — go with the partition's
+ * own part (network totals, which forwarded batches were applied) into its snapshot
+ * ({@link PartitionLoop.takeFraudSnapshot}): the actors changed since the last one, in one insert;
+ * recovery resumes the stream from that version, so nothing is lost or counted twice. The
+ * click-flood window is rebuilt from the raw log instead.
  */
 import type { ClickBatch } from '../../schema/wire.ts';
 import type { ClickResolution, EventBatch, ForwardedBatch, ForwardedItem, Lift, Tick } from '../../schema/eventWire.ts';
@@ -23,7 +22,7 @@ import { WindowTable, type WindowSnapshot } from '../fraud/windowTable.ts';
 import { clickRow, type StreamPosition } from '../sink/clickRow.ts';
 import { eventRow } from '../sink/eventRow.ts';
 import { creditParts, creditRows, type CreditPart } from '../sink/creditRow.ts';
-import { noRawRows, type AccrualRow, type FraudStateRow, type PlayerStateRow, type RawRows } from '../sink/tables.ts';
+import { noRawRows, type AccrualRow, type FraudStateRow, type RawRows } from '../sink/tables.ts';
 import { BUILTIN_RULES, ruleFor, type AttributionRules } from '../../schema/attributionRules.ts';
 import type { TouchWindow } from '../actors/attribution.ts';
 import type { CommissionContext, CommissionLine, CommissionMessage } from '../actors/commission.ts';
@@ -111,6 +110,11 @@ function postbackJob(line: CommissionLine): PostbackJob {
   };
 }
 
+/** The output of a message before anything was applied. */
+export function emptyOutput(): LoopOutput {
+  return { raw: noRawRows(), creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0, accruals: [], outbox: [] };
+}
+
 /** The compiler names an effect type or message kind a switch forgot. */
 function unhandled(x: never): never {
   throw new Error(`not handled: ${JSON.stringify(x)}`);
@@ -120,14 +124,6 @@ function unhandled(x: never): never {
 export class PartitionLoop {
   /** The actors of each kind, by key. */
   readonly actors: { [K in RegisteredKind]: Map<string, KindTypes[K]['state']> } = { player: new Map(), affiliate: new Map(), identity: new Map(), commission: new Map() };
-  /** Last message sequence applied to each player: its snapshot version. */
-  readonly playerSeq = new Map<string, number>();
-  /** Versions of the snapshots restored at recovery: replayed messages at or below are already in them. */
-  readonly restoredSeq = new Map<string, number>();
-  /** Players changed since the last snapshot. */
-  readonly dirty = new Set<string>();
-  /** The last player snapshot taken: its players are serialized before they change again. */
-  private playerCapture: CopyOnWriteSnapshot<PlayerStateRow> | undefined;
   /** `brand\u0000event_id` → when it was received, oldest first. */
   readonly seenEvents = new Map<string, number>();
   /** Clicks per affiliate and IP in the last minute (rebuilt from the raw log at recovery, not snapshotted). */
@@ -244,7 +240,7 @@ export class PartitionLoop {
   apply(seq: number, input: PartitionInput): LoopOutput | null {
     if (seq <= this.lastSeq) return null;
     this.lastSeq = seq;
-    const out: LoopOutput = { raw: noRawRows(), creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0, accruals: [], outbox: [] };
+    const out = emptyOutput();
     switch (input.kind) {
       case 'clicks': {
         const b = input.batch;
@@ -293,20 +289,12 @@ export class PartitionLoop {
   }
 
   /**
-   * Run the handler of actor `key` of kind `kind` on `msg` and carry out its effects. A player
-   * whose restored snapshot already includes this message is left alone; any other actor about to
-   * change is settled in the snapshot being written and marked for the next.
+   * Run the handler of actor `key` of kind `kind` on `msg` and carry out its effects. The actor,
+   * about to change, is settled in the snapshot being written and marked for the next.
    */
   private deliver<K extends RegisteredKind>(kind: K, key: string, msg: KindTypes[K]['message'], seq: number, out: LoopOutput): void {
     const spec = ACTOR_KINDS[kind];
-    if (spec.snapshots === 'own') {
-      if ((this.restoredSeq.get(key) ?? 0) >= seq) return;
-      this.playerCapture?.settle(key);
-      this.dirty.add(key);
-      this.playerSeq.set(key, seq);
-    } else {
-      this.changing(`${spec.prefix}:${key}`);
-    }
+    this.changing(`${spec.prefix}:${key}`);
     const state = this.actor(kind, key);
     const effects = spec.handle(state as never, msg as never, this.env) as ActorEffect[];
     this.trackDeadline(kind, key, state);
@@ -392,6 +380,26 @@ export class PartitionLoop {
     }
   }
 
+  /**
+   * Deliver at once what partition `from`'s actors sent this partition's while applying the message
+   * at stream sequence `seq` (docs/architecture.md, “How a worker consumes”): the host does this for
+   * partitions read through the same consumer, which meet every message in one global order, so the
+   * delivery has the same place in every replay. Rows go into `out`, this partition's output for
+   * that message; returns what this partition's actors send on, by target partition. Skipped when
+   * the partition's state already includes `seq` (restored from a snapshot taken after it); a copy
+   * that an older worker sent through the stream is skipped when it arrives.
+   */
+  deliverLocal(seq: number, from: number, items: readonly ForwardedItem[], out: LoopOutput): Map<number, ForwardedItem[]> {
+    if (seq <= this.lastSeq) return new Map();
+    if (seq > (this.forwardedFrom.get(from) ?? 0)) this.forwardedFrom.set(from, seq);
+    const outer = out.forwards;
+    out.forwards = new Map();
+    for (const item of items) this.receive(item, seq, out);
+    const sent = out.forwards;
+    out.forwards = outer;
+    return sent;
+  }
+
   /** Deliver a message another actor sent (from another partition, or from this one at once). */
   private receive(item: ForwardedItem, seq: number, out: LoopOutput): void {
     if (!isKind(item.actor)) throw new Error(`forwarded to unknown actor kind ${item.actor}`);
@@ -415,7 +423,7 @@ export class PartitionLoop {
       const spec = ACTOR_KINDS[kind];
       for (const [key, s] of this.actors[kind] as Map<string, unknown>) {
         if (!spec.idle(s as never, t.at, this.env)) continue;
-        if (spec.snapshots === 'partition') this.changing(`${spec.prefix}:${key}`);
+        this.changing(`${spec.prefix}:${key}`);
         this.actors[kind].delete(key);
         this.deadlines.delete(`${kind}\u0000${key}`);
       }
@@ -434,21 +442,6 @@ export class PartitionLoop {
     const at = ACTOR_KINDS[kind].deadline(state as never);
     if (at === Infinity) this.deadlines.delete(`${kind}\u0000${key}`);
     else this.deadlines.set(`${kind}\u0000${key}`, at);
-  }
-
-  /**
-   * Snapshot the players changed since the last call, and forget that they changed. Each is
-   * serialized later, but as it is now (see {@link CopyOnWriteSnapshot}).
-   */
-  takeSnapshots(): CopyOnWriteSnapshot<PlayerStateRow> {
-    // The previous snapshot's players would otherwise be settled forever: finish it first.
-    this.playerCapture?.rows();
-    const versions = new Map([...this.dirty].map((key) => [key, this.playerSeq.get(key) ?? 0]));
-    this.dirty.clear();
-    this.playerCapture = new CopyOnWriteSnapshot(new Set(versions.keys()), (key) => ({
-      partition: this.partition, player_key: key, seq: versions.get(key) as number, state: ACTOR_KINDS.player.snapshot(this.actors.player.get(key) as PlayerState),
-    }));
-    return this.playerCapture;
   }
 
   /**
@@ -506,16 +499,8 @@ export class PartitionLoop {
     const restored = ACTOR_KINDS[kind].restore(id, state);
     (this.actors[kind] as Map<string, unknown>).set(id, restored);
     this.trackDeadline(kind, id, restored as never);
-  }
-
-  /** Restore a player from its latest snapshot, at `version`: replayed messages at or below are in it. */
-  restorePlayer(key: string, version: number, state: string): void {
-    const p = ACTOR_KINDS.player.restore(key, state);
-    this.actors.player.set(key, p);
-    this.trackDeadline('player', key, p);
-    this.playerSeq.set(key, version);
-    this.restoredSeq.set(key, version);
-    for (const e of p.pending) this.rememberEvent(e.brandId, e.eventId, e.ts);
+    // The events a player holds until its click is known are applied once: their ids are taken.
+    if (kind === 'player') for (const e of (restored as PlayerState).pending) this.rememberEvent(e.brandId, e.eventId, e.ts);
   }
 
   /** A unique click counted before the resume point, rebuilt into its affiliate's unique-click memory. */

@@ -2,14 +2,16 @@
  * Recovery: ClickHouse is the durable record of what each partition has applied.
  *
  * - `checkpoints` says up to which message every table of a flush was written, and `fraud_state`
- *   which message the partition's fraud state includes (it lands after the checkpoint, so it is
- *   never ahead): the loop replays from the older of the two (from the start when a partition
- *   has no fraud state yet).
+ *   which message the partition's snapshot — every actor of every kind — includes (it lands after
+ *   the checkpoint, so it is never ahead): the loop replays from the older of the two (from the
+ *   start when a partition has no snapshot yet). A worker writes the snapshots of all its
+ *   partitions in one insert, so they resume from one position.
  * - While replaying, rows a table already holds are not written again: `max(seq)` per partition
  *   of each counted table — raw logs and aggregates (each insert is all-or-nothing and covers a
  *   prefix of messages).
- * - Player actors come back from their latest snapshot; a replayed message at or below a
- *   snapshot's version is not applied to that player again.
+ * - Players snapshotted on their own, each at its own version (`player_state`, written by workers
+ *   before players joined the partition's snapshot), cannot resume with the others: when those are
+ *   all there is, every partition replays from the stream's start.
  * - The unique-click memory, the event-id memory and the click-flood window are rebuilt from the
  *   rows up to the resume point, so the replay recomputes the rest exactly as the first time.
  * - The attribution rules in force at the resume point are the latest `partition_rules` row at or
@@ -23,6 +25,7 @@ import type { PartitionLoop } from './partition.ts';
 import { DEDUPE_WINDOW_MS } from './partition.ts';
 import type { LiveCounters } from './liveCounters.ts';
 import { COUNTED_TABLES } from '../sink/tables.ts';
+import { ACTOR_KINDS } from './actorKinds.ts';
 import { landedSeqs, type Landed } from '../sink/landed.ts';
 import { parseRules } from '../../schema/attributionRules.ts';
 import { selectRows } from '../../schema/clickhouse/client.ts';
@@ -36,10 +39,14 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
   if (partitions.length === 0) return landed;
   const list = partitions.join(',');
   // `version`, not `seq`: ClickHouse 18.16 aliases are global, and argMax reads the column.
-  const fraud = await selectRows<{ partition: number; key: string; version: number; state: string }>(
+  let fraud = await selectRows<{ partition: number; key: string; version: number; state: string }>(
     ch,
     `SELECT partition, key, max(seq) AS version, argMax(state, seq) AS state FROM fraud_state WHERE partition IN (${list}) GROUP BY partition, key`,
   );
+  if (!fraud.some((f) => f.key.startsWith(`${ACTOR_KINDS.player.prefix}:`))) {
+    const [legacy] = await selectRows<{ n: number }>(ch, `SELECT count() AS n FROM player_state WHERE partition IN (${list})`);
+    if (Number(legacy?.n ?? 0) > 0) fraud = [];
+  }
   for (const p of partitions) loop(p).lastSeq = 0;
   for (const f of fraud) {
     const l = loop(f.partition);
@@ -97,17 +104,6 @@ export async function recoverPartitions(ch: ClickHouseClient, loops: Map<number,
     }
   }
 
-  const snapshots = await ch.query({
-    query: `SELECT partition, player_key, max(seq) AS version, argMax(state, seq) AS state FROM player_state WHERE partition IN (${list}) GROUP BY partition, player_key`,
-    format: 'JSONEachRow',
-    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
-  });
-  for await (const batch of snapshots.stream<{ partition: number; player_key: string; version: number; state: string }>()) {
-    for (const row of batch) {
-      const r = row.json();
-      loop(r.partition).restorePlayer(r.player_key, Number(r.version), r.state);
-    }
-  }
   return landed;
 }
 

@@ -4,15 +4,14 @@
  * Every message a partition consumes enters the queue in stream order with the rows it produced
  * (maybe none); the rows are turned into JSON lines and summed into the aggregates there and then
  * (see {@link Batch}), so a flush has little left to compute and the row objects die young. A
- * flush takes the whole queue plus the snapshots of the players those messages changed, and
- * writes, in this order: `clicks`, `click_lookup`, `visitor_clicks`, `click_minutes`,
- * `events`, `event_minutes`, `attribution_credits`, `credit_minutes`, `fraud_alerts`,
- * `partition_rules`, `player_state`, `checkpoints`, `fraud_state`. Each table gets ONE insert (one block: the queue is bounded well below ClickHouse's 1M-row block),
- * so for every partition a table holds exactly the rows of the messages up to some sequence. The
- * order matters for recovery (workers/runtime/recovery.ts): a player snapshot never lands before
- * the event rows it accounts for, and the fraud state lands after the checkpoint, so its version
- * is never ahead of the rows (recovery resumes from the older of the two). Only then are the
- * messages acknowledged to JetStream.
+ * flush takes the whole queue (between two batches: {@link SinkEvents.boundary}) plus, when due,
+ * the partitions' snapshots, and writes the tables of the registry (workers/sink/tables.ts) in its
+ * order, ending with `checkpoints` and `fraud_state`. Each table gets ONE insert (one block: the
+ * queue is bounded well below ClickHouse's 1M-row block), so for every partition a table holds
+ * exactly the rows of the messages up to some sequence. The order matters for recovery
+ * (workers/runtime/recovery.ts): the snapshots land after the checkpoint, so their version is never
+ * ahead of the rows (recovery resumes from the older of the two). Only then are the messages
+ * acknowledged to JetStream.
  *
  * An insert whose outcome is unknown (timeout, connection reset, server stopped mid-request) may
  * or may not have landed. The sink retries the same flush, and before re-inserting a counted table
@@ -29,7 +28,7 @@ import { LineBuffer, slicedLines } from './lineBuffer.ts';
 import { landedSeqs, type Landed } from './landed.ts';
 import type { OutboxItem } from './outbox.ts';
 import { toJsonLine } from './eventRow.ts';
-import { COUNTED_TABLES, RAW_TABLES, TABLES, type AccrualRow, type FraudStateRow, type PlayerStateRow, type RawRows, type RawTable, type SumInputs, type Table } from './tables.ts';
+import { COUNTED_TABLES, RAW_TABLES, TABLES, type AccrualRow, type FraudStateRow, type RawRows, type RawTable, type SumInputs, type Table } from './tables.ts';
 
 /** A consumed message and the rows it produced. */
 export interface QueuedMessage {
@@ -63,7 +62,6 @@ export interface DeliveredBatch {
 /** The snapshots a flush writes: taken when the flush takes the queue, so they match its messages. */
 export interface Snapshots {
   /** Asked for when their table's turn comes: the rows may be serialized meanwhile (workers/runtime/copyOnWriteSnapshot.ts). */
-  players(): PlayerStateRow[];
   fraud(): FraudStateRow[];
 }
 
@@ -73,6 +71,11 @@ export interface SinkEvents {
   flushed(rows: number, ms: number): void;
   /** A flush failed; it will be retried. */
   failed(err: unknown): void;
+  /**
+   * Asked before a flush takes the queue: null when it may take it now, else a promise after which
+   * it takes it before anything else runs — so the host can make that a moment between two batches.
+   */
+  boundary(): Promise<void> | null;
   /** Awaited after a flush takes the queue and before it writes: what its messages sent elsewhere must be out first. */
   beforeWrite(): Promise<void>;
   /** Awaited once the counted tables of a flush landed, before its checkpoint: send what its messages send after commit. */
@@ -256,6 +259,8 @@ export class ClickHouseSink {
     // Asked for during this flush, or not at all: a request before a failed one is not carried over.
     this.again = false;
     if (!this.pending && this.queue.messages > 0) {
+      const later = this.events.boundary();
+      if (later) await later;
       this.pending = { batch: this.queue, snapshots: this.snapshots(), done: new Set(), uncertain: new Set(), landed: new Map(), sent: false };
       this.queue = new Batch();
     }
@@ -296,8 +301,6 @@ export class ClickHouseSink {
               return lines([...b.accruals.values()], toJsonLine);
             case 'partition_rules':
               return lines(b.rules, json);
-            case 'player_state':
-              return slicedLines(f.snapshots.players(), json);
             case 'checkpoints':
               return lines(b.checkpoints(), json);
             case 'fraud_state':

@@ -19,14 +19,6 @@ import type { EventRow } from './eventRow.ts';
 import { toJsonLine } from './eventRow.ts';
 import type { AccrualRow, LedgerRow } from './commissionRow.ts';
 
-/** A player snapshot row of `player_state`: each player has its own version (the last message applied to it). */
-export interface PlayerStateRow {
-  partition: number;
-  player_key: string;
-  seq: number;
-  state: string;
-}
-
 /**
  * A row of `fraud_state`, the partition-versioned snapshot: key '' is the partition's own part;
  * `<prefix>:<key>` an actor of a kind kept there (workers/runtime/actorKinds.ts; '' state: gone).
@@ -65,7 +57,7 @@ export type TableSpec =
   | { name: RawTable; kind: 'raw'; counted: true; line: (row: never) => string }
   | { name: 'click_minutes' | 'event_minutes' | 'credit_minutes'; kind: 'summing'; counted: true; from: keyof SumInputs; line: (row: Record<string, string | number>) => string }
   | { name: 'click_lookup' | 'visitor_clicks'; kind: 'lookup'; counted: false }
-  | { name: 'revshare_accruals' | 'partition_rules' | 'player_state' | 'checkpoints' | 'fraud_state'; kind: 'replacing'; counted: false };
+  | { name: 'revshare_accruals' | 'partition_rules' | 'checkpoints' | 'fraud_state'; kind: 'replacing'; counted: false };
 
 const json = (r: object): string => JSON.stringify(r);
 
@@ -87,7 +79,6 @@ export const TABLES = [
   { name: 'commission_ledger', kind: 'raw', counted: true, line: toJsonLine },
   { name: 'revshare_accruals', kind: 'replacing', counted: false },
   { name: 'partition_rules', kind: 'replacing', counted: false },
-  { name: 'player_state', kind: 'replacing', counted: false },
   { name: 'checkpoints', kind: 'replacing', counted: false },
   { name: 'fraud_state', kind: 'replacing', counted: false },
 ] as const satisfies readonly TableSpec[];
