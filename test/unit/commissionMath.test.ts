@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextPeriod, periodEnd, periodOf } from '../../workers/commissions/periods.ts';
+import { dayOf, nextPeriod, periodEnd, periodOf } from '../../workers/commissions/periods.ts';
 import { percentOf, settlePeriod, tierFor, type Segment } from '../../workers/commissions/revshare.ts';
 import { cpaOutcome } from '../../workers/commissions/cpa.ts';
 import { parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
@@ -171,5 +171,20 @@ describe('CPA qualification', () => {
     expect(cpaOutcome(cpa(), p, { ...at, ts: reg + 30 * DAY + 1 })).toBe('expired');
     expect(cpaOutcome(cpa(), { ...p, stakes: 0n }, { ...at, ts: reg + 30 * DAY + 1 })).toBe('expired');
     expect(cpaOutcome(cpa({ withinDays: null }), p, { ...at, ts: reg + 3650 * DAY })).toBe('qualified');
+  });
+});
+
+describe('days in a time zone, remembered per quarter hour', () => {
+  it('are the days Intl gives at every minute around local midnights and DST changes, quarter-hour offsets included', () => {
+    for (const tz of ['Europe/Malta', 'Asia/Kathmandu', 'Australia/Lord_Howe', 'America/St_Johns', 'Pacific/Chatham']) {
+      const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+      const direct = (ts: number) => f.format(ts);
+      // Two days around the end of EU summer time, minute by minute, asked twice (remembered the second time).
+      for (const pass of [1, 2]) {
+        for (let ts = Date.UTC(2026, 9, 24, 12); ts < Date.UTC(2026, 9, 26, 12); ts += 60_000) {
+          expect(dayOf(ts, tz), `${tz} ${new Date(ts).toISOString()} pass ${pass}`).toBe(direct(ts));
+        }
+      }
+    }
   });
 });

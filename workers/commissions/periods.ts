@@ -40,7 +40,7 @@ function startOf(next: string, tz: string): number {
   let hi = wall + 15 * HOUR_MS;
   while (hi - lo > 1) {
     const mid = lo + Math.floor((hi - lo) / 2);
-    if (dayOf(mid, tz) >= next) hi = mid;
+    if (formatDay(mid, tz) >= next) hi = mid;
     else lo = mid;
   }
   ends.set(key, hi);
@@ -54,8 +54,29 @@ export function periodEnd(period: string, tz: string): number {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/**
+ * Days of recent quarter hours, by zone and quarter hour. Every zone's offset is a whole number of
+ * quarter hours, so a local midnight is always a quarter-hour boundary in UTC and a quarter hour
+ * lies within one local day: asking `Intl` once per quarter hour instead of once per event (the
+ * commission books ask for every event of an attributed player).
+ */
+const quarterDays = new Map<string, string>();
+const QUARTER_MS = 900_000;
+/** Quarter hours remembered; past this the memory starts over (a replay over months would fill it). */
+const MAX_QUARTERS = 20_000;
+
 /** The calendar day (`YYYY-MM-DD`) the instant `ts` (ms) falls in, in time zone `tz`. */
 export function dayOf(ts: number, tz: string): string {
+  const key = `${tz}\u0000${Math.floor(ts / QUARTER_MS)}`;
+  const known = quarterDays.get(key);
+  if (known !== undefined) return known;
+  if (quarterDays.size >= MAX_QUARTERS) quarterDays.clear();
+  const day = formatDay(ts, tz);
+  quarterDays.set(key, day);
+  return day;
+}
+
+function formatDay(ts: number, tz: string): string {
   let f = formatters.get(tz);
   if (!f) formatters.set(tz, (f = new Intl.DateTimeFormat('en-US', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })));
   let year = '';
