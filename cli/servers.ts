@@ -388,16 +388,24 @@ async function startFailure(name: ServerName, headline: string, logFiles: string
 }
 
 /**
+ * The pid of the server `<dataDir>/run/<name>.pid` names while it runs, whichever process started
+ * it; undefined when there is none (not started by this project, or gone). Pids are reused: a pid
+ * file naming a live process of another program counts as none.
+ */
+export function serverPid(cfg: ClusterConfig, name: ServerName): number | undefined {
+  const pid = readPidFile(serverPaths(cfg, name).pidFile);
+  return pid !== undefined && isAliveAs(pid, DEFINITIONS[name].binary) ? pid : undefined;
+}
+
+/**
  * Stops the server that `<dataDir>/run/<name>.pid` names (SIGTERM, up to `graceMs`, then SIGKILL)
  * whichever process started it. False when there was none: not started by this project, or
  * already gone (the stale pid file is removed).
  */
 export async function stopServer(cfg: ClusterConfig, name: ServerName, graceMs = 10_000): Promise<boolean> {
   const { pidFile } = serverPaths(cfg, name);
-  const pid = readPidFile(pidFile);
-  if (pid === undefined) return false;
-  // Pids are reused: only signal a process that is still this server.
-  if (!isAliveAs(pid, DEFINITIONS[name].binary)) {
+  const pid = serverPid(cfg, name);
+  if (pid === undefined) {
     removeFile(pidFile);
     return false;
   }

@@ -8,8 +8,9 @@
  * Run as its own process (`node --import tsx loadtest/bare/uwsIngest.ts <port> [--decode]`) so
  * its CPU time can be read from /proc like the edge's, with the benchmark namespace's environment:
  * it publishes to the namespace's floor stream (lib/namespace.ts), which the harness creates.
- * `--decode` also runs the edge's own msgpack decoder (node/ingest/msgpackDecode.ts) over every
- * frame: the decoder's share of the edge's cost, alone. `/readyz` answers 200 once NATS is
+ * `--decode` also decodes every frame with @msgpack/msgpack, the reference decoder the edge's own
+ * (faster, internal) one matches value for value: an upper bound of the decode's share of the
+ * edge's cost, alone. `/readyz` answers 200 once NATS is
  * connected, so the harness waits on it the same way it waits on an edge.
  *
  * It speaks just enough of the protocol (docs/protocol.md) for the benchmark's client: no
@@ -19,11 +20,9 @@
  * many the client keeps in flight, as the edge does.
  */
 import { jetstream } from '@nats-io/jetstream';
-import { encode } from '@msgpack/msgpack';
+import { decode as decodeMsgpack, encode } from '@msgpack/msgpack';
 import { App, type WebSocket } from 'uWebSockets.js';
-import { decodeMsgpackValue } from '../../node/ingest/msgpackDecode.ts';
-import { bootConfig } from '../../schema/bootConfig.ts';
-import { connectNats } from '../../schema/natsSetup.ts';
+import { bootConfig, connectNats } from '../../schema/mod.ts';
 import { frameHead } from '../lib/frames.ts';
 import { floorStream } from '../lib/namespace.ts';
 import { portArgument, serveBare } from './serve.ts';
@@ -100,7 +99,7 @@ const app = App()
         seq = head.seq;
         if (decode) {
           // The result is checked, so the decode is work the process cannot skip.
-          const frame = decodeMsgpackValue(new Uint8Array(message)) as { events?: unknown[] } | null;
+          const frame = decodeMsgpack(new Uint8Array(message)) as { events?: unknown[] } | null;
           if (frame?.events?.length !== head.events) throw new Error('the decoder and the frame head disagree on the events');
         }
         // A copy: the ArrayBuffer is only valid during this handler, and nats.js writes the

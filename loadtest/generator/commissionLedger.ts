@@ -36,9 +36,8 @@
  *   one is not: it keeps the status its child line was made with, held only when the pause came
  *   first. The run holds no player: the planted bonus abusers' deposits predate every plan.
  */
-import type { CommissionKind } from '../../schema/commissions.ts';
-import { multiply, parseMoney, type Money } from '../../schema/money.ts';
-import type { Plan, PlanVersion, RevshareTerms } from '../../schema/plans.ts';
+import { type CommissionKind, type Money, multiply, parseMoney, type Plan, type PlanVersion, type RevshareTerms } from '../../schema/mod.ts';
+import { dayIn } from './calendar.ts';
 import type { AppliedEvent } from './ledger.ts';
 
 const DAY = 86_400_000;
@@ -135,14 +134,9 @@ const money = (text: string): Money => parseMoney(text) as Money;
 /** `pct` percent of `amount`: a 2-place percentage over 100 is an exact 4-place rate, so `multiply`'s is the one rounding. */
 const percentOf = (amount: Money, pct: string): Money => multiply(amount, money(pct) / 100n);
 
-const monthFormats = new Map<string, Intl.DateTimeFormat>();
 /** `YYYY-MM` of `ts` in time zone `tz`. */
 export function periodIn(ts: number, tz: string): string {
-  let f = monthFormats.get(tz);
-  if (!f) monthFormats.set(tz, (f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit' })));
-  const parts = f.formatToParts(ts);
-  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${part('year')}-${part('month')}`;
+  return dayIn(ts, tz).slice(0, 7);
 }
 
 /** The tier `terms` reach with a period's NGR (or FTDs): the last whose `from` is reached, else the first. */

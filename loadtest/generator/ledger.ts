@@ -22,8 +22,7 @@
  *   that ledger makes come back ({@link Ledger.commission}) as the rows' `cpa` (reversals
  *   included), `revshare` and `commission` (every kind), on the UTC day each line was made.
  */
-import type { CommissionKind } from '../../schema/commissions.ts';
-import { multiply, parseMoney, type Money } from '../../schema/money.ts';
+import { type CommissionKind, type Money, multiply, parseMoney } from '../../schema/mod.ts';
 import type { BrandPlan } from './programme.ts';
 
 /** Clicks per address and affiliate within a minute above which the fraud engine flags them. */

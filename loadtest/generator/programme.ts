@@ -5,7 +5,7 @@
  * of others). Pure data, derived from a seed and a run tag, so the harness (which creates the
  * catalog and keeps the ledgers) and the load driver (which sends the traffic) derive the same one.
  */
-import type { PlanVersion } from '../../schema/plans.ts';
+import type { PlanVersion } from '../../schema/mod.ts';
 import { Rng, Weighted, zipfWeights } from './random.ts';
 
 /** A brand of the programme. */

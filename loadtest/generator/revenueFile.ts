@@ -17,8 +17,8 @@
  * above the threshold percent of |imported| (any difference when the imported NGR is 0).
  */
 import { stringify } from 'csv-stringify/sync';
-import { parseMoney, toDecimalText, UNIT, type Money } from '../../schema/money.ts';
-import { dayEnd, dayOf } from '../../workers/commissions/periods.ts';
+import { type Money, parseMoney, toDecimalText, UNIT } from '../../schema/mod.ts';
+import { dayIn, dayStartIn, nextDay } from './calendar.ts';
 import { Ledger, type AppliedEvent } from './ledger.ts';
 import type { BrandPlan } from './programme.ts';
 import { Rng } from './random.ts';
@@ -43,7 +43,7 @@ export class PlayerDays {
   /** Books one applied event; events without GGR, bonus or NGR (a registration, a withdrawal) make no day. */
   add(e: AppliedEvent): void {
     if (e.ggr === 0n && e.bonus === 0n && e.ngr === 0n) return;
-    const day = dayOf(e.ts, this.timezones[e.brandId] ?? 'UTC');
+    const day = dayIn(e.ts, this.timezones[e.brandId] ?? 'UTC');
     const key = `${e.brandId}\u0000${day}\u0000${e.playerId}`;
     let d = this.days.get(key);
     if (!d) this.days.set(key, (d = { brandId: e.brandId, day, playerId: e.playerId, affiliateId: e.affiliateId, ggr: 0n, bonuses: 0n, ngr: 0n }));
@@ -290,12 +290,6 @@ export interface ActivityPlayer {
   events: Record<string, string | number | boolean>[];
 }
 
-/** The first instant (ms) of `day` in `tz`. */
-function dayStart(day: string, tz: string): number {
-  const before = new Date(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(5, 7)) - 1, Number(day.slice(8, 10)) - 1));
-  return dayEnd(before.toISOString().slice(0, 10), tz);
-}
-
 /**
  * Players with activity on several days of their brand, to book through the ledger and send
  * through an edge: each registers at the start of the first day, then plays on some of the days —
@@ -315,11 +309,11 @@ export function revenueActivity(o: ActivityOptions): ActivityPlayer[] {
       const playerId = `${o.tag}-p${n}`;
       let e = 0;
       const ev = (fields: Record<string, string | number | boolean>) => ({ event_id: `${playerId}-e${++e}`, player_id: playerId, ...fields });
-      const events = [ev({ type: 'registration', ts: dayStart(firstDay, tz) + 10_000, device_id: `${playerId}-d`, ip: `198.51.${100 + ai}.${k + 1}` })];
+      const events = [ev({ type: 'registration', ts: dayStartIn(firstDay, tz) + 10_000, device_id: `${playerId}-d`, ip: `198.51.${100 + ai}.${k + 1}` })];
       const playDays = o.days.filter(() => rng.chance(0.6));
       for (const day of playDays.length > 0 ? playDays : [rng.pick(o.days)]) {
-        const start = dayStart(day, tz);
-        const length = dayEnd(day, tz) - start;
+        const start = dayStartIn(day, tz);
+        const length = dayStartIn(nextDay(day), tz) - start;
         const bets = rng.int(2, 5);
         for (let b = 0; b < bets; b++) {
           const at = b === 0 ? start + 30_000 : b === bets - 1 ? start + length - 60_000 : start + rng.int(60_000, length - 120_000);

@@ -5,7 +5,7 @@
  * (precision and recall). Pure functions of what was fetched, so the verdict logic is unit-tested
  * without servers.
  */
-import { parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
+import { type Money, parseMoney, toDecimalText } from '../../schema/mod.ts';
 import type { ExpectedAccrual, LineGroup } from './commissionLedger.ts';
 import { COUNT_COLUMNS, LIVE_COLUMNS, MONEY_COLUMNS, type DailyRow } from './ledger.ts';
 import type { FraudRule, PlantedCase } from './timeline.ts';

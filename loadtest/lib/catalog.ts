@@ -5,7 +5,7 @@
  * answer 302 and every answer of the benchmark is a redirect. In the redirect benchmark one
  * affiliate in ten is paused: its clicks take the edge's "inactive" path, still redirected.
  */
-import { httpCall } from '../../cli/http.ts';
+import { httpCall } from './http.ts';
 
 /** Shape of the catalog. */
 export interface BenchCatalog {

@@ -7,12 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { httpOk } from '../../cli/http.ts';
-import { dataDir, PROJECT_ROOT, startServers, type Servers } from '../../cli/servers.ts';
-import { bootConfig } from '../../schema/bootConfig.ts';
-import type { ClusterConfig } from '../../schema/config.ts';
-import { migrate } from '../../schema/clickhouse/migrate.ts';
-import { ensureNats } from '../../schema/natsSetup.ts';
+import { bootConfig, type ClusterConfig, dataDir, ensureNats, migrate, PROJECT_ROOT, type Servers, startServers } from '../../schema/mod.ts';
+import { httpOk } from './http.ts';
 import { benchNamespace, dropNamespace } from './namespace.ts';
 import { freePorts, waitFor } from './net.ts';
 import { serverPids, type Child, type ProcessSet } from './proc.ts';

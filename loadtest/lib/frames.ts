@@ -13,7 +13,7 @@
  * a registration that never comes: every accepted event reaches ClickHouse.
  */
 import { encode } from '@msgpack/msgpack';
-import { parseMoney, toDecimalText } from '../../schema/money.ts';
+import { parseMoney, toDecimalText } from '../../schema/mod.ts';
 import { prng } from './traffic.ts';
 
 /** Digits of the frame number in ids: 10^9 frames is far beyond any bounded run. */

@@ -4,13 +4,10 @@
  * hundreds of megabytes in JetStream and ClickHouse, and every ingested event leaves a Redis key
  * (the edge's duplicate check) that would otherwise live for 8 days.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { redisUrl, type ClusterConfig } from '../../schema/config.ts';
-import { connectNats, ensureOneStream } from '../../schema/natsSetup.ts';
-import { natsNames } from '../../schema/subjects.ts';
-import { clickhouse } from '../../schema/clickhouse/client.ts';
-import { sleep } from '../../cli/proc.ts';
+import { clickhouse, type ClusterConfig, connectNats, ensureOneStream, natsNames, redisUrl } from '../../schema/mod.ts';
 import type { AccrualRow, LineGroupRow } from '../generator/verify.ts';
 
 /** Prefix of every benchmark namespace; {@link dropNamespace} refuses any other. */

@@ -2,8 +2,8 @@
  * Small network helpers of the harness: free ports, polling, and reading Prometheus metrics.
  */
 import { createServer } from 'node:net';
-import { httpCall } from '../../cli/http.ts';
-import { sleep } from '../../cli/proc.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { httpCall } from './http.ts';
 
 /**
  * `n` distinct TCP ports free on 127.0.0.1 right now, picked by the kernel. All are held open
@@ -51,20 +51,56 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /**
- * Sum of every series of metric `name` in a Prometheus text exposition (all label sets), or
- * undefined when the metric is absent.
+ * The value of every series of metric `name` in a Prometheus text exposition (all label sets), in
+ * the order they come; empty when the metric is absent.
  */
-export function promSum(text: string, name: string): number | undefined {
-  let sum: number | undefined;
+export function promValues(text: string, name: string): number[] {
+  const values: number[] = [];
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
     const rest = line.slice(name.length);
     // `clicks_total{…} 5` or `clicks_total 5`, but not `clicks_total_created …`.
     if (rest[0] !== '{' && rest[0] !== ' ') continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (Number.isFinite(value)) sum = (sum ?? 0) + value;
+    if (Number.isFinite(value)) values.push(value);
   }
-  return sum;
+  return values;
+}
+
+/** Sum of every series of metric `name` (all label sets), or undefined when the metric is absent. */
+export function promSum(text: string, name: string): number | undefined {
+  const values = promValues(text, name);
+  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
+}
+
+/** Largest value of the series of metric `name` (all label sets), or undefined when the metric is absent. */
+export function promMax(text: string, name: string): number | undefined {
+  const values = promValues(text, name);
+  return values.length === 0 ? undefined : Math.max(...values);
+}
+
+/** One cumulative bucket of a Prometheus histogram: observations ≤ `le` (Infinity for `+Inf`). */
+export interface Bucket {
+  le: number;
+  count: number;
+}
+
+/**
+ * The cumulative buckets of histogram `name` (its `<name>_bucket{le="…"}` series), summed over
+ * every other label set (one per process), by increasing `le`; empty when the histogram is absent.
+ */
+export function promBuckets(text: string, name: string): Bucket[] {
+  const byLe = new Map<number, number>();
+  const series = `${name}_bucket{`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(series)) continue;
+    const le = /[{,]le="([^"]+)"/.exec(line)?.[1];
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (le === undefined || !Number.isFinite(count)) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    byLe.set(bound, (byLe.get(bound) ?? 0) + count);
+  }
+  return [...byLe].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le);
 }
 
 /**

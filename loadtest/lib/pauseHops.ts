@@ -7,10 +7,7 @@
  * Read after the load, from the run's own stream, so measuring adds nothing to the path.
  */
 import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
-import type { ClusterConfig } from '../../schema/config.ts';
-import { decodeEventBatch, decodeForwarded, decodeResolutions, KIND_HEADER } from '../../schema/eventWire.ts';
-import { connectNats, openFraudBucket } from '../../schema/natsSetup.ts';
-import { natsNames } from '../../schema/subjects.ts';
+import { type ClusterConfig, connectNats, decodeEventBatch, decodeForwarded, decodeResolutions, KIND_HEADER, natsNames, openFraudBucket } from '../../schema/mod.ts';
 import { latencySummary } from './stats.ts';
 
 /** What identifies one probe's path. */

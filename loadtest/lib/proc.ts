@@ -8,9 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { isAliveAs, readPidFile, terminate } from '../../cli/proc.ts';
-import { SERVER_NAMES, serverPaths, type ServerName } from '../../cli/servers.ts';
-import type { ClusterConfig } from '../../schema/config.ts';
+import { type ClusterConfig, serverPid, SERVER_NAMES, type ServerName } from '../../schema/mod.ts';
 
 /** How a child ended. */
 export interface ExitStatus {
@@ -139,7 +137,11 @@ export class ProcessSet {
   async stop(child: Child, graceMs = 15_000): Promise<ExitStatus> {
     if (this.children.has(child.pid)) {
       this.stopping.add(child.pid);
-      await terminate(child.pid, graceMs);
+      signal(child.pid, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(resolve, graceMs, 'late')));
+      if ((await Promise.race([child.exited, late])) === 'late') signal(child.pid, 'SIGKILL');
+      clearTimeout(timer);
     }
     return child.exited;
   }
@@ -164,6 +166,15 @@ export class ProcessSet {
     this.interruptedBy ??= reason;
     this.failed?.(new ProcessError(`interrupted (${reason})`));
     await this.stopAll();
+  }
+}
+
+/** Sends `sig` to `pid`; a child already gone is not an error (its exit is already on its way). */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
   }
 }
 
@@ -242,9 +253,6 @@ export async function withCpu<T>(pids: readonly number[], work: () => Promise<T>
   };
 }
 
-/** The program each server's pid file must still name (pids are reused). */
-const SERVER_BINARIES: Record<ServerName, string> = { nats: 'nats-server', clickhouse: 'clickhouse-server', redis: 'redis-server' };
-
 /**
  * Pids of the servers `affstream up` (or a benchmark) started for `cfg`, from their pid files:
  * their CPU is part of what an event costs. A server given by URL, or started by someone else
@@ -253,8 +261,8 @@ const SERVER_BINARIES: Record<ServerName, string> = { nats: 'nats-server', click
 export function serverPids(cfg: ClusterConfig): Partial<Record<ServerName, number>> {
   const pids: Partial<Record<ServerName, number>> = {};
   for (const name of SERVER_NAMES) {
-    const pid = readPidFile(serverPaths(cfg, name).pidFile);
-    if (pid !== undefined && isAliveAs(pid, SERVER_BINARIES[name])) pids[name] = pid;
+    const pid = serverPid(cfg, name);
+    if (pid !== undefined) pids[name] = pid;
   }
   return pids;
 }

@@ -1,18 +1,22 @@
 /**
  * Once a second during a run: what the driver sent, what the edge accepted (its `clicks_total` +
  * `events_total`), the consumer lag (from JetStream's consumer info: it answers even when the
- * worker is too busy to serve its /metrics), the worker's queued rows and flush latency, and the
- * memory of every process — printed as one progress line on stderr and kept as the run's time
- * series (the chart, the soak figures).
+ * worker is too busy to serve its /metrics), the worker's queued rows, flush latency and
+ * event-loop delay, and the memory of every process — printed as one progress line on stderr and
+ * kept as the run's time series (the chart, the soak figures).
+ *
+ * The worker's /metrics is read by a loop of its own, once a second with a long timeout, rather
+ * than within the second's tick: its event-loop gauges cover the time since the previous scrape
+ * and are reset by each, so a scrape given up on while the worker is stalled — the answer still
+ * served, and the gauges reset, once it frees — would lose the very stall they are there to show.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { ClusterConfig } from '../../schema/config.ts';
-import { connectNats } from '../../schema/natsSetup.ts';
-import { natsNames } from '../../schema/subjects.ts';
+import { type ClusterConfig, connectNats, natsNames } from '../../schema/mod.ts';
 import { readDriverStatus } from '../tools/mixedDriver.ts';
-import { promSum, scrape } from './net.ts';
+import { promMax, promSum, scrape } from './net.ts';
 import { memoryMiB } from './proc.ts';
 
 /** One second of a run. */
@@ -32,10 +36,16 @@ export interface Sample {
    * yet in ClickHouse — summed over the partitions' consumers; null when JetStream did not answer.
    */
   consumerLag: number | null;
-  /** Rows consumed and not yet in ClickHouse; null when the worker's /metrics did not answer within 0.9 s (its event loop was busy). */
+  /** Rows consumed and not yet in ClickHouse; null when the worker's /metrics has not answered for 1.5 s (its event loop was busy). */
   queuedRows: number | null;
   /** Mean ClickHouse flush latency over the second, ms (null without a flush). */
   flushMs: number | null;
+  /**
+   * The worker's event-loop delay, p99 and max, ms, over the time its /metrics answers since the
+   * previous sample cover (several answers: the worst of them); null without a new answer.
+   */
+  loopDelayP99Ms: number | null;
+  loopDelayMaxMs: number | null;
   /** The driver's p99 in its last second, ms. */
   clickP99: number;
   eventP99: number;
@@ -55,6 +65,42 @@ export interface SamplerTargets {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/** How long the worker may take to answer /metrics: one stalled for seconds still answers, and its event-loop figures cover the stall. */
+const WORKER_SCRAPE_TIMEOUT_MS = 30_000;
+
+/** The worker's latest /metrics answer, when it came, and the worst event-loop figures of the answers since the previous sample. */
+interface WorkerAnswers {
+  text: string;
+  at: number;
+  loopDelayP99Ms: number | undefined;
+  loopDelayMaxMs: number | undefined;
+}
+
+/** A worker answer older than this is not the current second's: its queued rows and flushes are not reported again. */
+const WORKER_FRESH_MS = 1_500;
+
+/** The worker's event-loop delay over a run's load, from the per-second samples. */
+export interface LoopDelaySummary {
+  /** Samples with the worker's figures. */
+  samples: number;
+  /** The highest per-sample p99: the worst second's. */
+  p99WorstMs: number;
+  /** The median per-sample p99: a typical second's. */
+  p99MedianMs: number;
+  /** The highest per-sample max: the longest stall. */
+  maxMs: number;
+}
+
+/** {@link LoopDelaySummary} of `samples`; undefined when none has the worker's figures. */
+export function loopDelaySummary(samples: readonly Pick<Sample, 'loopDelayP99Ms' | 'loopDelayMaxMs'>[]): LoopDelaySummary | undefined {
+  const p99s = samples.flatMap((s) => (s.loopDelayP99Ms === null ? [] : [s.loopDelayP99Ms])).sort((a, b) => a - b);
+  const maxima = samples.flatMap((s) => (s.loopDelayMaxMs === null ? [] : [s.loopDelayMaxMs]));
+  if (p99s.length === 0 || maxima.length === 0) return undefined;
+  return { samples: p99s.length, p99WorstMs: p99s[p99s.length - 1] as number, p99MedianMs: p99s[Math.ceil(p99s.length / 2) - 1] as number, maxMs: Math.max(...maxima) };
+}
+
+const worst = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
+
 /** Samples every second until stopped. */
 export class Sampler {
   readonly samples: Sample[] = [];
@@ -63,6 +109,8 @@ export class Sampler {
   private last: { t: number; accepted: number; flushSum: number; flushCount: number } | undefined;
   private busy = false;
   private nats: { nc: NatsConnection; jsm: JetStreamManager } | undefined;
+  private running = false;
+  private worker: WorkerAnswers | undefined;
 
   constructor(
     private readonly targets: SamplerTargets,
@@ -72,6 +120,8 @@ export class Sampler {
   async start(): Promise<void> {
     const nc = await connectNats(this.targets.cfg, `${this.targets.cfg.namespace}-sampler`);
     this.nats = { nc, jsm: await jetstreamManager(nc) };
+    this.running = true;
+    void this.watchWorker();
     this.timer = setInterval(() => {
       // A scrape slower than a second (a saturated machine) skips a tick rather than piling up.
       if (this.busy) return;
@@ -83,6 +133,7 @@ export class Sampler {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
     clearInterval(this.timer);
     const nats = this.nats;
     this.nats = undefined;
@@ -101,8 +152,30 @@ export class Sampler {
     }
   }
 
+  /** Reads the worker's /metrics once a second until stopped, keeping what {@link sample} has not taken yet. */
+  private async watchWorker(): Promise<void> {
+    while (this.running) {
+      const started = performance.now();
+      const text = await scrape(`${this.targets.workerUrl}/metrics`, WORKER_SCRAPE_TIMEOUT_MS);
+      if (text !== undefined) {
+        const before = this.worker;
+        this.worker = {
+          text,
+          at: performance.now(),
+          loopDelayP99Ms: worst(before?.loopDelayP99Ms, promMax(text, 'worker_event_loop_delay_p99_ms')),
+          loopDelayMaxMs: worst(before?.loopDelayMaxMs, promMax(text, 'worker_event_loop_delay_max_ms')),
+        };
+      }
+      await sleep(1000 - (performance.now() - started));
+    }
+  }
+
   private async sample(): Promise<void> {
-    const [edge, worker, lag] = await Promise.all([scrape(`${this.targets.edgeUrl}/metrics`, 900), scrape(`${this.targets.workerUrl}/metrics`, 900), this.lag()]);
+    const [edge, lag] = await Promise.all([scrape(`${this.targets.edgeUrl}/metrics`, 900), this.lag()]);
+    const answers = this.worker;
+    // The event-loop figures are taken once; the text serves again while it is the current second's.
+    if (answers) this.worker = { ...answers, loopDelayP99Ms: undefined, loopDelayMaxMs: undefined };
+    const worker = answers && performance.now() - answers.at <= WORKER_FRESH_MS ? answers.text : undefined;
     const t = (performance.now() - this.t0) / 1000;
     const driver = readDriverStatus(this.targets.statusFile);
     const accepted = edge === undefined ? undefined : (promSum(edge, 'clicks_total') ?? 0) + (promSum(edge, 'events_total') ?? 0);
@@ -129,6 +202,8 @@ export class Sampler {
       consumerLag: lag ?? null,
       queuedRows: worker === undefined ? null : (promSum(worker, 'worker_queued_rows') ?? 0),
       flushMs,
+      loopDelayP99Ms: answers?.loopDelayP99Ms ?? null,
+      loopDelayMaxMs: answers?.loopDelayMaxMs ?? null,
       clickP99: driver?.second.clickP99 ?? 0,
       eventP99: driver?.second.eventP99 ?? 0,
       rssMiB,
@@ -137,7 +212,7 @@ export class Sampler {
     this.progress(
       `[${t.toFixed(0).padStart(4)} s] sent ${fmt(s.sentPerSec)}/s, edge accepted ${s.acceptedPerSec === null ? '–' : fmt(s.acceptedPerSec)}/s | errors ${fmt(s.errors)} | ` +
         `driver backlog ${fmt(s.backlog)} | consumer lag ${s.consumerLag === null ? '–' : fmt(s.consumerLag)} msgs, queued ${s.queuedRows === null ? '–' : fmt(s.queuedRows)} rows | ` +
-        `flush ${s.flushMs === null ? '–' : `${fmt(s.flushMs)} ms`} | p99 click ${s.clickP99.toFixed(0)} ms, events ${s.eventP99.toFixed(0)} ms`,
+        `flush ${s.flushMs === null ? '–' : `${fmt(s.flushMs)} ms`}, loop delay max ${s.loopDelayMaxMs === null ? '–' : `${fmt(s.loopDelayMaxMs)} ms`} | p99 click ${s.clickP99.toFixed(0)} ms, events ${s.eventP99.toFixed(0)} ms`,
     );
   }
 }

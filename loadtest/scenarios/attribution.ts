@@ -17,11 +17,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { sleep } from '../../cli/proc.ts';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
-import type { ClusterConfig } from '../../schema/config.ts';
-import { clickhouse, quote } from '../../schema/clickhouse/client.ts';
+import { clickhouse, type ClusterConfig, PROJECT_ROOT, quote } from '../../schema/mod.ts';
 import { backgroundCatalog, createCatalog } from '../lib/catalog.ts';
 import { BenchCluster } from '../lib/cluster.ts';
 import { harvestClicks, liveCounters, redirect, sendPostback, waitForBrand, type EventTarget } from '../lib/eventClient.ts';

@@ -13,14 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { sleep } from '../../cli/proc.ts';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
-import { clickhouse, quote } from '../../schema/clickhouse/client.ts';
-import type { ClusterConfig } from '../../schema/config.ts';
-import { isAffiliateWide, type FraudPause } from '../../schema/fraud.ts';
-import { toDecimalText, type Money } from '../../schema/money.ts';
-import type { Plan } from '../../schema/plans.ts';
+import { clickhouse, type ClusterConfig, type FraudPause, isAffiliateWide, type Money, type Plan, PROJECT_ROOT, quote, toDecimalText } from '../../schema/mod.ts';
 import { CommissionLedger, type LineGroup } from '../generator/commissionLedger.ts';
 import { Ledger } from '../generator/ledger.ts';
 import { planProgramme, type PlanTerms, type Programme, type ProgrammePlan } from '../generator/programme.ts';
@@ -36,8 +31,9 @@ import { summarizeLog } from '../lib/logs.ts';
 import { commissionLineGroups, countClicks, countCommissionLines, countEventRows, revshareAccruals, waitForRows } from '../lib/namespace.ts';
 import { memoryMiB, withCpu, type ProcessSet } from '../lib/proc.ts';
 import { cpuSection, gitState, machine, machineLine, processCpu, spanWindow, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
-import { Sampler, type Sample } from '../lib/sampler.ts';
-import { latencySummary } from '../lib/stats.ts';
+import { promBuckets, scrape, type Bucket } from '../lib/net.ts';
+import { loopDelaySummary, Sampler, type LoopDelaySummary, type Sample } from '../lib/sampler.ts';
+import { bucketQuantile, latencySummary } from '../lib/stats.ts';
 import { runDriver, type DriverOutput } from '../tools/mixedDriver.ts';
 
 /** Options of {@link runMixed}. */
@@ -124,6 +120,10 @@ export interface MixedResults {
   probes: ProbeSeries[];
   samples: Sample[];
   cpu: CpuWindow[];
+  /** The worker's event-loop delay over the load, from its /metrics once a second; undefined when it never answered. */
+  workerLoopDelay: LoopDelaySummary | undefined;
+  /** The worker's `conversion_latency_ms` after the drain; undefined when its /metrics did not answer or lacks it. */
+  conversionLatency: ConversionLatency | undefined;
   /** Peak resident memory (VmHWM) per process, MiB. */
   peakMemoryMiB: Record<string, number>;
   ledger: { clicks: number; events: number; duplicates: number; rows: number; days: string[] } | undefined;
@@ -140,6 +140,26 @@ export interface MixedResults {
   targets: Verdict[];
   chart: string;
   pass: boolean;
+}
+
+/**
+ * The worker's `conversion_latency_ms` histogram (docs/api.md, “Operations”): edge acceptance of
+ * a registration or deposit → attributed and applied, over the whole run. Its quantiles are at
+ * bucket resolution: the upper bound of the bucket holding them, Infinity beyond the last (JSON
+ * null).
+ */
+export interface ConversionLatency {
+  conversions: number;
+  p50Ms: number | undefined;
+  p99Ms: number | undefined;
+  buckets: Bucket[];
+}
+
+/** {@link ConversionLatency} of a /metrics text; undefined when the histogram is absent. */
+export function conversionLatencyOf(metrics: string): ConversionLatency | undefined {
+  const buckets = promBuckets(metrics, 'conversion_latency_ms');
+  if (buckets.length === 0) return undefined;
+  return { conversions: buckets[buckets.length - 1]?.count ?? 0, p50Ms: bucketQuantile(buckets, 0.5), p99Ms: bucketQuantile(buckets, 0.99), buckets };
 }
 
 /** A comparison as the results keep it: its size, how many figures differ, the first of them. */
@@ -497,6 +517,7 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   let planted: PlantedCase[] = [];
   let reasons: string[] = [];
   const cpu: CpuWindow[] = [];
+  let conversionLatency: ConversionLatency | undefined;
   const peakMemoryMiB: Record<string, number> = {};
   let failedVerdict = false;
   /** Seconds from the sampler's start to the timeline's: the samples' `t` minus this is time into the load. */
@@ -558,6 +579,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
         ),
     );
     await sampler.stop();
+    const metrics = await scrape(`${cluster.workerUrl}/metrics`, 10_000);
+    conversionLatency = metrics === undefined ? undefined : conversionLatencyOf(metrics);
     const actions = ledger.tally.clicks + ledger.tally.events;
     cpu.push(
       spanWindow('load', measured, load, actions, [processCpu('load driver', driver.cpuMicros, driver.durationS, actions)]),
@@ -632,7 +655,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   writeFileSync(path.join(RESULTS_DIR, chart), chartOf(scenario, date, samples));
   const verdict: 'PASS' | 'FAIL' = report && live && !failedVerdict ? 'PASS' : 'FAIL';
   if (!report && reasons.length === 0) reasons.push('the run ended before the verification');
-  const targets = judgeTargets(opts, steady, samples.filter((s) => intoLoad(s) >= 0 && intoLoad(s) <= loadS));
+  const loadSamples = samples.filter((s) => intoLoad(s) >= 0 && intoLoad(s) <= loadS);
+  const targets = judgeTargets(opts, steady, loadSamples);
   const trim = (c: Comparison | undefined) => (c ? trimmed(c) : undefined);
   return {
     scenario,
@@ -647,6 +671,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
     probes,
     samples,
     cpu,
+    workerLoopDelay: loopDelaySummary(loadSamples),
+    conversionLatency,
     peakMemoryMiB,
     ledger: ledgerInfo,
     clickhouse: chInfo,
@@ -676,7 +702,7 @@ function chartOf(scenario: string, date: string, samples: readonly Sample[]): st
       {
         title: 'Latency',
         unit: 'ms',
-        series: [{ name: 'redirect p99', points: pts((s) => s.clickP99) }, { name: 'event request p99', points: pts((s) => s.eventP99) }, { name: 'ClickHouse flush (mean)', points: pts((s) => s.flushMs) }],
+        series: [{ name: 'redirect p99', points: pts((s) => s.clickP99) }, { name: 'event request p99', points: pts((s) => s.eventP99) }, { name: 'ClickHouse flush (mean)', points: pts((s) => s.flushMs) }, { name: 'worker event-loop delay (max)', points: pts((s) => s.loopDelayMaxMs) }],
       },
       { title: 'Backlog', unit: 'messages / rows / actions', series: [{ name: 'JetStream messages not yet acked by the worker', points: pts((s) => s.consumerLag) }, { name: 'worker queued rows', points: pts((s) => s.queuedRows) }, { name: 'driver backlog', points: pts((s) => s.backlog) }] },
       { title: 'Memory', unit: 'MiB resident', series: processes.map((p) => ({ name: p, points: pts((s) => s.rssMiB[p] ?? null) })) },
@@ -764,6 +790,41 @@ function commissionsSection(c: CommissionResults | undefined): string[] {
   ];
 }
 
+/** A bucket bound as a quantile's figure: "≤ 25" ms, or beyond the last bucket. */
+const bound = (le: number | undefined, last: number): string => (le === undefined ? '–' : Number.isFinite(le) ? `≤ ${fmt(le)}` : `> ${fmt(last)}`);
+
+/** The worker's event-loop delay over the load and its conversion latency, beside the CPU tables. */
+export function workerSection(r: Pick<MixedResults, 'workerLoopDelay' | 'conversionLatency'>): string[] {
+  const d = r.workerLoopDelay;
+  const c = r.conversionLatency;
+  const lines = ['### Worker event-loop delay, load', ''];
+  if (!d) lines.push('The worker’s /metrics never answered during the load.', '');
+  else {
+    lines.push(
+      'From `worker_event_loop_delay_{p99,max}_ms`, read once a second: each reading covers the time since the previous one. The p99 is per reading, over the monitor’s 5 ms timer runs: the worst second’s, and a typical (median) second’s; the max is the longest stall of the load.',
+      '',
+      '| readings | p99, worst second ms | p99, median second ms | max ms |',
+      '| ---: | ---: | ---: | ---: |',
+      `| ${d.samples} | ${fmt(d.p99WorstMs, 1)} | ${fmt(d.p99MedianMs, 1)} | ${fmt(d.maxMs, 1)} |`,
+      '',
+    );
+  }
+  lines.push('### Conversion latency', '');
+  if (!c) lines.push('The worker’s /metrics did not answer after the drain, or has no `conversion_latency_ms`.', '');
+  else {
+    const last = Math.max(0, ...c.buckets.map((b) => b.le).filter(Number.isFinite));
+    lines.push(
+      'Edge acceptance of a registration or deposit → attributed and applied by the worker, over the whole run (`conversion_latency_ms`), at bucket resolution: each figure is the upper bound of the histogram bucket holding that quantile.',
+      '',
+      '| conversions | p50 ms | p99 ms |',
+      '| ---: | ---: | ---: |',
+      `| ${fmt(c.conversions)} | ${bound(c.p50Ms, last)} | ${bound(c.p99Ms, last)} |`,
+      '',
+    );
+  }
+  return lines;
+}
+
 /** The run as a Markdown report. */
 export function renderMixed(r: MixedResults): string {
   const d = r.driver;
@@ -825,7 +886,7 @@ export function renderMixed(r: MixedResults): string {
       );
     }
   }
-  lines.push(...cpuSection(r.cpu, 'per action'));
+  lines.push(...cpuSection(r.cpu, 'per action'), ...workerSection(r));
   lines.push('### Peak memory (VmHWM)', '', '| process | MiB |', '| --- | ---: |', ...Object.entries(r.peakMemoryMiB).map(([p, m]) => `| ${p} | ${fmt(m)} |`), '');
   const lagged = r.samples.filter((s) => s.consumerLag !== null);
   if (lagged.length > 0) {

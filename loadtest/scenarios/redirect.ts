@@ -13,10 +13,9 @@
  * figures”).
  */
 import path from 'node:path';
-import { httpCall } from '../../cli/http.ts';
-import { sleep } from '../../cli/proc.ts';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
-import type { ClusterConfig } from '../../schema/config.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ClusterConfig, PROJECT_ROOT } from '../../schema/mod.ts';
+import { httpCall } from '../lib/http.ts';
 import { createCatalog, planCatalog } from '../lib/catalog.ts';
 import { BenchCluster, nodeScript } from '../lib/cluster.ts';
 import { summarizeLog } from '../lib/logs.ts';

@@ -10,9 +10,9 @@
  * "duplicate" and counted once — which the check also shows.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encode } from '@msgpack/msgpack';
-import { sleep } from '../../cli/proc.ts';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
+import { PROJECT_ROOT } from '../../schema/mod.ts';
 import { createCatalog } from '../lib/catalog.ts';
 import { BenchCluster } from '../lib/cluster.ts';
 import { waitForBrand } from '../lib/eventClient.ts';
