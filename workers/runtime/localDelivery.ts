@@ -44,7 +44,7 @@ export function applyWithLocalDeliveries(
   for (let next = queue.shift(); next; next = queue.shift()) {
     let out = outputs.get(next.to);
     if (!out) outputs.set(next.to, (out = emptyOutput()));
-    route(next.to, (local.get(next.to) as PartitionLoop).deliverLocal(seq, next.from, next.items, out), out);
+    route(next.to, (local.get(next.to) as PartitionLoop).deliverLocal(seq, next.from, next.items, out, next.to === p), out);
   }
   return outputs;
 }

@@ -386,11 +386,13 @@ export class PartitionLoop {
    * partitions read through the same consumer, which meet every message in one global order, so the
    * delivery has the same place in every replay. Rows go into `out`, this partition's output for
    * that message; returns what this partition's actors send on, by target partition. Skipped when
-   * the partition's state already includes `seq` (restored from a snapshot taken after it); a copy
-   * that an older worker sent through the stream is skipped when it arrives.
+   * the partition's state already includes `seq` (restored from a snapshot taken at or after it),
+   * unless `seq` is this partition's own message being applied (`own`: what it sent came back to
+   * it through another partition); a copy that an older worker sent through the stream is skipped
+   * when it arrives.
    */
-  deliverLocal(seq: number, from: number, items: readonly ForwardedItem[], out: LoopOutput): Map<number, ForwardedItem[]> {
-    if (seq <= this.lastSeq) return new Map();
+  deliverLocal(seq: number, from: number, items: readonly ForwardedItem[], out: LoopOutput, own = false): Map<number, ForwardedItem[]> {
+    if (seq < this.lastSeq || (seq === this.lastSeq && !own)) return new Map();
     if (seq > (this.forwardedFrom.get(from) ?? 0)) this.forwardedFrom.set(from, seq);
     const outer = out.forwards;
     out.forwards = new Map();
