@@ -111,7 +111,10 @@ function build(d: EdgeDeps): { app: TemplatedApp; stopFeeds: () => void } {
     .get('/api/v1/postbacks', route(postbacks.attempts, small))
     .get('/api/v1/postbacks/endpoints', route(postbacks.endpoints, small))
     .post('/api/v1/postbacks/endpoints/:affiliateId/enable', route(postbacks.enable, one))
-    .post('/api/v1/revenue-imports', revenueImportHandler({ ch: d.clickhouse, catalog: d.catalog, adminToken: d.adminToken, maxBytes: d.cfg.edge.maxImportBodyBytes, log: logErr }))
+    .post('/api/v1/revenue-imports', revenueImportHandler({
+      ch: d.clickhouse, nc: d.nc, js: d.js, names, partitions: d.cfg.partitions, answerTimeoutMs: d.cfg.edge.commandTimeoutMs, catalog: d.catalog,
+      adminToken: d.adminToken, maxBytes: d.cfg.edge.maxImportBodyBytes, log: logErr,
+    }))
     .get('/api/v1/:kind', route(admin.list, one))
     .get('/api/v1/:kind/:id', route(admin.get, two))
     .put('/api/v1/:kind/:id', route(admin.put, two))

@@ -2,7 +2,9 @@
  * `POST /api/v1/revenue-imports?brand=<id>&sha256=<hex>[&file=<name>]` (admin token;
  * docs/protocol.md, “Revenue import”): a revenue file as the request body (`text/csv` or
  * `application/x-ndjson`), imported as it arrives by the importer the CLI uses
- * (node/revenue/import.ts); the answer is the import's summary.
+ * (node/revenue/import.ts), then merged into the commission books (node/revenue/merge.ts); the
+ * answer is the import's summary with its merge: 200, or 503 when the import is done but its merge
+ * could not be done (the client's retry — the same file again — is what merges it).
  *
  * Not through `route()` (node/http.ts), which buffers a body whole: the body is a stream fed from
  * `res.onData`, and uWS stops reading the socket (`pause`) while the importer has not taken what
@@ -14,19 +16,16 @@
  */
 import { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { ClickHouseClient } from '@clickhouse/client';
 import type { FileFormat } from '../../cli/fileLines.ts';
-import type { Catalog } from '../../schema/catalogStore.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 import { requireBearer } from '../auth.ts';
 import { errorReply, json, send, type Reply } from '../http.ts';
 import { badParam } from '../requestParams.ts';
 import { importRevenue, type RevenueImportOptions } from './import.ts';
+import { mergeFailed, mergeImport, type MergedImportSummary, type RevenueMergeDeps } from './merge.ts';
 
 /** What the endpoint needs. */
-export interface RevenueApiDeps {
-  ch: ClickHouseClient;
-  catalog: Catalog;
+export interface RevenueApiDeps extends RevenueMergeDeps {
   adminToken: string;
   /** `edge.maxImportBodyBytes`. */
   maxBytes: number;
@@ -58,6 +57,15 @@ function importOf(d: RevenueApiDeps, h: { authorization: string; contentType: st
   if (!format) throw new AffstreamError('unsupported_media_type', `Content-Type must be one of ${Object.keys(MEDIA_TYPES).join(', ')}`);
   if (Number(h.contentLength || '0') > d.maxBytes) throw new AffstreamError('body_too_large', `the file exceeds ${d.maxBytes} bytes`);
   return { brandId, timezone: brand.timezone, fileName, format, sha256 };
+}
+
+/**
+ * The answer to a done import: 200, or 503 with the error body's `ok` and `error` besides the
+ * summary when the merge failed, so that a client retrying on 5xx sends the file again, which
+ * merges it (a duplicate import still merges).
+ */
+export function revenueImportReply(s: MergedImportSummary): Reply {
+  return mergeFailed(s.merge) ? json(503, { ok: false, error: s.merge.error, ...s }) : json(200, s);
 }
 
 /** The uWS handler of `POST /api/v1/revenue-imports`. */
@@ -116,7 +124,7 @@ export function revenueImportHandler(d: RevenueApiDeps): (res: HttpResponse, req
       }
     });
     importRevenue(d.ch, body, { ...opts, maxBytes: d.maxBytes }).then(
-      (summary) => answer(json(200, summary)),
+      async (summary) => answer(revenueImportReply(await mergeImport(d, summary, d.log))),
       (err: unknown) => {
         if (finished) return;
         if (err instanceof AffstreamError) return answer(errorReply(err, d.log));

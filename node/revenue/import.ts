@@ -19,7 +19,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { v5 as uuidv5 } from 'uuid';
 import { fileBatches, type FileFormat, type LineRejection } from '../../cli/fileLines.ts';
-import { quote, selectRows } from '../../schema/clickhouse/client.ts';
+import { insertStream, quote, selectRows } from '../../schema/clickhouse/client.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 import { normalizeMoney } from '../../schema/money.ts';
 import { dayOf } from '../../workers/commissions/periods.ts';
@@ -200,12 +200,8 @@ function tsv(brand: string, importId: string, line: number, r: RevenueRow): stri
 /** Rows joined into one string as they come ({@link importRevenue}). */
 const PIECE_ROWS = 1_000;
 
-async function insertRows(ch: ClickHouseClient, body: string[]): Promise<void> {
-  const r = await ch.exec({ query: `INSERT INTO revenue_rows (${ROW_COLUMNS.join(', ')}) FORMAT TabSeparated`, values: Readable.from(body) });
-  // A dangling response stream would poison the socket (docs/architecture.md, “Pitfalls”).
-  r.stream.resume();
-  await new Promise<void>((resolve, reject) => r.stream.once('end', resolve).once('error', reject));
-}
+const insertRows = (ch: ClickHouseClient, body: string[]): Promise<void> =>
+  insertStream(ch, `INSERT INTO revenue_rows (${ROW_COLUMNS.join(', ')}) FORMAT TabSeparated`, body);
 
 /** A row of `revenue_imports`, as written. */
 interface LogRow {

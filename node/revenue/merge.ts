@@ -34,6 +34,7 @@ import { encodeRevenue, revenueId } from '../../schema/eventWire.ts';
 import { parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import { dayEnd } from '../../workers/commissions/periods.ts';
 import { byPartition, publishAnswered, type PartitionMessage, type PartitionSendDeps } from '../commissions/partitionMessages.ts';
+import type { RevenueImportSummary } from './import.ts';
 
 /** What the merge needs. */
 export interface RevenueMergeDeps extends PartitionSendDeps {
@@ -163,6 +164,40 @@ export async function publishRevenueAdjustments(deps: RevenueMergeDeps, brandId:
       return { msgId: revenueId(batch.id), data: encodeRevenue(batch) };
     },
   }));
-  const answers = await publishAnswered(deps, messages, `the figures of import ${importId} could not be queued (NATS); merge it again`);
+  const answers = await publishAnswered(deps, messages, `the figures of import ${importId} could not be queued (NATS)`);
   return { importId, brandId, days, notOver, affiliates: items.length, lines: (answers ?? []).flatMap((a) => a.results), applied: answers !== null };
+}
+
+/** Why a finished import's merge could not be done: the import stays done; importing the same file again merges it. */
+export interface RevenueMergeFailure {
+  error: { code: string; message: string };
+}
+
+/** The `merge` part of an import's answer: what the merge did, or why it failed. */
+export type RevenueMergeSummary = Omit<RevenueMergeResult, 'importId' | 'brandId'> | RevenueMergeFailure;
+
+/** An import's summary with its merge, as the CLI prints it and the API answers it (docs/protocol.md, “Revenue import”). */
+export interface MergedImportSummary extends RevenueImportSummary {
+  merge: RevenueMergeSummary;
+}
+
+/** Whether a merge failed. */
+export const mergeFailed = (m: RevenueMergeSummary): m is RevenueMergeFailure => 'error' in m;
+
+/**
+ * Merge the finished import `summary` tells of (a duplicate too: the merge's figures are absolute,
+ * so merging again is how a failed merge, or days that were not over at the first import, get
+ * merged). Never throws: the import is done whatever happens here, and a failure is the answer's
+ * `merge.error`, saying how to retry; `log` gets a failure that is not an `AffstreamError`.
+ */
+export async function mergeImport(deps: RevenueMergeDeps, summary: RevenueImportSummary, log: (err: unknown) => void): Promise<MergedImportSummary> {
+  try {
+    const { days, notOver, affiliates, lines, applied } = await publishRevenueAdjustments(deps, summary.brandId, summary.importId);
+    return { ...summary, merge: { days, notOver, affiliates, lines, applied } };
+  } catch (err) {
+    if (!(err instanceof AffstreamError)) log(err);
+    const code = err instanceof AffstreamError ? err.code : 'unavailable';
+    const message = `import ${summary.importId} is done but its merge into the commission books failed (${(err as Error).message}): import the same file again to merge it`;
+    return { ...summary, merge: { error: { code, message } } };
+  }
 }

@@ -3,6 +3,7 @@
  * current releases: no compression negotiation, keep-alive sockets retired before the server's
  * own keep-alive timeout (docs/architecture.md, “Pitfalls”).
  */
+import { Readable } from 'node:stream';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { clickhouseUrl, type ClusterConfig } from '../config.ts';
 import { AffstreamError } from '../errors.ts';
@@ -20,6 +21,18 @@ export function clickhouse(cfg: ClusterConfig, opts: { database?: string | null;
     // Its own logger prints multi-line text to stderr; every failure is reported by our pino logs.
     log: { level: ClickHouseLogLevel.OFF },
   });
+}
+
+/**
+ * Run `query` (an `INSERT … FORMAT …`) with `values` as its body, streamed, and wait for the
+ * server's answer. For bodies serialized by the caller: the client's own serializer would quote
+ * decimals. Rejects with the client's error when the insert fails.
+ */
+export async function insertStream(ch: ClickHouseClient, query: string, values: Readable | Iterable<string | Buffer>): Promise<void> {
+  const r = await ch.exec({ query, values: values instanceof Readable ? values : Readable.from(values) });
+  // A dangling response stream would poison the socket (docs/architecture.md, “Pitfalls”).
+  r.stream.resume();
+  await new Promise<void>((resolve, reject) => r.stream.once('end', resolve).once('error', reject));
 }
 
 /** Quote a ClickHouse string literal. */

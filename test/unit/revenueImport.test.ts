@@ -8,7 +8,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { formatRevenueSummary } from '../../cli/commands/importRevenue.ts';
 import { csvBatches, fileBatches, jsonlBatches, type FileLine } from '../../cli/fileLines.ts';
-import { revenueImportId, revenueLineParser, type RevenueImportSummary } from '../../node/revenue/import.ts';
+import { revenueImportId, revenueLineParser } from '../../node/revenue/import.ts';
+import type { MergedImportSummary } from '../../node/revenue/merge.ts';
 
 const TODAY = '2026-11-30';
 const check = revenueLineParser(TODAY);
@@ -143,13 +144,17 @@ describe('revenue imports', () => {
     expect(revenueImportId('casino', 'cd'.repeat(32))).not.toBe(revenueImportId('casino', sha));
   });
 
-  it('prints the summary: figures, listed rejections, the count of the rest, the imports it replaces', () => {
-    const s: RevenueImportSummary = {
+  it('prints the summary: figures, listed rejections, the count of the rest, the imports it replaces, the merge', () => {
+    const s: MergedImportSummary = {
       importId: 'i-2', brandId: 'casino', fileName: 'r.csv', sha256: 'ab'.repeat(32), duplicate: false, timezone: 'Europe/Malta',
       startedAt: '2026-11-30T10:00:00.000Z', finishedAt: '2026-11-30T10:00:09.000Z',
       lines: 1_200_000, rows: 1_199_000, players: 40_000, days: 30, firstDay: '2026-10-01', lastDay: '2026-10-30', rejected: 1_000,
       rejections: [{ line: 7, code: 'invalid_field', message: 'ggr must be a decimal with at most 4 places, got "x"' }],
       superseded: [{ importId: 'i-1', days: 2 }],
+      merge: {
+        days: ['2026-10-01', '2026-10-29'], notOver: ['2026-10-30'], affiliates: 3, applied: true,
+        lines: [{ commissionId: 'c-1', ok: true, status: 'pending' }, { commissionId: 'c-2', ok: false, error: { code: 'not_found', message: 'no line c-2' } }],
+      },
     };
     expect(formatRevenueSummary('r.csv', s)).toBe(
       [
@@ -158,11 +163,25 @@ describe('revenue imports', () => {
         '  line 7: invalid_field: ggr must be a decimal with at most 4 places, got "x"',
         '  … and 999 more rejected lines',
         '  replaces import i-1 on 2 days',
+        '  merged 2 days (2026-10-01 to 2026-10-29): 3 affiliates told, 2 adjustment lines',
+        '  line c-1: pending',
+        '  line c-2: refused: no line c-2',
+        '  1 day not over yet (2026-10-30): not merged; import the same file again when over',
         '',
       ].join('\n'),
     );
     expect(formatRevenueSummary('r.csv', { ...s, duplicate: true, rejected: 0, rejections: [], superseded: [] }).split('\n')[0]).toBe(
-      'r.csv: already imported as i-2 (finished 2026-11-30T10:00:09.000Z): nothing changed',
+      'r.csv: already imported as i-2 (finished 2026-11-30T10:00:09.000Z): its rows are unchanged',
     );
+    const many = Array.from({ length: 25 }, (_, i) => ({ commissionId: `c-${i}`, ok: true, status: 'pending' as const }));
+    const listed = formatRevenueSummary('r.csv', { ...s, merge: { days: ['2026-10-01'], notOver: [], affiliates: 25, applied: false, lines: many } }).split('\n');
+    expect(listed.filter((l) => l.startsWith('  line c-'))).toHaveLength(20);
+    expect(listed.slice(-3)).toEqual([
+      '  … and 5 more lines (--json lists them all)',
+      '  not every commission actor answered in time: the figures are queued and will apply',
+      '',
+    ]);
+    const failed = formatRevenueSummary('r.csv', { ...s, merge: { error: { code: 'unavailable', message: 'import i-2 is done but …' } } }).split('\n');
+    expect(failed.slice(-2)).toEqual(['  merge failed: unavailable: import i-2 is done but …', '']);
   });
 });

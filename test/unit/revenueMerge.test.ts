@@ -9,7 +9,9 @@ import type { RevenueBatch } from '../../schema/commissions.ts';
 import { WireError } from '../../schema/wire.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import { Encoder } from '@msgpack/msgpack';
-import { revenueItems } from '../../node/revenue/merge.ts';
+import { mergeImport, revenueItems, type RevenueMergeDeps } from '../../node/revenue/merge.ts';
+import { revenueImportReply } from '../../node/revenue/api.ts';
+import type { RevenueImportSummary } from '../../node/revenue/import.ts';
 import { byPartition } from '../../node/commissions/partitionMessages.ts';
 import { dayEnd, dayOf, periodEnd, periodOf } from '../../workers/commissions/periods.ts';
 import { PartitionLoop } from '../../workers/runtime/partition.ts';
@@ -121,5 +123,34 @@ describe('revenue merge: through a partition loop', () => {
     const again = loop.apply(4, { kind: 'revenue', batch: merge([{ day: '2026-03-02', imported: '700.0000', live: '600.0000' }]) });
     expect(again?.raw.commission_ledger).toEqual([]);
     expect(again?.outbox).toEqual([{ kind: 'answer', replyTo: '_INBOX.merge', body: { commandId: 'imp-1.aff', results: [] } }]);
+  });
+});
+
+describe('revenue merge: after an import', () => {
+  const summary: RevenueImportSummary = {
+    importId: 'i-1', brandId: 'gone', fileName: 'r.csv', sha256: 'ab'.repeat(32), duplicate: false, timezone: 'UTC',
+    startedAt: '2026-11-30T10:00:00.000Z', finishedAt: '2026-11-30T10:00:01.000Z',
+    lines: 1, rows: 1, players: 1, days: 1, firstDay: '2026-11-01', lastDay: '2026-11-01', rejected: 0, rejections: [], superseded: [],
+  };
+
+  it('a merge that fails leaves the import done: the summary says why and how to retry, and the API answers 503 with it', async () => {
+    // The brand is gone from the catalog: the merge fails before it reads or sends anything.
+    const deps = { catalog: { brands: new Map() } } as unknown as RevenueMergeDeps;
+    const logged: unknown[] = [];
+    const merged = await mergeImport(deps, summary, (err) => logged.push(err));
+    const error = { code: 'unknown_brand', message: 'import i-1 is done but its merge into the commission books failed (no brand gone): import the same file again to merge it' };
+    expect(merged).toEqual({ ...summary, merge: { error } });
+    // An AffstreamError is the answer's, not a failure to log.
+    expect(logged).toEqual([]);
+    const reply = revenueImportReply(merged);
+    expect(reply.status).toBe(503);
+    expect(JSON.parse(String(reply.body))).toEqual({ ok: false, error, ...merged });
+  });
+
+  it('a merge that was done is a 200 with the summary', () => {
+    const merged = { ...summary, merge: { days: ['2026-11-01'], notOver: [], affiliates: 0, lines: [], applied: true } };
+    const reply = revenueImportReply(merged);
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(String(reply.body))).toEqual(merged);
   });
 });
