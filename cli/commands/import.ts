@@ -13,7 +13,7 @@ import { encode } from '@msgpack/msgpack';
 import { bootConfig } from '../../schema/bootConfig.ts';
 import { SOURCE_HEADER } from '../../node/ingest/webhook.ts';
 import { CliError } from '../command.ts';
-import { fileBatches, formatOf, oneByOne, type FileLine, type LineRejection } from '../fileLines.ts';
+import { fileBatches, formatOf, oneByOne, type FileLine, type LineRejection } from '../../schema/fileLines.ts';
 import { httpCall, type HttpAnswer } from '../http.ts';
 import { localEdgeUrl, readUpState } from '../upState.ts';
 import { importRevenueFile, REVENUE_HELP } from './importRevenue.ts';

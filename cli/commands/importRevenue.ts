@@ -18,7 +18,7 @@ import { natsNames } from '../../schema/subjects.ts';
 import { importRevenue, LISTED_REJECTIONS, type RevenueImportSummary } from '../../node/revenue/import.ts';
 import { mergeFailed, mergeImport, type MergedImportSummary, type RevenueMergeSummary } from '../../node/revenue/merge.ts';
 import { CliError } from '../command.ts';
-import type { FileFormat } from '../fileLines.ts';
+import type { FileFormat } from '../../schema/fileLines.ts';
 
 /** The revenue part of `affstream import --help`. */
 export const REVENUE_HELP = `affstream import revenue

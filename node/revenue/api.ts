@@ -16,7 +16,7 @@
  */
 import { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import type { FileFormat } from '../../cli/fileLines.ts';
+import type { FileFormat } from '../../schema/fileLines.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 import { requireBearer } from '../auth.ts';
 import { errorReply, json, send, type Reply } from '../http.ts';

@@ -18,7 +18,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { v5 as uuidv5 } from 'uuid';
-import { fileBatches, type FileFormat, type LineRejection } from '../../cli/fileLines.ts';
+import { fileBatches, type FileFormat, type LineRejection } from '../../schema/fileLines.ts';
 import { insertStream, quote, selectRows } from '../../schema/clickhouse/client.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 import { normalizeMoney } from '../../schema/money.ts';

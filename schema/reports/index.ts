@@ -116,5 +116,6 @@ export function formatRows(rows: Record<string, unknown>[], format: Exclude<Repo
   const widths = cols.map((_, i) => Math.max(...cells.map((row) => (row[i] as string).length)));
   const numeric = cols.map((c) => rows.length > 0 && rows.every((r) => typeof r[c] === 'number'));
   const pad = (c: string, i: number) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number));
-  return cells.map((row) => row.map(pad).join('  ')).join('\n') + '\n';
+  // No trailing blanks: a left-aligned last column would pad every line to its header's width.
+  return cells.map((row) => row.map(pad).join('  ').trimEnd()).join('\n') + '\n';
 }

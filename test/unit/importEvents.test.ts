@@ -8,7 +8,7 @@ import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../cli/command.ts';
 import { importEvents, type BatchAnswer } from '../../cli/commands/import.ts';
-import { csvLines, jsonlLines, type FileLine } from '../../cli/fileLines.ts';
+import { csvLines, jsonlLines, type FileLine } from '../../schema/fileLines.ts';
 
 async function* linesOf(events: unknown[]): AsyncGenerator<FileLine> {
   for (const [i, event] of events.entries()) yield { line: i + 2, record: event };

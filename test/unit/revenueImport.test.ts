@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { formatRevenueSummary } from '../../cli/commands/importRevenue.ts';
-import { csvBatches, fileBatches, jsonlBatches, type FileLine } from '../../cli/fileLines.ts';
+import { csvBatches, fileBatches, jsonlBatches, type FileLine } from '../../schema/fileLines.ts';
 import { revenueImportId, revenueLineParser } from '../../node/revenue/import.ts';
 import type { MergedImportSummary } from '../../node/revenue/merge.ts';
 

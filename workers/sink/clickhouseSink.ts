@@ -20,7 +20,7 @@
  * ReplacingMergeTree rows keyed by version, `click_lookup` is only ever read by id and
  * `visitor_clicks` by visitor, deduplicated by click id: writing one twice changes nothing.
  */
-import { Readable } from 'node:stream';
+import { insertStream } from '../../schema/clickhouse/client.ts';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ClickRow } from './clickRow.ts';
 import { clickMinutes, creditMinutes, eventMinutes, isVisitorTouch, lookupRow, type AggregateRow, type MinuteSums } from './aggregates.ts';
@@ -190,14 +190,6 @@ interface Flush {
 /** The last counted table in write order: after it, a flush's outbox goes out. */
 const LAST_COUNTED = COUNTED_TABLES[COUNTED_TABLES.length - 1] as Table;
 
-/** Insert a JSONEachRow body (pre-serialized: the client's own serializer would quote decimals). */
-async function insertBody(ch: ClickHouseClient, table: string, body: string | Buffer): Promise<void> {
-  const r = await ch.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([body]) });
-  // A dangling response stream would poison the socket (docs/architecture.md, “Pitfalls”).
-  r.stream.resume();
-  await new Promise<void>((resolve, reject) => r.stream.once('end', resolve).once('error', reject));
-}
-
 /** Queue and flusher of everything the partitions write. */
 export class ClickHouseSink {
   private queue = new Batch();
@@ -322,7 +314,8 @@ export class ClickHouseSink {
         const text = await body(t);
         if (text.length > 0) {
           try {
-            await insertBody(this.ch, table, text);
+            // Pre-serialized: the client's own serializer would quote decimals.
+            await insertStream(this.ch, `INSERT INTO ${table} FORMAT JSONEachRow`, [text]);
           } catch (err) {
             f.uncertain.add(table);
             this.events.failed(err);
