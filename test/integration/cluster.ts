@@ -3,7 +3,7 @@
  * servers, isolated by a namespace of its own (stream, KV bucket, ClickHouse database, spool dir),
  * plus helpers to drive it and read its numbers back.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { loadConfig, type ClusterConfig } from '../../schema/config.ts';
@@ -183,6 +183,19 @@ export class TestCluster {
     } finally {
       await ch.close();
     }
+  }
+
+  /**
+   * Run `affstream <args>` in this cluster's namespace with its admin token, as a user would from
+   * the project root; resolves with the exit code and both outputs (never rejects on a non-zero exit).
+   */
+  cli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    const env = { ...process.env, AFFSTREAM_NAMESPACE: this.cfg.namespace, AFFSTREAM_ADMIN_TOKEN: this.token, AFFSTREAM_LOG_LEVEL: 'warn', ...extraEnv };
+    return new Promise((resolve) => {
+      execFile(process.execPath, ['bin/affstream.mjs', ...args], { cwd: PROJECT_ROOT, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+      );
+    });
   }
 
   /** Run a query on the namespace's database. */

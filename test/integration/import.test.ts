@@ -4,14 +4,12 @@
  * idempotent rerun, and the imported events in ClickHouse marked source=import, exact to the
  * last decimal.
  */
-import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { BROWSER_UA, click, TestCluster, waitFor } from './cluster.ts';
 
 const cluster = new TestCluster('import');
@@ -19,17 +17,7 @@ const SECRET = 'pb-secret-import-0123';
 const dir = mkdtempSync(join(tmpdir(), 'affstream-import-'));
 let port = 0;
 
-/** Runs `affstream <args>` against the test cluster's edge. */
-function affstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/affstream.mjs', ...args],
-      { cwd: PROJECT_ROOT, env: { ...process.env, AFFSTREAM_ADMIN_TOKEN: cluster.token } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-    );
-  });
-}
+const affstream = (...args: string[]) => cluster.cli(args);
 
 const importFile = (file: string, ...flags: string[]) => affstream('import', 'events', join(dir, file), '--brand', 'casino', '--edge', `http://127.0.0.1:${port}`, ...flags);
 

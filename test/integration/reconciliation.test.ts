@@ -6,12 +6,10 @@
  * HTTP for the admin and an affiliate's key, and from the CLI — flag exactly the planted rows,
  * with the players that explain them, and give each cohort's NGR and deposits month by month.
  */
-import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importRevenue } from '../../node/revenue/import.ts';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import { parseMoney, toDecimalText, type Money } from '../../schema/money.ts';
 import { dayOf } from '../../workers/commissions/periods.ts';
@@ -48,17 +46,6 @@ async function sendEvents(brandId: string, events: unknown[]): Promise<void> {
   const r = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': sig }, body });
   const answer = (await r.json()) as { accepted: number; rejected: unknown[] };
   expect(answer).toMatchObject({ accepted: events.length, rejected: [] });
-}
-
-function affstream(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/affstream.mjs', ...args],
-      { cwd: PROJECT_ROOT, env: { ...process.env, AFFSTREAM_NAMESPACE: cluster.cfg.namespace, AFFSTREAM_LOG_LEVEL: 'warn' } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-    );
-  });
 }
 
 const range = () => {
@@ -162,7 +149,7 @@ describe('reconciliation', () => {
     expect(own.length).toBeGreaterThan(0);
     expect(own).toEqual(all.filter((r) => r.affiliate_id === plantAffiliate));
 
-    const cli = await affstream('report', 'reconciliation', '--from', from, '--to', to, '--brand', 'rc-la', '--format', 'json');
+    const cli = await cluster.cli(['report', 'reconciliation', '--from', from, '--to', to, '--brand', 'rc-la', '--format', 'json']);
     expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(cli.stdout)).toEqual(all.filter((r) => r.brand_id === 'rc-la'));
 

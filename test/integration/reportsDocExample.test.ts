@@ -5,7 +5,6 @@
  * what the docs show. The documentation is read at run time, so an example that drifts from the
  * product fails here.
  */
-import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,17 +35,7 @@ function commandStarting(prefix: string): string {
 }
 
 /** Run a documented `npx affstream …` command in the test's namespace. */
-function affstream(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = command.replace(/^npx affstream /, '').split(/\s+/);
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/affstream.mjs', ...args],
-      { cwd: PROJECT_ROOT, env: { ...process.env, AFFSTREAM_NAMESPACE: cluster.cfg.namespace, AFFSTREAM_LOG_LEVEL: 'warn' } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
-    );
-  });
-}
+const affstream = (command: string) => cluster.cli(command.replace(/^npx affstream /, '').split(/\s+/));
 
 /** Run a documented `curl -s "localhost:8080/…" -H "Authorization: Bearer $KEY"` against the test's edge. */
 async function curl(command: string): Promise<unknown> {

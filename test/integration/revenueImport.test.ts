@@ -7,7 +7,6 @@
  * ClickHouse's merges stopped (one row per line all the same); a body over the limit (413, nothing
  * visible); a body whose SHA-256 is not the declared one (400, its rows removed).
  */
-import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +15,6 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { clickhouse } from '../../schema/clickhouse/client.ts';
 import type { RevenueImportSummary } from '../../node/revenue/import.ts';
 import { freePort, TestCluster, waitFor } from './cluster.ts';
@@ -33,16 +31,10 @@ const HEADER = 'player_id,day,ggr,bonuses,ngr,stakes,wins,deposits';
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Runs `affstream import revenue <file> --brand <brand> --json` against the test cluster. */
-function importFile(file: string, text: string, brand = 'casino'): Promise<{ code: number; summary: RevenueImportSummary | undefined; stderr: string }> {
+async function importFile(file: string, text: string, brand = 'casino'): Promise<{ code: number; summary: RevenueImportSummary | undefined; stderr: string }> {
   writeFileSync(join(dir, file), text);
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/affstream.mjs', 'import', 'revenue', join(dir, file), '--brand', brand, '--json'],
-      { cwd: PROJECT_ROOT, env: { ...process.env, AFFSTREAM_NAMESPACE: cluster.cfg.namespace }, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, summary: stdout ? (JSON.parse(stdout) as RevenueImportSummary) : undefined, stderr }),
-    );
-  });
+  const { code, stdout, stderr } = await cluster.cli(['import', 'revenue', join(dir, file), '--brand', brand, '--json']);
+  return { code, summary: stdout ? (JSON.parse(stdout) as RevenueImportSummary) : undefined, stderr };
 }
 
 /** POST a body to the endpoint; `body` may be a stream (sent chunked, no Content-Length). */

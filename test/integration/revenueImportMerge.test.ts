@@ -6,14 +6,12 @@
  * corrected file through `affstream import revenue` adjusts it once more, and its rerun makes no
  * line either.
  */
-import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { PROJECT_ROOT } from '../../cli/servers.ts';
 import { Catalog } from '../../schema/catalogStore.ts';
 import { connectNats } from '../../schema/natsSetup.ts';
 import type { Plan } from '../../schema/plans.ts';
@@ -61,16 +59,10 @@ async function upload(text: string): Promise<{ status: number; json: MergedImpor
 }
 
 /** Runs `affstream import revenue <file> --brand casino --json` against the test cluster. */
-function importFile(name: string, text: string): Promise<{ code: number; summary: MergedImportSummary; stderr: string }> {
+async function importFile(name: string, text: string): Promise<{ code: number; summary: MergedImportSummary; stderr: string }> {
   writeFileSync(join(dir, name), text);
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['bin/affstream.mjs', 'import', 'revenue', join(dir, name), '--brand', 'casino', '--json'],
-      { cwd: PROJECT_ROOT, env: { ...process.env, AFFSTREAM_NAMESPACE: cluster.cfg.namespace } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, summary: JSON.parse(stdout || 'null') as MergedImportSummary, stderr }),
-    );
-  });
+  const { code, stdout, stderr } = await cluster.cli(['import', 'revenue', join(dir, name), '--brand', 'casino', '--json']);
+  return { code, summary: JSON.parse(stdout || 'null') as MergedImportSummary, stderr };
 }
 
 beforeAll(async () => {
