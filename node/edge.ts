@@ -12,6 +12,7 @@ import { Catalog } from '../schema/catalogStore.ts';
 import { connectNats } from '../schema/natsSetup.ts';
 import { clickhouse } from '../schema/clickhouse/client.ts';
 import { ClickPublisher } from './clickPublisher.ts';
+import { AckedPublisher } from './ackedPublisher.ts';
 import { edgeMetrics } from './metrics.ts';
 import { listen } from './server.ts';
 import { Spool } from './spool.ts';
@@ -43,14 +44,16 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   const metrics = edgeMetrics({ edge: instance });
   // Per namespace: an edge adopts the spools of dead edges, and must never replay another cluster's.
   const spool = new Spool(join(resolve(opts.root ?? process.cwd(), cfg.dataDir), 'spool', cfg.namespace), instance);
-  const publisher = new ClickPublisher(nc, cfg, instance, spool, metrics, log);
+  // One ack subscription for both hot paths; closed once neither publishes any more.
+  const acks = new AckedPublisher(nc, cfg.edge.publishTimeoutMs, log);
+  const publisher = new ClickPublisher(nc, acks, cfg, instance, spool, metrics, log);
   const ch = clickhouse(cfg);
   // Redis only answers "duplicate?"; the edge must start and ingest without it.
   const redis = new Redis(redisUrl(cfg), { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', (err) => log.debug({ err: String(err) }, 'redis'));
   const js = jetstream(nc, { timeout: cfg.edge.publishTimeoutMs });
   const ingest = new Ingest({
-    js,
+    acks,
     names: natsNames(cfg),
     partitions: cfg.partitions,
     catalog,
@@ -75,6 +78,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
       stopping = true;
       server.close();
       await publisher.close(timeoutMs);
+      acks.close();
       spool.close();
       catalog.close();
       pauses.close();

@@ -5,7 +5,6 @@
  * (docs/protocol.md, “6. Idempotency and durability”). Valid events of a batch are accepted even
  * when others are rejected.
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { AffstreamError, type ErrorCode } from '../../schema/errors.ts';
 import { parseEvent, type EventSource, type PlayerEvent } from '../../schema/events.ts';
 import { multiply, parseMoney, toDecimalText } from '../../schema/money.ts';
@@ -14,6 +13,7 @@ import type { Brand } from '../../schema/catalog.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
 import type { EventDedupe } from './dedupe.ts';
 import { PartitionPublisher } from './partitionPublisher.ts';
+import type { AckedPublisher } from '../ackedPublisher.ts';
 
 /** One rejected event of a batch (docs/protocol.md, “3. Batches over HTTP”). */
 export interface Rejection {
@@ -31,7 +31,8 @@ export interface IngestResult {
 
 /** Dependencies of {@link Ingest}. */
 export interface IngestDeps {
-  js: JetStreamClient;
+  /** The edge's acked publisher (shared with the click path). */
+  acks: AckedPublisher;
   names: NatsNames;
   partitions: number;
   catalog: Catalog;

@@ -11,20 +11,20 @@
  * JetStream, and rejects with 503 `unavailable` if any of them fails: the client resends the
  * batch, and events already stored are dropped as repeats by the partition (docs/protocol.md §6).
  */
-import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { AffstreamError } from '../../schema/errors.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import { encodeEventBatch, KIND_HEADER } from '../../schema/eventWire.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
+import type { AckedPublisher } from '../ackedPublisher.ts';
 
 /** Events per JetStream message at most: a message stays far below NATS's 1 MiB payload limit. */
 export const MAX_EVENTS_PER_MESSAGE = 2000;
 
 /** Dependencies of {@link PartitionPublisher}. */
 export interface PartitionPublisherDeps {
-  js: JetStreamClient;
+  /** The edge's acked publisher (shared with the click path). */
+  acks: Pick<AckedPublisher, 'publish'>;
   names: NatsNames;
   partitions: number;
   /** This edge's instance id: the prefix of its `Nats-Msg-Id`s. */
@@ -47,6 +47,9 @@ interface Pending {
   /** Receive time of the earliest batch gathered. */
   receivedAt: number;
 }
+
+/** The header that tells the partition loop these are events. */
+const EVENTS_KIND = { [KIND_HEADER]: 'events' } as const;
 
 /** One JetStream message per partition for the batches gathered in one turn of the event loop. */
 export class PartitionPublisher {
@@ -90,20 +93,18 @@ export class PartitionPublisher {
   private send(partition: number, pending: Pending): void {
     this.pending.delete(partition);
     const seq = ++this.seq;
-    const h = natsHeaders();
-    h.set(KIND_HEADER, 'events');
     const data = encodeEventBatch(this.d.instance, seq, pending.receivedAt, pending.events);
-    this.d.js.publish(this.d.names.partitionSubject(partition), data, { msgID: `${this.d.instance}.e${seq}`, headers: h }).then(
-      () => {
+    const done = (err: Error | undefined): void => {
+      if (!err) {
         for (const w of pending.waiters) if (--w.remaining === 0 && !w.failed) w.resolve();
-      },
-      (err: unknown) => {
-        for (const w of pending.waiters) {
-          if (w.failed) continue;
-          w.failed = true;
-          w.reject(new AffstreamError('unavailable', 'events could not be made durable; retry', { cause: err }));
-        }
-      },
-    );
+        return;
+      }
+      for (const w of pending.waiters) {
+        if (w.failed) continue;
+        w.failed = true;
+        w.reject(new AffstreamError('unavailable', 'events could not be made durable; retry', { cause: err }));
+      }
+    };
+    this.d.acks.publish(this.d.names.partitionSubject(partition), data, `${this.d.instance}.e${seq}`, done, EVENTS_KIND);
   }
 }

@@ -1,12 +1,12 @@
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AckedPublisher } from '../../node/clickPublisher.ts';
+import { AckedPublisher } from '../../node/ackedPublisher.ts';
 
 /** A NATS connection that records publishes and lets the test answer them. */
 function fakeNats() {
   let deliver: ((err: Error | null, msg: Msg) => void) | undefined;
-  const published: Array<{ subject: string; reply: string; msgId: string | undefined }> = [];
+  const published: Array<{ subject: string; reply: string; msgId: string | undefined; kind: string | undefined }> = [];
   let unsubscribed = false;
   let failPublish: Error | undefined;
   const nc = {
@@ -16,7 +16,7 @@ function fakeNats() {
     },
     publish: (subject: string, _payload: Uint8Array, opts: { reply: string; headers: { get(k: string): string } }) => {
       if (failPublish) throw failPublish;
-      published.push({ subject, reply: opts.reply, msgId: opts.headers.get('Nats-Msg-Id') });
+      published.push({ subject, reply: opts.reply, msgId: opts.headers.get('Nats-Msg-Id'), kind: opts.headers.get('Affstream-Kind') || undefined });
     },
   } as unknown as NatsConnection;
   const answer = (reply: string, body: string | null, code?: number) => {
@@ -31,13 +31,13 @@ describe('JetStream publishes acked on one subscription', () => {
   afterEach(() => vi.useRealTimers());
   const log = pino({ level: 'silent' });
 
-  it('matches each ack to its publish, whatever the order, and carries the msg id', () => {
+  it('matches each ack to its publish, whatever the order, and carries the msg id and extra headers', () => {
     const f = fakeNats();
     const acks = new AckedPublisher(f.nc, 1000, log);
     const outcomes: Array<[string, string | undefined]> = [];
     acks.publish('ev.1', new Uint8Array([1]), 'e.1', (err) => outcomes.push(['a', err?.message]));
-    acks.publish('ev.2', new Uint8Array([2]), 'e.2', (err) => outcomes.push(['b', err?.message]));
-    expect(f.published.map((p) => [p.subject, p.msgId])).toEqual([['ev.1', 'e.1'], ['ev.2', 'e.2']]);
+    acks.publish('ev.2', new Uint8Array([2]), 'e.2', (err) => outcomes.push(['b', err?.message]), { 'Affstream-Kind': 'events' });
+    expect(f.published.map((p) => [p.subject, p.msgId, p.kind])).toEqual([['ev.1', 'e.1', undefined], ['ev.2', 'e.2', 'events']]);
     f.answer(f.published[1]!.reply, '{"stream":"EVENTS","seq":2}');
     f.answer(f.published[0]!.reply, '{"stream":"EVENTS","seq":1,"duplicate":true}');
     // A second ack for the same publish is ignored.

@@ -1,8 +1,8 @@
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { MAX_EVENTS_PER_MESSAGE, PartitionPublisher } from '../../node/ingest/partitionPublisher.ts';
 import { AffstreamError } from '../../schema/errors.ts';
-import { decodeEventBatch } from '../../schema/eventWire.ts';
+import { decodeEventBatch, KIND_HEADER } from '../../schema/eventWire.ts';
+import type { AckedPublisher } from '../../node/ackedPublisher.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import { natsNames } from '../../schema/subjects.ts';
@@ -15,26 +15,24 @@ const event = (playerId: string, eventId: string): PlayerEvent => ({
   bonusId: '', maxBonus: false, depositId: '',
 });
 
-/** A JetStream client whose publishes the test settles by hand. */
-function fakeJetStream() {
-  const sent: { subject: string; events: PlayerEvent[]; msgID: string; settle(ok: boolean): void }[] = [];
-  const js = {
-    publish(subject: string, data: Uint8Array, opts: { msgID: string }) {
-      return new Promise((resolve, reject) => {
-        sent.push({ subject, events: decodeEventBatch(data).events, msgID: opts.msgID, settle: (ok) => (ok ? resolve({ seq: 1 }) : reject(new Error('timeout'))) });
-      });
+/** An acked publisher whose publishes the test settles by hand; it keeps what each carried. */
+function fakeAcks() {
+  const sent: { subject: string; events: PlayerEvent[]; msgID: string; kind: string | undefined; settle(ok: boolean): void }[] = [];
+  const acks: Pick<AckedPublisher, 'publish'> = {
+    publish(subject, data, msgId, done, extra) {
+      sent.push({ subject, events: decodeEventBatch(data).events, msgID: msgId, kind: extra?.[KIND_HEADER], settle: (ok) => done(ok ? undefined : new Error('timeout')) });
     },
-  } as unknown as JetStreamClient;
-  return { js, sent };
+  };
+  return { acks, sent };
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 describe('partition publisher', () => {
   it('publishes the batches of one turn as one message per partition, each answered once all its messages are durable', async () => {
-    const { js, sent } = fakeJetStream();
+    const { acks, sent } = fakeAcks();
     const names = natsNames({ namespace: 't' });
-    const publisher = new PartitionPublisher({ js, names, partitions: PARTITIONS, instance: 'edge-1' });
+    const publisher = new PartitionPublisher({ acks, names, partitions: PARTITIONS, instance: 'edge-1' });
     const a = Array.from({ length: 40 }, (_, i) => event(`p${i % 10}`, `a${i}`));
     const b = Array.from({ length: 40 }, (_, i) => event(`p${i % 10}`, `b${i}`));
     const done: string[] = [];
@@ -47,6 +45,7 @@ describe('partition publisher', () => {
     for (const m of sent) {
       const p = partitionOf(`b1:${m.events[0]?.playerId}`, PARTITIONS);
       expect(m.subject).toBe(names.partitionSubject(p));
+      expect(m.kind).toBe('events');
       expect(m.events.every((e) => partitionOf(`b1:${e.playerId}`, PARTITIONS) === p)).toBe(true);
     }
     expect(sent.flatMap((m) => m.events.map((e) => e.eventId)).sort()).toEqual([...a, ...b].map((e) => e.eventId).sort());
@@ -59,8 +58,8 @@ describe('partition publisher', () => {
   });
 
   it('fails every batch of a message that could not be made durable with 503 unavailable, once', async () => {
-    const { js, sent } = fakeJetStream();
-    const publisher = new PartitionPublisher({ js, names: natsNames({ namespace: 't' }), partitions: PARTITIONS, instance: 'edge-1' });
+    const { acks, sent } = fakeAcks();
+    const publisher = new PartitionPublisher({ acks, names: natsNames({ namespace: 't' }), partitions: PARTITIONS, instance: 'edge-1' });
     const a = publisher.publish([event('p1', 'a1'), event('p2', 'a2'), event('p3', 'a3')], 1);
     const b = publisher.publish([event('p1', 'b1')], 1);
     await turn();
@@ -70,8 +69,8 @@ describe('partition publisher', () => {
   });
 
   it('splits a partition past the message size limit', async () => {
-    const { js, sent } = fakeJetStream();
-    const publisher = new PartitionPublisher({ js, names: natsNames({ namespace: 't' }), partitions: PARTITIONS, instance: 'edge-1' });
+    const { acks, sent } = fakeAcks();
+    const publisher = new PartitionPublisher({ acks, names: natsNames({ namespace: 't' }), partitions: PARTITIONS, instance: 'edge-1' });
     const n = 2 * MAX_EVENTS_PER_MESSAGE + 5;
     const done = publisher.publish(Array.from({ length: n }, (_, i) => event('p1', `e${i}`)), 1);
     await turn();
