@@ -2,11 +2,11 @@
  * Writes the partitions' output to ClickHouse, idempotently (docs/architecture.md, “Exactly once”).
  *
  * Every message a partition consumes enters the queue in stream order with the rows it produced
- * (maybe none); the rows are turned into JSON lines and summed into the aggregates there and then
- * (see {@link Batch}), so a flush has little left to compute and the row objects die young. A
- * flush takes the whole queue (between two batches: {@link SinkEvents.boundary}) plus, when due,
- * the partitions' snapshots, and writes the tables of the registry (workers/sink/tables.ts) in its
- * order, ending with `checkpoints` and `fraud_state`. Each table gets ONE insert (one block: the
+ * (maybe none); the rows are turned into TabSeparated lines (workers/sink/tsv.ts) and summed into
+ * the aggregates there and then (see {@link Batch}), so a flush has little left to compute and the
+ * row objects die young. A flush takes the whole queue (between two batches:
+ * {@link SinkEvents.boundary}) plus, when due, the partitions' snapshots, and writes the tables of
+ * the registry (workers/sink/tables.ts) in its order, ending with `checkpoints` and `fraud_state`. Each table gets ONE insert (one block: the
  * queue is bounded well below ClickHouse's 1M-row block), so for every partition a table holds
  * exactly the rows of the messages up to some sequence. The order matters for recovery
  * (workers/runtime/recovery.ts): the snapshots land after the checkpoint, so their version is never
@@ -27,7 +27,7 @@ import { clickMinutes, creditMinutes, eventMinutes, isVisitorTouch, lookupRow, t
 import { LineBuffer, slicedLines } from './lineBuffer.ts';
 import { landedSeqs, type Landed } from './landed.ts';
 import type { OutboxItem } from './outbox.ts';
-import { toJsonLine } from './eventRow.ts';
+import { TsvEncoder } from './tsv.ts';
 import { COUNTED_TABLES, RAW_TABLES, TABLES, type AccrualRow, type FraudStateRow, type RawRows, type RawTable, type SumInputs, type Table } from './tables.ts';
 
 /** A consumed message and the rows it produced. */
@@ -84,12 +84,18 @@ export interface SinkEvents {
 
 type SumTable = Extract<(typeof TABLES)[number], { kind: 'summing' }>['name'];
 
-const json = (r: object): string => JSON.stringify(r);
-const lines = <R>(rows: readonly R[], line: (r: R) => string): string => {
+const lines = (rows: readonly object[], tsv: TsvEncoder): string => {
   let text = '';
-  for (const r of rows) text += `${line(r)}\n`;
+  for (const r of rows) text += `${tsv.line(r)}\n`;
   return text;
 };
+
+/** An encoder per table; `visitor_clicks` is written with the lines made for `click_lookup`, so it shares its encoder. */
+function encoders(): Record<Table, TsvEncoder> {
+  const byTable = Object.fromEntries(TABLES.map((t) => [t.name, new TsvEncoder(t.name)])) as Record<Table, TsvEncoder>;
+  byTable.visitor_clicks = byTable.click_lookup;
+  return byTable;
+}
 
 /** What one flush writes, serialized and summed as its messages were queued. */
 class Batch {
@@ -108,6 +114,8 @@ class Batch {
   readonly positions = new Map<number, number>();
   /** Per consumer, the acknowledgement of its last batch. */
   readonly acks = new Map<string, () => void>();
+  /** Each table's lines, and with them its columns. */
+  readonly tsv = encoders();
   readonly raw = Object.fromEntries(RAW_TABLES.map((t) => [t, new LineBuffer()])) as Record<RawTable, LineBuffer>;
   readonly sums: Record<SumTable, MinuteSums<never, unknown>> = {
     click_minutes: clickMinutes() as MinuteSums<never, unknown>,
@@ -132,7 +140,7 @@ class Batch {
     for (const t of TABLES) {
       switch (t.kind) {
         case 'raw':
-          if (fresh(t.name)) this.raw[t.name].append(partition, seq, m.raw[t.name] as object[], t.line as (r: object) => string);
+          if (fresh(t.name)) this.raw[t.name].append(partition, seq, m.raw[t.name] as object[], this.tsv[t.name]);
           break;
         case 'summing':
           if (inputs[t.from].length > 0 && fresh(t.name)) this.sums[t.name].add(partition, inputs[t.from] as never[]);
@@ -146,10 +154,9 @@ class Batch {
     }
     if (m.raw.clicks.length > 0) {
       // `visitor_clicks` holds the same line as `click_lookup` for a visitor's touch: made once.
-      const made = m.raw.clicks.map((r) => json(lookupRow(r)));
-      const asIs = (line: string) => line;
-      this.lookup.append(partition, seq, made, asIs);
-      this.visitors.append(partition, seq, made.filter((_, i) => isVisitorTouch(m.raw.clicks[i] as ClickRow)), asIs);
+      const made = m.raw.clicks.map((r) => this.tsv.click_lookup.line(lookupRow(r)));
+      this.lookup.appendLines(partition, seq, made);
+      this.visitors.appendLines(partition, seq, made.filter((_, i) => isVisitorTouch(m.raw.clicks[i] as ClickRow)));
     }
     if (m.rules !== undefined) this.rules.push({ partition, seq, rules: m.rules });
     if (m.outbox) this.outbox.push(...m.outbox);
@@ -277,7 +284,7 @@ export class ClickHouseSink {
         case 'raw':
           return b.raw[t.name].body((partition, seq) => seq > landedBefore(t.name, partition));
         case 'summing':
-          return slicedLines(b.sums[t.name].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(t.name, p)), t.line as (r: AggregateRow) => string);
+          return slicedLines<AggregateRow>(b.sums[t.name].rows(b.lastSeqs, (p, seq) => seq <= landedBefore(t.name, p)), b.tsv[t.name]);
         case 'lookup':
           switch (t.name) {
             case 'click_lookup':
@@ -290,13 +297,13 @@ export class ClickHouseSink {
         case 'replacing':
           switch (t.name) {
             case 'revshare_accruals':
-              return lines([...b.accruals.values()], toJsonLine);
+              return lines([...b.accruals.values()], b.tsv[t.name]);
             case 'partition_rules':
-              return lines(b.rules, json);
+              return lines(b.rules, b.tsv[t.name]);
             case 'checkpoints':
-              return lines(b.checkpoints(), json);
+              return lines(b.checkpoints(), b.tsv[t.name]);
             case 'fraud_state':
-              return slicedLines(f.snapshots.fraud(), json);
+              return slicedLines(f.snapshots.fraud(), b.tsv[t.name]);
             default:
               return unhandled(t);
           }
@@ -314,8 +321,7 @@ export class ClickHouseSink {
         const text = await body(t);
         if (text.length > 0) {
           try {
-            // Pre-serialized: the client's own serializer would quote decimals.
-            await insertStream(this.ch, `INSERT INTO ${table} FORMAT JSONEachRow`, [text]);
+            await insertStream(this.ch, b.tsv[table].insertQuery(), [text]);
           } catch (err) {
             f.uncertain.add(table);
             this.events.failed(err);

@@ -7,13 +7,12 @@
  * - `revshare_accruals`: an open RevShare period's running figures per plan version, the latest
  *   version of an id winning.
  *
- * Money columns are decimal text, written unquoted by `toJsonLine` (workers/sink/eventRow.ts) so
- * ClickHouse parses them exactly. Times are DateTime seconds plus a milliseconds column.
+ * Money columns are decimal text, which ClickHouse parses exactly. Times are DateTime seconds plus a milliseconds column.
  */
 import type { CommissionLine, RevshareAccrual } from '../actors/commission.ts';
 import type { StreamPosition } from './clickRow.ts';
 
-/** One row of `commission_ledger`. A type alias, not an interface: `toJsonLine` takes it as a record. */
+/** One row of `commission_ledger`. */
 export type LedgerRow = {
   partition: number;
   seq: number;

@@ -1,25 +1,13 @@
 /**
  * The raw event log's row (migrations/002_player_events.sql) for an applied event: the event, the
  * player's binding at that moment, the FTD flag and the revenue components. Money fields are
- * decimal text written unquoted (see {@link toJsonLine}) so ClickHouse parses them exactly.
+ * decimal text, which ClickHouse parses exactly.
  */
 import type { PlayerEffect, PlayerState } from '../actors/player.ts';
 import type { StreamPosition } from './clickRow.ts';
 
 /** One row of `events`. */
 export type EventRow = Record<string, string | number>;
-
-const DECIMAL_COLUMNS = [
-  'amount', 'win', 'original_amount', 'ggr', 'bonus_cost', 'chargeback', 'fees', 'tax', 'ngr',
-  'ftd_amount', 'deposit_amount', 'withdrawal_amount', 'bonus_amount', 'chargeback_amount',
-  'held_ngr', 'carry_in', 'carry_out',
-];
-const DECIMAL_JSON = new RegExp(`"(${DECIMAL_COLUMNS.join('|')})":"(-?\\d+\\.\\d{4})"`, 'g');
-
-/** A JSONEachRow line with the decimal columns (of `events`, the minute tables and the commission tables) unquoted: ClickHouse 18.16 rejects quoted decimals. */
-export function toJsonLine(row: Record<string, string | number>): string {
-  return JSON.stringify(row).replace(DECIMAL_JSON, '"$1":$2');
-}
 
 /** The row for an applied event. */
 export function eventRow(e: Extract<PlayerEffect, { type: 'EventApplied' }>, player: PlayerState, at: Omit<StreamPosition, 'edge' | 'batchSeq'>): EventRow {

@@ -1,5 +1,6 @@
 /**
- * The JSON lines of one table for one flush, kept off the JS heap until the flush writes them.
+ * The lines of one table for one flush (workers/sink/tsv.ts), kept off the JS heap until the
+ * flush writes them.
  *
  * The lines wait up to a flush interval (and longer while ClickHouse is away). Kept as strings,
  * each outlived one or two scavenges of the young generation and was copied by them, then promoted.
@@ -12,10 +13,12 @@
  * landed), so the buffer remembers where each message's lines end.
  */
 
+import type { TsvEncoder } from './tsv.ts';
+
 const INITIAL_BYTES = 64 * 1024;
 const NEWLINE = 0x0a;
 
-/** Growable buffer of JSON lines, marked by message. */
+/** Growable buffer of lines, marked by message. */
 export class LineBuffer {
   private buf = Buffer.allocUnsafe(INITIAL_BYTES);
   private used = 0;
@@ -29,10 +32,21 @@ export class LineBuffer {
     return this.used;
   }
 
-  /** Append the lines of `rows`, one message's (`partition`, `seq`), each as `line` makes it. */
-  append<R>(partition: number, seq: number, rows: readonly R[], line: (r: R) => string): void {
+  /** Append the lines of `rows`, one message's (`partition`, `seq`), as `tsv` encodes them. */
+  append(partition: number, seq: number, rows: readonly object[], tsv: TsvEncoder): void {
     if (rows.length === 0) return;
-    for (const r of rows) this.appendLine(line(r));
+    for (const r of rows) this.appendLine(tsv.line(r));
+    this.mark(partition, seq);
+  }
+
+  /** Append lines already made, one message's (`partition`, `seq`). */
+  appendLines(partition: number, seq: number, lines: readonly string[]): void {
+    if (lines.length === 0) return;
+    for (const l of lines) this.appendLine(l);
+    this.mark(partition, seq);
+  }
+
+  private mark(partition: number, seq: number): void {
     this.partitions.push(partition);
     this.seqs.push(seq);
     this.ends.push(this.used);
@@ -75,11 +89,11 @@ const SLICE_MS = 2;
  * and snapshots of a flush are thousands of rows (megabytes, for fraud state), made when the
  * flush reaches their table, while the partitions keep consuming.
  */
-export async function slicedLines<R>(rows: Iterable<R>, line: (r: R) => string): Promise<Buffer> {
+export async function slicedLines<R extends object>(rows: Iterable<R>, tsv: TsvEncoder): Promise<Buffer> {
   const out = new LineBuffer();
   let until = performance.now() + SLICE_MS;
   for (const r of rows) {
-    out.appendLine(line(r));
+    out.appendLine(tsv.line(r));
     if (performance.now() < until) continue;
     await new Promise((resolve) => setImmediate(resolve));
     until = performance.now() + SLICE_MS;

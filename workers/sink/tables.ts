@@ -16,7 +16,6 @@ import type { AlertRow } from './alertRow.ts';
 import type { ClickRow } from './clickRow.ts';
 import type { CreditPart, CreditRow } from './creditRow.ts';
 import type { EventRow } from './eventRow.ts';
-import { toJsonLine } from './eventRow.ts';
 import type { AccrualRow, LedgerRow } from './commissionRow.ts';
 
 /**
@@ -54,12 +53,10 @@ export interface SumInputs {
 
 /** A table a flush writes. */
 export type TableSpec =
-  | { name: RawTable; kind: 'raw'; counted: true; line: (row: never) => string }
-  | { name: 'click_minutes' | 'event_minutes' | 'credit_minutes'; kind: 'summing'; counted: true; from: keyof SumInputs; line: (row: Record<string, string | number>) => string }
+  | { name: RawTable; kind: 'raw'; counted: true }
+  | { name: 'click_minutes' | 'event_minutes' | 'credit_minutes'; kind: 'summing'; counted: true; from: keyof SumInputs }
   | { name: 'click_lookup' | 'visitor_clicks'; kind: 'lookup'; counted: false }
   | { name: 'revshare_accruals' | 'partition_rules' | 'checkpoints' | 'fraud_state'; kind: 'replacing'; counted: false };
-
-const json = (r: object): string => JSON.stringify(r);
 
 /**
  * Every table, in write order. The order is what recovery relies on: a player snapshot never lands
@@ -67,16 +64,16 @@ const json = (r: object): string => JSON.stringify(r);
  * version is never ahead of the rows (recovery resumes from the older of the two).
  */
 export const TABLES = [
-  { name: 'clicks', kind: 'raw', counted: true, line: json },
+  { name: 'clicks', kind: 'raw', counted: true },
   { name: 'click_lookup', kind: 'lookup', counted: false },
   { name: 'visitor_clicks', kind: 'lookup', counted: false },
-  { name: 'click_minutes', kind: 'summing', counted: true, from: 'clicks', line: json },
-  { name: 'events', kind: 'raw', counted: true, line: toJsonLine },
-  { name: 'event_minutes', kind: 'summing', counted: true, from: 'events', line: toJsonLine },
-  { name: 'attribution_credits', kind: 'raw', counted: true, line: json },
-  { name: 'credit_minutes', kind: 'summing', counted: true, from: 'creditParts', line: toJsonLine },
-  { name: 'fraud_alerts', kind: 'raw', counted: true, line: json },
-  { name: 'commission_ledger', kind: 'raw', counted: true, line: toJsonLine },
+  { name: 'click_minutes', kind: 'summing', counted: true, from: 'clicks' },
+  { name: 'events', kind: 'raw', counted: true },
+  { name: 'event_minutes', kind: 'summing', counted: true, from: 'events' },
+  { name: 'attribution_credits', kind: 'raw', counted: true },
+  { name: 'credit_minutes', kind: 'summing', counted: true, from: 'creditParts' },
+  { name: 'fraud_alerts', kind: 'raw', counted: true },
+  { name: 'commission_ledger', kind: 'raw', counted: true },
   { name: 'revshare_accruals', kind: 'replacing', counted: false },
   { name: 'partition_rules', kind: 'replacing', counted: false },
   { name: 'checkpoints', kind: 'replacing', counted: false },
