@@ -255,7 +255,11 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     const counters = live.get(p) as LiveCounters;
     for (const r of out.raw.clicks) recent.add(r);
     if (seq > (landed.get('clicks')?.get(p) ?? 0)) for (const r of out.raw.clicks) counters.click(r);
-    if (seq > (landed.get('events')?.get(p) ?? 0)) for (const r of out.raw.events) counters.event(r);
+    if (seq > (landed.get('events')?.get(p) ?? 0)) {
+      for (const r of out.raw.events) counters.event(r);
+      const now = Date.now();
+      for (const at of out.conversions) metrics.conversionLatency.observe(now - at);
+    }
     resolver.request(p, out.resolve);
     if (out.duplicates > 0) metrics.duplicates.inc(out.duplicates);
     sink.push(queued);

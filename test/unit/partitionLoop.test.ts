@@ -35,19 +35,24 @@ describe('partition loop', () => {
     const loop = new PartitionLoop(0, settings);
     const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration' }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]));
     expect([a?.raw.events.map((r) => [r.event_id, r.is_ftd]), a?.duplicates]).toEqual([[['r1', 0], ['d1', 1]], 1]);
+    // Both are conversions, accepted when their batch was received; the duplicate is not one.
+    expect(a?.conversions).toEqual([T0, T0]);
     expect(loop.apply(2, events([{ event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]))?.duplicates).toBe(1);
     const later = loop.apply(3, events([{ event_id: 'x', type: 'kyc', status: 'approved' }], T0 + 9 * 86_400_000));
     expect(later?.raw.events).toHaveLength(1);
+    expect(later?.conversions).toEqual([]);
     expect(loop.seenEvents.has('b\u0000d1')).toBe(false);
   });
 
   it('asks to resolve a click, then applies the waiting events when the resolution arrives', () => {
     const loop = new PartitionLoop(0, settings);
-    const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration', click_id: CLICK }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }]));
-    expect([a?.resolve, a?.raw.events]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b', touches: null }], []]);
+    const a = loop.apply(1, events([{ event_id: 'r1', type: 'registration', click_id: CLICK }, { event_id: 'd1', type: 'deposit', amount: 5, currency: 'EUR' }], T0 + 7));
+    expect([a?.resolve, a?.raw.events, a?.conversions]).toEqual([[{ clickId: CLICK, playerKey: 'b:p1', brandId: 'b', touches: null }], [], []]);
     const info = { clickId: CLICK, ts: T0 - 1000, brandId: 'b', affiliateId: 'aff', code: 'l', campaign: 'c', sub1: 's', country: 'DE', bot: false, geoBlocked: false, visitorId: '', ip: '', fraudScore: 0, flagged: false, commissionable: true };
     const b = loop.apply(2, { kind: 'resolved', items: [{ playerKey: 'b:p1', brandId: 'b', clickId: CLICK, click: info, touches: [] }] });
     expect(b?.raw.events.map((r) => [r.event_id, r.affiliate_id, r.seq, r.idx])).toEqual([['r1', 'aff', 2, 0], ['d1', 'aff', 2, 1]]);
+    // Applied by the resolution, they count from when the edge accepted them.
+    expect(b?.conversions).toEqual([T0 + 7, T0 + 7]);
     // The player is in the partition's snapshot, at the partition's position.
     const snaps = loop.takeFraudSnapshot()?.rows() ?? [];
     expect(snaps.filter((r) => r.key.startsWith('p:')).map((r) => [r.key, r.seq])).toEqual([['p:b:p1', 2]]);

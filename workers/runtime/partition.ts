@@ -76,6 +76,8 @@ export interface LoopOutput {
   forwards: Map<number, ForwardedItem[]>;
   /** Events dropped as already seen. */
   duplicates: number;
+  /** When the edge accepted each conversion (registration or deposit) applied, ms: the host observes how long it took. */
+  conversions: number[];
   /** Running RevShare figures. */
   accruals: AccrualRow[];
   /** What goes out once the message's rows are committed: postbacks, answers to commands. */
@@ -112,7 +114,7 @@ function postbackJob(line: CommissionLine): PostbackJob {
 
 /** The output of a message before anything was applied. */
 export function emptyOutput(): LoopOutput {
-  return { raw: noRawRows(), creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0, accruals: [], outbox: [] };
+  return { raw: noRawRows(), creditParts: [], alerts: [], cleared: [], resolve: [], forwards: new Map(), duplicates: 0, conversions: [], accruals: [], outbox: [] };
 }
 
 /** The compiler names an effect type or message kind a switch forgot. */
@@ -349,6 +351,10 @@ export class PartitionLoop {
         out.raw.events.push(eventRow(e, p, { partition: this.partition, seq, idx: out.raw.events.length }));
         out.raw.attribution_credits.push(...creditRows(e, p, { partition: this.partition, seq, idx: out.raw.attribution_credits.length }));
         out.creditParts.push(...creditParts(e));
+        const type = e.event.type;
+        // Held for its click, a conversion is applied by a later message: its acceptance is what the partition remembered of it.
+        const accepted = type === 'registration' || type === 'deposit' ? this.seenEvents.get(`${e.event.brandId}\u0000${e.event.eventId}`) : undefined;
+        if (accepted !== undefined) out.conversions.push(accepted);
         break;
       }
       default:
