@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { partitionSettings } from '../kit/actors.ts';
-import { PartitionLoop } from '../../workers/runtime/partition.ts';
+import { emptyOutput, PartitionLoop } from '../../workers/runtime/partition.ts';
 import { applyWithLocalDeliveries } from '../../workers/runtime/localDelivery.ts';
 import { partitionOf } from '../../schema/shard.ts';
 import { parseEvent } from '../../schema/events.ts';
-import type { EventBatch } from '../../schema/eventWire.ts';
+import type { EventBatch, ForwardedItem } from '../../schema/eventWire.ts';
 
 const T0 = Date.UTC(2026, 10, 20);
 const CLICK = '01a1fb40-0efa-78a7-b23e-632c6d65b1ce';
@@ -55,5 +55,19 @@ describe('local delivery', () => {
     // Resolved at 4: the affiliate's partition restored at 5 has it already.
     applyWithLocalDeliveries(local, playerP, 4, resolved);
     expect(target.networkTotals(T0 + 1000).get('b')).toBeUndefined();
+  });
+
+  it('delivers what comes back to the partition whose own message is being applied, and skips that sequence from anywhere else', () => {
+    const loop = new PartitionLoop(affiliateP, settings);
+    loop.advanceTo(5);
+    const item = { actor: 'affiliate', key: affiliate, message: { type: 'RegistrationAttributed', reg: { brandId: 'b', ts: T0 } } } as unknown as ForwardedItem;
+    // Message 5 is behind this partition already: a delivery made by it elsewhere was applied before.
+    loop.deliverLocal(5, playerP, [item], emptyOutput());
+    expect(loop.networkTotals(T0 + 1000).get('b')).toBeUndefined();
+    // Message 5 is this partition's own, being applied: what its deliveries send back belongs to it.
+    loop.deliverLocal(5, playerP, [item], emptyOutput(), true);
+    expect(loop.networkTotals(T0 + 1000).get('b')).toEqual([1, 0]);
+    loop.deliverLocal(4, playerP, [item], emptyOutput(), true);
+    expect(loop.networkTotals(T0 + 1000).get('b')).toEqual([1, 0]);
   });
 });
