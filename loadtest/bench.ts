@@ -47,8 +47,8 @@ export const help = `Usage: affstream bench redirect [--duration S] [--connectio
        affstream bench import [--lines N] [--keep]
 
 Each scenario runs a real edge and worker (import: the CLI alone) in a fresh namespace (bench_<timestamp>) and writes
-loadtest/results/<date>-<scenario>.json and .md, with a verdict against the scenario's targets
-(loadtest/README.md).
+loadtest/results/<date>-<scenario>.json and .md (<date>-<scenario>-2.* for the day's second run,
+and so on), with a verdict against the scenario's targets (loadtest/README.md).
 
 redirect     click redirects side by side on a bare uWebSockets.js 302 server (the ceiling) and
              on the edge, with wrk (when installed) and autocannon: req/s, latency p50/p99,

@@ -3,7 +3,7 @@
  * measured on, and the `loadtest/results/<date>-<scenario>.{json,md}` files.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -280,9 +280,18 @@ export function renderRedirect(r: RedirectResults): string {
   return lines.join('\n');
 }
 
-/** `<YYYY-MM-DD>-<name>`: the files of a run (`name` defaults to the scenario). */
-export function resultsStem(r: { scenario: string; date: string }, name = r.scenario): string {
-  return `${r.date.slice(0, 10)}-${name}`;
+/**
+ * `<YYYY-MM-DD>-<name>`: the files of a run (`name` defaults to the scenario), or `…-2`, `…-3` when
+ * an earlier run of the day has that name in `dir`: a second run never overwrites the first's
+ * committed figures.
+ */
+export function resultsStem(r: { scenario: string; date: string }, name = r.scenario, dir = RESULTS_DIR): string {
+  const stem = `${r.date.slice(0, 10)}-${name}`;
+  const taken = new Set(existsSync(dir) ? readdirSync(dir).map((f) => f.slice(0, f.indexOf('.'))) : []);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? stem : `${stem}-${n}`;
+    if (!taken.has(candidate)) return candidate;
+  }
 }
 
 /** The stem of a run at `rate`: a run at another rate than the scenario's default gets its own files (`mixed-r30000`). */
@@ -291,7 +300,7 @@ export function rateStem(r: { scenario: string; date: string }, rate: number, de
 }
 
 /** Writes `<dir>/<stem>.json` (the results) and `.md` (`markdown`); returns their paths. */
-export function writeResults(r: { scenario: string; date: string }, markdown: string, dir = RESULTS_DIR, stem = resultsStem(r)): { json: string; md: string } {
+export function writeResults(r: { scenario: string; date: string }, markdown: string, dir = RESULTS_DIR, stem = resultsStem(r, r.scenario, dir)): { json: string; md: string } {
   mkdirSync(dir, { recursive: true });
   const base = path.join(dir, stem);
   const files = { json: `${base}.json`, md: `${base}.md` };
