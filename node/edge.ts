@@ -52,12 +52,13 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
   const redis = new Redis(redisUrl(cfg), { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
   redis.on('error', (err) => log.debug({ err: String(err) }, 'redis'));
   const js = jetstream(nc, { timeout: cfg.edge.publishTimeoutMs });
+  const dedupe = new EventDedupe(redis, cfg.namespace, log);
   const ingest = new Ingest({
     acks,
     names: natsNames(cfg),
     partitions: cfg.partitions,
     catalog,
-    dedupe: new EventDedupe(redis, cfg.namespace, log),
+    dedupe,
     instance,
     count: (type, n) => metrics.events.labels(type).inc(n),
   });
@@ -82,6 +83,8 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
       spool.close();
       catalog.close();
       pauses.close();
+      // Confirmations not yet sent would turn resends of those events into republishes.
+      await dedupe.settled();
       redis.disconnect();
       await Promise.allSettled([nc.drain(), ch.close()]);
       log.info('edge stopped');

@@ -101,9 +101,17 @@ export class Ingest {
     });
     const claims = await this.d.dedupe.claim(brand.id, valid.map((e) => e.eventId));
     const fresh = valid.filter((_, i) => claims[i] === 'new');
+    // Copies of events in flight elsewhere are published too: answered as duplicates only once
+    // durable whatever became of the first copy, and counted once by their partition.
+    const published = claims.includes('in_flight') ? valid.filter((_, i) => claims[i] !== 'duplicate') : fresh;
     duplicates += valid.length - fresh.length;
-    await this.publisher.publish(fresh, now);
-    await this.d.dedupe.published(brand.id, fresh.map((e) => e.eventId));
+    try {
+      await this.publisher.publish(published, now);
+    } catch (err) {
+      this.d.dedupe.release(brand.id, fresh.map((e) => e.eventId));
+      throw err;
+    }
+    this.d.dedupe.confirm(brand.id, published.map((e) => e.eventId));
     const byType = new Map<string, number>();
     for (const e of fresh) byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
     for (const [t, n] of byType) this.d.count(t, n);

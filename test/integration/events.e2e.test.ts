@@ -237,7 +237,7 @@ describe('binary event stream (WebSocket)', () => {
       ws.send(encode({ seq: f, events }));
     }
     const acked = await first;
-    // Once acknowledged, a resent event is a duplicate (while still in flight it may count as accepted; the partition drops it either way).
+    // Once acknowledged, a resent event is a duplicate.
     const replies = frames(ws, 5);
     ws.send(encode({ seq: 20, events: [{ type: 'bet', event_id: 'ws-0-0', player_id: 'wp0', stake: '1.25', win: '0.5', currency: 'EUR' }, { type: 'nope', event_id: 'x', player_id: 'y' }] }));
     ws.send(Buffer.from([0xc1, 0x00]));
@@ -254,6 +254,26 @@ describe('binary event stream (WebSocket)', () => {
       const [r] = await cluster.query<{ n: number; ggr: string }>("SELECT count() AS n, toString(sum(ggr)) AS ggr FROM events WHERE event_id LIKE 'ws-%'");
       return r?.n === 2001 ? r : undefined;
     }).then((r) => expect(r).toEqual({ n: 2001, ggr: '1500.0000' }));
+  });
+
+  it('answers copies sent at once — pipelined frames, parallel batches — with one accepted and the rest duplicates once durable; counted once', async () => {
+    const events = Array.from({ length: 60 }, (_, i) => ({ type: 'bet', event_id: `race-${i}`, player_id: `wp${i % 7}`, stake: '2.00', win: '0.50', currency: 'EUR' }));
+    const ws = await open({ Authorization: `Bearer ${SECRET}` });
+    const replies = frames(ws, 4);
+    for (let f = 0; f < 4; f++) ws.send(encode({ seq: 100 + f, events }));
+    const [batches, binary] = await Promise.all([Promise.all([json(events), json(events), json(events.slice(0, 30))]), msgpack(events)]);
+    const acks = await replies;
+    ws.close();
+    const answers = [...acks, ...batches.map((b) => b.body), binary] as Array<{ accepted: number; duplicates: number }>;
+    // 4 frames of 60, JSON batches of 60, 60 and 30, a msgpack batch of 60: 450 copies of 60 events.
+    expect(answers.reduce((n, a) => n + a.accepted, 0)).toBe(60);
+    expect(answers.reduce((n, a) => n + a.duplicates, 0)).toBe(450 - 60);
+    // In-flight copies were published again, all before their answers. One event per player after
+    // them: once those are stored, every copy before them on the players' partitions was applied.
+    expect((await json(Array.from({ length: 7 }, (_, i) => ({ type: 'bet', event_id: `after-race-${i}`, player_id: `wp${i}`, stake: '0', win: '0', currency: 'EUR' })))).body.accepted).toBe(7);
+    await waitFor('the events after the race in ClickHouse', async () => ((await cluster.query<{ n: number }>("SELECT count() AS n FROM events WHERE event_id LIKE 'after-race-%'"))[0]?.n === 7 ? true : undefined));
+    const [stored] = await cluster.query<{ n: number; ids: number; ggr: string }>("SELECT count() AS n, uniqExact(event_id) AS ids, toString(sum(ggr)) AS ggr FROM events WHERE event_id LIKE 'race-%'");
+    expect(stored).toEqual({ n: 60, ids: 60, ggr: '90.0000' });
   });
 
   it('refuses a wrong secret or brand at the upgrade', async () => {
