@@ -306,7 +306,11 @@ export function encodeTick(id: string, t: Tick): Uint8Array {
 /** Decode a tick; throws {@link WireError}. */
 export function decodeTick(data: Uint8Array): Tick {
   const v = decodeArray(data, 'tick');
-  if (typeof v[2] !== 'number' || typeof v[3] !== 'object' || v[3] === null) throw new WireError('malformed tick');
+  if (typeof v[2] !== 'number' || typeof v[3] !== 'object' || v[3] === null || Array.isArray(v[3])) throw new WireError('malformed tick');
+  // Each brand's totals are read by destructuring when applied: a malformed entry must fail here, as a skipped message, not there.
+  for (const t of Object.values(v[3] as Record<string, unknown>)) {
+    if (!Array.isArray(t) || t.length !== 2 || !Number.isFinite(t[0]) || !Number.isFinite(t[1])) throw new WireError('malformed tick');
+  }
   return { at: v[2], network: v[3] as Record<string, [number, number]> };
 }
 

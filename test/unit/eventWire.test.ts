@@ -1,6 +1,6 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeEventBatch, decodeForwarded, encodeEventBatch, encodeForwarded } from '../../schema/eventWire.ts';
+import { decodeEventBatch, decodeForwarded, decodeTick, encodeEventBatch, encodeForwarded, encodeTick } from '../../schema/eventWire.ts';
 import type { PlayerEvent } from '../../schema/events.ts';
 import { WireError } from '../../schema/wire.ts';
 
@@ -87,3 +87,16 @@ describe('forwarded batch wire format', () => {
   });
 });
 
+
+describe('tick wire format', () => {
+  it('round-trips the network totals', () => {
+    expect(decodeTick(encodeTick('tick.3.1', { at: 1_700_000_000_000, network: { b1: [4, 90], b2: [0, 0] } }))).toEqual({ at: 1_700_000_000_000, network: { b1: [4, 90], b2: [0, 0] } });
+  });
+
+  it('refuses malformed totals as a wire error (a skipped message), where applying them would kill the partition loop', () => {
+    for (const network of [{ b1: null }, { b1: [1] }, { b1: ['1', 2] }, { b1: 'x' }, [[1, 2]]]) {
+      const data = encode(['tick', 'tick.3.1', 1_700_000_000_000, network, []]);
+      expect(() => decodeTick(data), JSON.stringify(network)).toThrow(WireError);
+    }
+  });
+});
