@@ -21,6 +21,10 @@ export interface WorkerMetrics {
    * the worker having attributed and applied it, ms.
    */
   conversionLatency: Histogram;
+  /** Instances abandoned after a partition loop died, and started afresh (workers/supervisor.ts). */
+  restarts: Counter;
+  /** Messages skipped because each attempt to apply them killed their partition loop. */
+  quarantined: Counter;
 }
 
 /**
@@ -126,5 +130,7 @@ export function workerMetrics(labels: Record<string, string>): WorkerMetrics {
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
       registers: [registry],
     }),
+    restarts: new Counter({ name: 'worker_restarts_total', help: 'Worker instances abandoned after a partition loop died, and started afresh', registers: [registry] }),
+    quarantined: new Counter({ name: 'worker_messages_quarantined_total', help: 'Messages skipped because applying them killed their partition loop each time', registers: [registry] }),
   };
 }

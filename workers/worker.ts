@@ -4,7 +4,6 @@
  * out the actors' effects through the ClickHouse sink. Messages are acknowledged to JetStream only
  * once their rows are in ClickHouse.
  */
-import { createServer, type Server } from 'node:http';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { pino, type Logger } from 'pino';
@@ -41,7 +40,8 @@ import { Redis } from 'ioredis';
 import { redisUrl } from '../schema/config.ts';
 import { ClickResolver } from './runtime/clickResolver.ts';
 import { RecentClicks } from './runtime/recentClicks.ts';
-import { workerMetrics } from './metrics.ts';
+import { workerMetrics, type WorkerMetrics } from './metrics.ts';
+import type { LoopFailure, PartitionStatus, SupervisedWorker } from './supervisor.ts';
 import { loadRulesFile, RulesFile } from './runtime/rulesFile.ts';
 import { RulesSync } from './runtime/rulesSync.ts';
 
@@ -105,11 +105,10 @@ function decodeInput(data: Uint8Array, headers: MsgHdrs | undefined): PartitionI
   }
 }
 
-/** A running worker. */
-export interface Worker {
-  partitions: number[];
-  /** Stop consuming, flush what was consumed, close. */
-  stop(): Promise<void>;
+/** A running worker instance (workers/supervisor.ts runs them). */
+export interface Worker extends SupervisedWorker {
+  /** The partitions it owns. */
+  owned: number[];
 }
 
 /** Options of {@link startWorker}. */
@@ -117,8 +116,10 @@ export interface WorkerOptions {
   log?: Logger;
   /** Partitions this worker owns; default all of them. */
   partitions?: number[];
-  /** Port of `/metrics`; default `worker.metricsPort` (0 = none). */
-  metricsPort?: number;
+  /** The process's metrics, kept across instances; default a registry of the instance's own. */
+  metrics?: WorkerMetrics;
+  /** Stream sequences of messages to skip: each attempt to apply them killed their partition loop. */
+  quarantine?: ReadonlySet<number>;
 }
 
 /** Start a worker on `cfg`. */
@@ -127,7 +128,8 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const partitions = opts.partitions ?? Array.from({ length: cfg.partitions }, (_, p) => p);
   const names = natsNames(cfg);
   const settings = { uniqueDays: cfg.worker.uniqueDays };
-  const metrics = workerMetrics({ worker: String(process.pid) });
+  const metrics = opts.metrics ?? workerMetrics({ worker: String(process.pid) });
+  const quarantine = opts.quarantine ?? new Set<number>();
   let stopping = false;
   const isStopping = () => stopping;
   // Before anything else: a worker with a bad rules file must not start.
@@ -265,7 +267,11 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     sink.push(queued);
   };
 
+  let reportFailure: (f: LoopFailure) => void = () => {};
+  const failed = new Promise<LoopFailure>((resolve) => (reportFailure = resolve));
   const consumers: BatchConsumer[] = [];
+  /** Per consumer: its pending messages after its latest batch, and whether its loop still runs. */
+  const consumerState = new Map(plans.map((plan) => [plan.name, { lag: null as number | null, live: true }]));
   for (const plan of plans) {
     // The partitions this consumer delivers: what their actors send each other is delivered at once.
     const local = new Map(plan.partitions.map((p) => [p, loops.get(p) as PartitionLoop]));
@@ -282,6 +288,11 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
         }
         // Replayed messages the partition holds already are not even decoded.
         if (m.seq <= loop.lastSeq) return;
+        if (quarantine.has(m.seq)) {
+          log.error({ partition: p, seq: m.seq, subject: m.subject }, 'quarantined message skipped');
+          metrics.quarantined.inc();
+          return;
+        }
         try {
           const outputs = applyWithLocalDeliveries(local, p, m.seq, decodeInput(m.data, m.headers));
           for (const [q, out] of outputs ?? []) carryOut(q, m.seq, out);
@@ -294,8 +305,15 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
         for (const p of plan.partitions) (loops.get(p) as PartitionLoop).advanceTo(last.seq);
         sink.delivered({ consumer: plan.name, partitions: plan.partitions, seq: last.seq, count, ack: () => puller.ack(last) });
         lag.set(last.pending);
+        (consumerState.get(plan.name) as { lag: number | null }).lag = last.pending;
         if (last.pending === 0) replaying.delete(plan.name);
         if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
+      },
+      failed(err, m) {
+        // Before the batch boundary is left: no flush may snapshot the half-applied state.
+        boundary.poison();
+        (consumerState.get(plan.name) as { live: boolean }).live = false;
+        reportFailure({ consumer: plan.name, seq: m.seq, subject: m.subject, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       },
       trouble(description) {
         log.warn({ consumer: plan.name, status: description }, 'consumer pull ended early');
@@ -340,42 +358,42 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   };
   const tickTimer = setInterval(tick, TICK_MS);
 
-  const port = opts.metricsPort ?? cfg.worker.metricsPort;
-  let server: Server | undefined;
-  if (port > 0) {
-    server = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        metrics.registry.metrics().then((body) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(body));
-      } else if (req.url === '/healthz') res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ok":true}');
-      else res.writeHead(404).end();
-    });
-    server.on('error', (err) => log.error({ err: String(err), port }, 'worker metrics server failed'));
-    server.listen(port, '127.0.0.1');
-  }
-  log.info({ partitions: partitions.length, metricsPort: port }, 'worker consuming');
+  log.info({ partitions: partitions.length }, 'worker consuming');
+
+  /** Stop and close; `flush` false after a failure: what the loops hold is suspect, and is recovered afresh. */
+  const shutDown = async (flush: boolean): Promise<void> => {
+    stopping = true;
+    clearInterval(timer);
+    clearInterval(liveTimer);
+    clearInterval(tickTimer);
+    clearInterval(rulesTimer);
+    rulesFile.close();
+    forwarder.stop();
+    outlet.stop();
+    resolver.stop();
+    await Promise.allSettled(consumers.map((c) => c.stop()));
+    for (let attempt = 0; flush && sink.messages > 0 && attempt < 5; attempt++) {
+      await sink.flush().catch(() => new Promise((r) => setTimeout(r, 500)));
+    }
+    await postbacks.stop();
+    catalog.close();
+    redis.disconnect();
+    await Promise.allSettled([flush ? nc.drain() : nc.close(), ch.close()]);
+    log.info({ unflushed: sink.messages }, flush ? 'worker stopped' : 'worker instance abandoned');
+  };
 
   return {
-    partitions,
-    async stop() {
-      stopping = true;
-      clearInterval(timer);
-      clearInterval(liveTimer);
-      clearInterval(tickTimer);
-      clearInterval(rulesTimer);
-      rulesFile.close();
-      forwarder.stop();
-      outlet.stop();
-      resolver.stop();
-      await Promise.allSettled(consumers.map((c) => c.stop()));
-      for (let attempt = 0; sink.messages > 0 && attempt < 5; attempt++) {
-        await sink.flush().catch(() => new Promise((r) => setTimeout(r, 500)));
-      }
-      await postbacks.stop();
-      catalog.close();
-      server?.close();
-      redis.disconnect();
-      await Promise.allSettled([nc.drain(), ch.close()]);
-      log.info({ unflushed: sink.messages }, 'worker stopped');
-    },
+    owned: partitions,
+    failed,
+    partitions: (): PartitionStatus[] =>
+      plans.flatMap((plan) => {
+        const c = consumerState.get(plan.name) as { lag: number | null; live: boolean };
+        return plan.partitions.map((p) => ({
+          partition: p, owned: true as const, live: c.live && !stopping, position: (loops.get(p) as PartitionLoop).lastSeq,
+          consumer: plan.name, consumerLag: c.lag, replaying: replaying.has(plan.name),
+        }));
+      }),
+    stop: () => shutDown(true),
+    abandon: () => shutDown(false),
   };
 }

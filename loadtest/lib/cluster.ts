@@ -97,7 +97,7 @@ export class BenchCluster {
     await procs.guard(Promise.all([migrate(this.cfg), ensureNats(this.cfg)]));
     const worker = procs.spawn('worker', ...this.profiled('worker', nodeScript('workers/main.ts')), { env: this.env, output: this.workerLog, service: true });
     const edge = procs.spawn('edge', ...this.profiled('edge', nodeScript('node/main.ts')), { env: this.env, output: this.edgeLog, service: true });
-    await Promise.all([this.ready(procs, 'the edge', `${this.edgeUrl}/readyz`), this.ready(procs, 'the worker', `${this.workerUrl}/healthz`)]);
+    await Promise.all([this.ready(procs, 'the edge', `${this.edgeUrl}/readyz`), this.ready(procs, 'the worker', `${this.workerUrl}/readyz`)]);
     return { edge, worker };
   }
 

@@ -32,8 +32,14 @@ export function pacing(intervalMs: number, batch: number): BatchConsumerOptions 
 
 /** What the loop calls. */
 export interface BatchHandler {
-  /** Apply one message (synchronously; a throw stops the loop). */
+  /** Apply one message (synchronously; a throw stops the loop and is reported to {@link failed}). */
   apply(m: PulledMessage): void;
+  /**
+   * Applying `m` threw: the loop has stopped, and the state of its partitions is suspect (the
+   * message may be half applied). Called before the batch boundary is left, so the handler can
+   * make sure no flush takes a snapshot of that state ({@link BatchBoundary.poison}).
+   */
+  failed(err: unknown, m: PulledMessage): void;
   /** Every message of the batch is applied; `last` is its last message. */
   applied(last: PulledMessage, count: number): void;
   /** A pull ended with a status other than "nothing more now". */
@@ -51,11 +57,24 @@ export interface BatchHandler {
 export class BatchBoundary {
   private applying = 0;
   private waiting: Array<() => void> = [];
+  private poisoned = false;
 
   /** Null between batches, else a promise resolved as soon as the batches being applied are. */
   reached(): Promise<void> | null {
-    if (this.applying === 0) return null;
-    return new Promise((resolve) => this.waiting.push(resolve));
+    if (this.applying === 0 && !this.poisoned) return null;
+    return new Promise((resolve) => {
+      if (!this.poisoned) this.waiting.push(resolve);
+    });
+  }
+
+  /**
+   * A batch failed half applied: no boundary is ever reached again, so no flush of this worker
+   * takes the queue or a snapshot from now on (the worker is abandoned and its partitions are
+   * recovered afresh from what ClickHouse holds).
+   */
+  poison(): void {
+    this.poisoned = true;
+    this.waiting = [];
   }
 
   /** A consumer starts applying a batch. */
@@ -105,7 +124,8 @@ export class BatchConsumer {
         lastMessageAt = performance.now();
         this.boundary.enter();
         try {
-          await this.applyAll(messages);
+          const failed = await this.applyAll(messages);
+          if (failed) return;
           this.handler.applied(messages[messages.length - 1] as PulledMessage, messages.length);
         } finally {
           this.boundary.leave();
@@ -120,14 +140,22 @@ export class BatchConsumer {
     }
   }
 
-  private async applyAll(messages: readonly PulledMessage[]): Promise<void> {
+  /** Applies the batch in time slices; true when a message threw (reported, and the loop ends). */
+  private async applyAll(messages: readonly PulledMessage[]): Promise<boolean> {
     let sliceStart = performance.now();
     for (const m of messages) {
-      this.handler.apply(m);
+      try {
+        this.handler.apply(m);
+      } catch (err) {
+        this.stopped = true;
+        this.handler.failed(err, m);
+        return true;
+      }
       if (performance.now() - sliceStart >= this.o.sliceMs) {
         await turn();
         sliceStart = performance.now();
       }
     }
+    return false;
   }
 }
