@@ -34,7 +34,8 @@ Starts the cluster that cluster.config.ts describes:
   4. once GET /readyz answers 200, the demo catalog (brand demo, plan demo-hybrid, affiliate aff1, link demo1)
      unless link demo1 exists; then prints the redirect, report and metrics URLs
      and the admin token (generated unless AFFSTREAM_ADMIN_TOKEN is set).
-Ctrl-C or SIGTERM stops edges, then workers, then the servers it started.
+Once up, a worker or edge that dies is started again (after 1 s, doubling to 30 s while it keeps
+dying). Ctrl-C or SIGTERM stops edges, then workers, then the servers it started.
 
 Options:
   -d, --detach   run in the background, logging to <dataDir>/logs/up.log; returns once the
@@ -64,12 +65,20 @@ const DETACH_TIMEOUT_MS = 300_000;
 /** Edges flush their click batches within a publish timeout; workers flush to ClickHouse. */
 const EDGE_GRACE_MS = 10_000;
 const WORKER_GRACE_MS = 30_000;
+/** A child that dies once the cluster is up is started again after this, doubled for each death in a row up to {@link MAX_RESTART_PAUSE_MS}. */
+const RESTART_PAUSE_MS = 1_000;
+const MAX_RESTART_PAUSE_MS = 30_000;
+/** A child that ran this long before dying was not in a crash loop: its pause starts over. */
+const STABLE_MS = 60_000;
 
 interface Child {
   kind: 'edge' | 'worker';
   index: number;
   proc: ChildProcess;
   label: string;
+  startedAt: number;
+  /** Deaths in a row of this slot (kind, index), the current run not counted. */
+  deaths: number;
 }
 
 async function supervise(cfg: ClusterConfig): Promise<number> {
@@ -94,6 +103,7 @@ async function supervise(cfg: ClusterConfig): Promise<number> {
     children: [],
   };
   const children: Child[] = [];
+  const restarts = new Set<NodeJS.Timeout>();
   let servers: Servers | undefined;
   let code = 0;
   try {
@@ -113,15 +123,32 @@ async function supervise(cfg: ClusterConfig): Promise<number> {
     const died = new Promise<never>((_, reject) => (startupFailure = reject));
     // Observed through the races below; a death after them must not become an unhandled rejection.
     died.catch(() => {});
+    const recordChildren = () => {
+      state.children = children.map((c) => ({ kind: c.kind, index: c.index, pid: c.proc.pid ?? 0 }));
+      writeUpState(cfg, state);
+    };
+    // Once up, a child that dies (a crash, a kill -9) is started again in its slot: a worker
+    // recovers its partitions from ClickHouse and the stream, an edge adopts the dead one's spool.
     const onChildExit = (child: Child, exitCode: number | null, sig: NodeJS.Signals | null): void => {
       const why = `${child.label} (pid ${child.proc.pid}) ${describeExit(exitCode, sig)}`;
       if (state.phase === 'starting') startupFailure?.(new CliError(`${why} during startup`));
-      else if (state.phase === 'ready') say(`${why} unexpectedly; not restarted`);
+      if (state.phase !== 'ready') return;
+      const deaths = Date.now() - child.startedAt >= STABLE_MS ? 1 : child.deaths + 1;
+      const pause = Math.min(MAX_RESTART_PAUSE_MS, RESTART_PAUSE_MS * 2 ** (deaths - 1));
+      say(`${why} unexpectedly; starting it again in ${pause / 1000} s`);
+      const timer = setTimeout(() => {
+        restarts.delete(timer);
+        if (state.phase !== 'ready') return;
+        const fresh = spawnChild(child.kind, child.index, env, onChildExit, deaths);
+        children[children.indexOf(child)] = fresh;
+        recordChildren();
+        say(`${fresh.label} started again (pid ${fresh.proc.pid})`);
+      }, pause);
+      restarts.add(timer);
     };
     for (let i = 0; i < cfg.worker.count; i++) children.push(spawnChild('worker', i, env, onChildExit));
     for (let i = 0; i < cfg.edge.count; i++) children.push(spawnChild('edge', i, env, onChildExit));
-    state.children = children.map((c) => ({ kind: c.kind, index: c.index, pid: c.proc.pid ?? 0 }));
-    writeUpState(cfg, state);
+    recordChildren();
 
     await Promise.race([waitReady(state.edgeUrl, stop.signal), died]);
     const demo = loadDemoCatalog(state.edgeUrl, adminToken).catch((err: Error) => {
@@ -140,6 +167,7 @@ async function supervise(cfg: ClusterConfig): Promise<number> {
     }
   } finally {
     state.phase = 'stopping';
+    for (const t of restarts) clearTimeout(t);
     writeUpState(cfg, state);
     await stopChildren(children.filter((c) => c.kind === 'edge'), EDGE_GRACE_MS);
     await stopChildren(children.filter((c) => c.kind === 'worker'), WORKER_GRACE_MS);
@@ -157,6 +185,7 @@ function spawnChild(
   index: number,
   env: NodeJS.ProcessEnv,
   onExit: (child: Child, code: number | null, sig: NodeJS.Signals | null) => void,
+  deaths = 0,
 ): Child {
   const script = kind === 'edge' ? 'node/main.ts' : 'workers/main.ts';
   // Own process group: a terminal Ctrl-C reaches only the supervisor, which stops children in order.
@@ -166,7 +195,7 @@ function spawnChild(
     stdio: ['ignore', 'inherit', 'inherit'],
     detached: true,
   });
-  const child: Child = { kind, index, proc, label: `${kind} ${index}` };
+  const child: Child = { kind, index, proc, label: `${kind} ${index}`, startedAt: Date.now(), deaths };
   proc.once('error', (err) => say(`${child.label}: ${err.message}`));
   proc.once('exit', (code, sig) => onExit(child, code, sig));
   return child;
