@@ -11,6 +11,7 @@ import { ProcessSet } from './lib/proc.ts';
 import { renderRedirect, writeResults } from './lib/results.ts';
 import { ATTRIBUTION_DEFAULTS, renderAttribution, runAttribution } from './scenarios/attribution.ts';
 import { FRAUD_DEFAULTS, fraudStem, renderFraud, runFraud } from './scenarios/fraud.ts';
+import { FUZZ_DEFAULTS, renderFuzz, runFuzzScenario } from './scenarios/fuzz.ts';
 import { IMPORT_DEFAULTS, renderImport, runImport, TARGET_LINES_PER_S } from './scenarios/importRevenue.ts';
 import { frameBytes, INGEST_DEFAULTS, renderIngest, runIngest } from './scenarios/ingest.ts';
 import { MIXED_DEFAULTS, renderMixed, runMixed } from './scenarios/mixed.ts';
@@ -19,10 +20,11 @@ import { renderTransport, runTransport, TRANSPORT_DEFAULTS, type HttpTransport }
 
 /**
  * The npm packages the harness runs on that the product does not: its load tools and clients
- * (tools/autocannonChild.ts, the WebSocket clients of tools/). They are devDependencies, absent
- * from an install without them (`npm ci --omit=dev`).
+ * (tools/autocannonChild.ts, the WebSocket clients of tools/) and the property-based testing
+ * library of `fuzz`. They are devDependencies, absent from an install without them
+ * (`npm ci --omit=dev`).
  */
-export const HARNESS_PACKAGES = ['autocannon', 'ws'] as const;
+export const HARNESS_PACKAGES = ['autocannon', 'ws', 'fast-check'] as const;
 
 /** The {@link HARNESS_PACKAGES} that do not resolve from here: empty when the harness can run. */
 export function missingPackages(): string[] {
@@ -45,6 +47,7 @@ export const help = `Usage: affstream bench redirect [--duration S] [--connectio
        affstream bench postback|json|msgpack [--duration S] [--connections N] [--batch N] [--keep]
        affstream bench fraud [--rate R] [--duration S] [--warmup S] [--keep]
        affstream bench import [--lines N] [--keep]
+       affstream bench fuzz [--runs N] [--seed S] [--keep]
 
 Each scenario runs a real edge and worker (import: the CLI alone) in a fresh namespace (bench_<timestamp>) and writes
 loadtest/results/<date>-<scenario>.json and .md (<date>-<scenario>-2.* for the day's second run,
@@ -115,6 +118,17 @@ import       \`affstream import revenue\` of a generated CSV (deterministic) as 
              AFFSTREAM_BENCH_CPU_PROF=import profiles the measured import.
   --lines N         lines of the file (default ${IMPORT_DEFAULTS.lines.toLocaleString('en-US')})
 
+fuzz         every endpoint under random and hostile input from fast-check properties: redirects,
+             postbacks, JSON and msgpack batches (signed and not), the pixel, WebSocket stream
+             frames, the admin API, raw bytes on TCP. No 5xx, every request and frame answered,
+             every 4xx a JSON code, the documented answer where the protocol names one; the edge
+             and the worker still running (same pids), GET /healthz 200 after every target; then
+             ClickHouse must hold exactly the events the edge accepted, each once, and no refused
+             one (partial writes 0). A violation is shrunk to a minimal input, reported with the
+             seed and path that replay it.
+  --runs N          inputs per target (default ${FUZZ_DEFAULTS.runs.toLocaleString('en-US')}; 1-100000)
+  --seed S          fast-check's seed: the same seed generates the same inputs (default ${FUZZ_DEFAULTS.seed})
+
 Every scenario:
   --keep            keep the bench namespace (stream, catalog, ClickHouse database, Redis keys)
   -h, --help        show this text
@@ -137,6 +151,7 @@ const LIMITS = {
   soak: [1, 60],
   warmup: [0, 300],
   lines: [1_000, 10_000_000],
+  runs: [1, 100_000],
 } as const;
 type Flag = keyof typeof LIMITS;
 
@@ -262,6 +277,16 @@ const SCENARIOS: Record<string, Scenario> = {
       return async (procs) => {
         const results = await runImport(options, procs);
         return { results, markdown: renderImport(results), pass: results.pass };
+      };
+    },
+  },
+  fuzz: {
+    flags: ['runs', 'seed'],
+    prepare(values, keep, log) {
+      const options = { runs: intFlag('runs', values.runs, FUZZ_DEFAULTS.runs), seed: intFlag('seed', values.seed, FUZZ_DEFAULTS.seed), keep, log };
+      return async (procs) => {
+        const results = await runFuzzScenario(options, procs);
+        return { results, markdown: renderFuzz(results), pass: results.pass };
       };
     },
   },

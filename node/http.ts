@@ -31,7 +31,7 @@ export interface Reply {
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK', 201: '201 Created', 204: '204 No Content', 302: '302 Found', 400: '400 Bad Request',
   401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed',
-  409: '409 Conflict', 413: '413 Payload Too Large', 422: '422 Unprocessable Entity', 451: '451 Unavailable For Legal Reasons',
+  409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 451: '451 Unavailable For Legal Reasons',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
 

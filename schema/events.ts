@@ -4,7 +4,7 @@
  * so that the same input is accepted or rejected — with the same code — whichever way it came.
  */
 import { AffstreamError } from './errors.ts';
-import { normalizeMoney } from './money.ts';
+import { MAX_AMOUNT_DIGITS, normalizeMoney, storable } from './money.ts';
 import { isClickId } from './clickId.ts';
 
 /** Event types. */
@@ -106,6 +106,7 @@ function money(raw: Record<string, unknown>, name: string, required: boolean, al
   const m = normalizeMoney(v);
   if (m === undefined) throw reject('invalid_field', `${name} must be a decimal with at most 4 places`);
   if (m.charCodeAt(0) === 0x2d && !allowNegative) throw reject('invalid_field', `${name} must not be negative`);
+  if (!storable(m)) throw reject('invalid_field', `${name} must have at most ${MAX_AMOUNT_DIGITS} integer digits`);
   return m;
 }
 
@@ -150,7 +151,8 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw reject('invalid_field', 'an event must be an object');
   const t = TYPES.get(text(raw, 'type', true, 32)) as EventType | undefined;
   if (t === undefined) throw reject('unknown_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
-  if (raw.brand !== undefined && raw.brand !== brandId) throw reject('brand_mismatch', `brand ${String(raw.brand)} does not match ${brandId}`);
+  // Not String(): a decoded map such as {"toString": 1} makes it throw.
+  if (raw.brand !== undefined && raw.brand !== brandId) throw reject('brand_mismatch', `brand ${typeof raw.brand === 'string' ? raw.brand : `of type ${typeof raw.brand}`} does not match ${brandId}`);
   const ev: PlayerEvent = {
     eventId: id(raw, 'event_id'),
     type: t,
