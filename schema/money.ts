@@ -32,6 +32,21 @@ export function parseMoney(v: unknown): Money | undefined {
 }
 
 /**
+ * Integer digits an amount the cluster takes in may have (docs/protocol.md, “Money”). ClickHouse
+ * keeps money as Decimal64(4), below 10^14 units, and the sums stored beside the amounts
+ * (per-minute, per-day, per commission line) are the same type. An amount that did not fit would
+ * make every insert of its flush fail, stopping the namespace's writes; 12 digits leave two for
+ * the sums.
+ */
+export const MAX_AMOUNT_DIGITS = 12;
+
+/** Whether `text` (an amount as {@link normalizeMoney} writes it) has at most {@link MAX_AMOUNT_DIGITS} integer digits. */
+export function storable(text: string): boolean {
+  const dot = text.indexOf('.');
+  return (dot < 0 ? text.length : dot) - (text.charCodeAt(0) === 0x2d ? 1 : 0) <= MAX_AMOUNT_DIGITS;
+}
+
+/**
  * What `toDecimalText(parseMoney(v))` gives — the amount's text with 4 places, or undefined when
  * {@link parseMoney} refuses `v` — without going through a bigint: ingestion normalizes every
  * amount of every event, and two bigint conversions and a division cost more than the rest of an

@@ -7,7 +7,7 @@
  */
 import { AffstreamError, type ErrorCode } from '../../schema/errors.ts';
 import { parseEvent, type EventSource, type PlayerEvent } from '../../schema/events.ts';
-import { multiply, parseMoney, toDecimalText } from '../../schema/money.ts';
+import { MAX_AMOUNT_DIGITS, multiply, parseMoney, storable, toDecimalText } from '../../schema/money.ts';
 import type { NatsNames } from '../../schema/subjects.ts';
 import type { Brand } from '../../schema/catalog.ts';
 import type { Catalog } from '../../schema/catalogStore.ts';
@@ -52,6 +52,9 @@ function convert(e: PlayerEvent, brand: Brand, catalog: Catalog): void {
   e.originalCurrency = e.currency;
   e.amount = toDecimalText(multiply(parseMoney(e.amount) as bigint, r));
   e.win = toDecimalText(multiply(parseMoney(e.win) as bigint, r));
+  if (!storable(e.amount) || !storable(e.win)) {
+    throw new AffstreamError('invalid_field', `the amount converted to ${brand.currency} at ${rate.rate} has more than ${MAX_AMOUNT_DIGITS} integer digits`);
+  }
   e.currency = brand.currency;
 }
 

@@ -21,7 +21,7 @@ import { v5 as uuidv5 } from 'uuid';
 import { fileBatches, type FileFormat, type LineRejection } from '../../schema/fileLines.ts';
 import { insertStream, quote, selectRows } from '../../schema/clickhouse/client.ts';
 import { AffstreamError } from '../../schema/errors.ts';
-import { normalizeMoney } from '../../schema/money.ts';
+import { MAX_AMOUNT_DIGITS, normalizeMoney, storable } from '../../schema/money.ts';
 import { dayOf } from '../../workers/commissions/periods.ts';
 
 /** The figures of one accepted line, money as decimal text with 4 places. */
@@ -109,6 +109,7 @@ export function revenueLineParser(lastDay: string): RevenueLineParser {
       const amount = normalizeMoney(v);
       if (amount === undefined) return problem('invalid_field', `${f} must be a decimal with at most 4 places, got ${shown(v)}`);
       if (NON_NEGATIVE.has(f) && amount.startsWith('-')) return problem('invalid_field', `${f} must not be negative, got ${shown(v)}`);
+      if (!storable(amount)) return problem('invalid_field', `${f} must have at most ${MAX_AMOUNT_DIGITS} integer digits, got ${shown(v)}`);
       row[f] = amount;
     }
     return row;

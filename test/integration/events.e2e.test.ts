@@ -52,6 +52,7 @@ beforeAll(async () => {
     ['affiliates/aff1', { name: 'Aff One' }],
     ['links/L1', { brandId: 'casino', affiliateId: 'aff1', campaign: 'winter', landingUrl: 'https://casino.example/?cid={click_id}' }],
     ['rates/USD-EUR', { rate: '0.9' }],
+    ['rates/XBT-EUR', { rate: '50000' }],
   ]);
 });
 
@@ -165,10 +166,20 @@ describe('player events → attribution → reports', () => {
       { type: 'lottery', event_id: 'mx4', player_id: 'p9' },
       'not an object',
       { type: 'kyc', event_id: 'mx5', player_id: 'p9', status: 'approved', brand: 'other' },
+      // More integer digits than money is stored with, before or after conversion (docs/protocol.md, “Money”).
+      { type: 'deposit', event_id: 'mx6', player_id: 'p9', amount: '1000000000000', currency: 'EUR' },
+      { type: 'deposit', event_id: 'mx7', player_id: 'p9', amount: '100000000', currency: 'XBT' },
+      { type: 'registration', event_id: 'mx8', player_id: 'pmax' },
+      { type: 'deposit', event_id: 'mx9', player_id: 'pmax', amount: '999999999999.9999', currency: 'EUR' },
     ]);
     expect(mixed.status).toBe(200);
-    expect(mixed.body.accepted).toBe(1);
-    expect(mixed.body.rejected.map((r) => [r.index, r.code])).toEqual([[1, 'invalid_field'], [2, 'missing_field'], [3, 'unknown_type'], [4, 'invalid_field'], [5, 'brand_mismatch']]);
+    expect(mixed.body.accepted).toBe(3);
+    expect(mixed.body.rejected.map((r) => [r.index, r.code])).toEqual([[1, 'invalid_field'], [2, 'missing_field'], [3, 'unknown_type'], [4, 'invalid_field'], [5, 'brand_mismatch'], [6, 'invalid_field'], [7, 'invalid_field']]);
+    // The largest amount taken is stored, and the writes after it go on.
+    await waitFor('the largest deposit stored', async () => {
+      const [r] = await cluster.query<{ amount: string }>("SELECT toString(amount) AS amount FROM events WHERE event_id = 'mx9'");
+      return r;
+    }).then((r) => expect(r).toEqual({ amount: '999999999999.9999' }));
 
     const raw = async (body: string | Uint8Array, headers: Record<string, string>) => {
       const r = await fetch(`${base()}/v1/events`, { method: 'POST', headers, body: typeof body === 'string' ? body : Buffer.from(body) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { multiply, normalizeMoney, parseMoney, splitByWeights, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
+import { multiply, normalizeMoney, parseMoney, splitByWeights, storable, toCents, toDecimalText, UNIT } from '../../schema/money.ts';
 
 describe('money', () => {
   it('parses decimal text and JSON numbers exactly', () => {
@@ -74,5 +74,15 @@ describe('money', () => {
       });
     }
   });
-});
 
+  it('tells the amounts storage holds with their sums: at most 12 integer digits', () => {
+    expect(storable('999999999999.9999')).toBe(true);
+    expect(storable('-999999999999.9999')).toBe(true);
+    expect(storable('0.0001')).toBe(true);
+    expect(storable('1000000000000.0000')).toBe(false);
+    expect(storable('-1000000000000.0000')).toBe(false);
+    expect(storable(normalizeMoney('000999999999999') as string)).toBe(true);
+    expect(storable(normalizeMoney('001000000000000') as string)).toBe(false);
+    expect(storable(normalizeMoney(' 0000123 ') as string)).toBe(true);
+  });
+});
