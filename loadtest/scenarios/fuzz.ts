@@ -60,6 +60,8 @@ export interface FuzzOptions {
   runs: number;
   /** The edge's `edge.maxEventBodyBytes` (default 1 MiB): bodies and frames just over it must be refused. */
   maxEventBodyBytes?: number;
+  /** The edge's `edge.maxAdminBodyBytes` (default 64 KiB): the admin API's body limit, and that of paths no route takes. */
+  maxAdminBodyBytes?: number;
   /** Time one target may take before fast-check stops generating (default 60 s + 100 ms per run). */
   targetBudgetMs?: number;
   log(line: string): void;
@@ -595,6 +597,8 @@ interface Context {
   adminToken: string;
   clickId: string;
   maxBody: number;
+  /** The body limit of a path no route takes. */
+  maxUnroutedBody: number;
   ledger: Ledger;
   /** Clicks recorded: each answer 302 or 451 of a redirect. */
   clicks: number;
@@ -943,8 +947,12 @@ const postbackProperty: Property = (ctx, newRun) => {
           ? httpRequest('GET', `${path}?${q}`, [])
           : httpRequest('POST', path, t.contentType === undefined ? [] : [['Content-Type', t.contentType]], Buffer.from(q, 'utf8'));
       const what = `${t.method} ${show(path)} ${show(q)}`;
+      // docs/protocol.md, “2. S2S postback”: the brand, then a POST's type. A brand with a '/' is
+      // another path: the catch-all's body limit (the admin API's) comes before its 404.
+      const elsewhere = t.brand !== undefined && t.brand.includes('/');
       const expected =
-        t.brand !== undefined ? { status: 404 }
+        elsewhere && t.method === 'POST' && Buffer.byteLength(q, 'utf8') > ctx.maxUnroutedBody ? { status: 413, code: 'body_too_large' }
+        : t.brand !== undefined ? { status: 404 }
         : t.method === 'POST' && !/^application\/x-www-form-urlencoded\b/i.test(t.contentType ?? '') ? { status: 415, code: 'unsupported_media_type' }
         : t.auth === 'none' ? { status: 401, code: 'unauthorized' }
         : t.auth.startsWith('wrong') ? { status: 401, code: 'invalid_signature' }
@@ -1033,7 +1041,8 @@ function eventsProperty(format: Format): Property {
             { weight: 1, arbitrary: fc.integer({ min: 2, max: format === 'json' ? 5_000 : 2_000 }).map((deep) => ({ deep })) },
           ),
           body: fc.oneof({ weight: 12, arbitrary: fc.constant('as-is' as const) }, { weight: 1, arbitrary: fc.constantFrom('truncated' as const, 'random' as const, 'huge' as const) }),
-          cut: fc.double({ min: 0, max: 1, noNaN: true }),
+          // A fraction of the body kept: below 1, so a truncated body is always missing a byte at least.
+          cut: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
           random: fc.uint8Array({ minLength: 1, maxLength: 512 }),
           source: rarely(fc.constantFrom('import', ' Import ', 'IMPORT', 'json', 'platform', '')),
           chunked: fc.boolean(),
@@ -1052,7 +1061,7 @@ function eventsProperty(format: Format): Property {
         if ('deep' in t.events) body = deepEnvelope(format, envelope, t.events.deep);
         else body = format === 'json' ? Buffer.from(JSON.stringify(envelope) ?? '', 'utf8') : encodeMsgpack(envelope);
         if (t.body === 'huge') body = padBody(format, envelope, ctx.maxBody + 1 + t.random.length);
-        else if (t.body === 'truncated') body = body.subarray(0, Math.floor(t.cut * body.length));
+        else if (t.body === 'truncated') body = body.subarray(0, Math.min(body.length - 1, Math.floor(t.cut * body.length)));
         else if (t.body === 'random') body = Buffer.from(t.random);
         const sig = hmac(ctx.secret, body);
         const headers: Array<[string, string]> = [];
@@ -1629,7 +1638,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzFigures> {
   const ledger = new Ledger(tag);
   const ctx: Context = {
     port, edgeUrl: o.edgeUrl, brand: o.brand, secret: o.postbackSecret, currency: brand.currency, linkCode: o.linkCode, adminToken: o.adminToken, clickId,
-    maxBody: o.maxEventBodyBytes ?? 1024 * 1024, ledger, clicks: 1,
+    maxBody: o.maxEventBodyBytes ?? 1024 * 1024, maxUnroutedBody: o.maxAdminBodyBytes ?? 64 * 1024, ledger, clicks: 1,
   };
   const budget = o.targetBudgetMs ?? 60_000 + 100 * o.runs;
   const targets: TargetFigures[] = [];
@@ -1819,7 +1828,7 @@ export async function runFuzzScenario(opts: FuzzScenarioOptions, procs: ProcessS
     // Not guarded: an edge that dies under the fuzz is what the run is to report, not a reason to lose it.
     figures = await runFuzz({
       edgeUrl: cluster.edgeUrl, brand: BENCH_BRAND, postbackSecret: secret, linkCode: BENCH_LINK, adminToken: cluster.adminToken,
-      seed: opts.seed, runs: opts.runs, maxEventBodyBytes: cfg.edge.maxEventBodyBytes, log,
+      seed: opts.seed, runs: opts.runs, maxEventBodyBytes: cfg.edge.maxEventBodyBytes, maxAdminBodyBytes: cfg.edge.maxAdminBodyBytes, log,
     });
     for (const child of [edge, worker]) processes.push({ name: child.name, pid: child.pid, running: !exited.has(child.name) });
     if (processes.every((p) => p.running)) {

@@ -36,7 +36,7 @@ describe('fuzzing every endpoint', () => {
   it('breaks no rule, crashes nothing, and ClickHouse holds exactly what the edge accepted', async () => {
     const f = await runFuzz({
       edgeUrl: `http://127.0.0.1:${port}`, brand: BRAND, postbackSecret: SECRET, linkCode: 'L1', adminToken: cluster.token,
-      seed: SEED, runs: RUNS, maxEventBodyBytes: cluster.cfg.edge.maxEventBodyBytes, log: () => undefined,
+      seed: SEED, runs: RUNS, maxEventBodyBytes: cluster.cfg.edge.maxEventBodyBytes, maxAdminBodyBytes: cluster.cfg.edge.maxAdminBodyBytes, log: () => undefined,
     });
     const broken = [...f.targets.flatMap((t) => [...t.samples, ...(t.counterexample ? [{ target: t.target, detail: t.counterexample, input: '' }] : [])]), ...f.closingViolations];
     expect(broken).toEqual([]);
