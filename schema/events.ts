@@ -152,7 +152,7 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
   const t = TYPES.get(text(raw, 'type', true, 32)) as EventType | undefined;
   if (t === undefined) throw reject('unknown_type', `type must be one of ${EVENT_TYPES.join(', ')}`);
   // Not String(): a decoded map such as {"toString": 1} makes it throw.
-  if (raw.brand !== undefined && raw.brand !== brandId) throw reject('brand_mismatch', `brand ${typeof raw.brand === 'string' ? raw.brand : `of type ${typeof raw.brand}`} does not match ${brandId}`);
+  if (raw.brand !== undefined && raw.brand !== null && raw.brand !== brandId) throw reject('brand_mismatch', `brand ${typeof raw.brand === 'string' ? raw.brand : `of type ${typeof raw.brand}`} does not match ${brandId}`);
   const ev: PlayerEvent = {
     eventId: id(raw, 'event_id'),
     type: t,
@@ -181,8 +181,8 @@ export function parseEvent(raw: Record<string, unknown>, brandId: string, source
   if (ev.country && !/^[A-Z]{2}$/.test(ev.country)) throw reject('invalid_field', 'country must be ISO 3166 alpha-2');
   switch (t) {
     case 'registration': {
-      const c = text(raw, 'click_id', false, 64).toLowerCase();
-      // An unknown or malformed click id is not an error: the player is organic.
+      // An unknown or malformed click id — of any length — is not an error: the player is organic.
+      const c = (typeof raw.click_id === 'string' ? raw.click_id.trim() : text(raw, 'click_id', false, 64)).toLowerCase();
       ev.clickId = isClickId(c) ? c : '';
       break;
     }

@@ -29,12 +29,14 @@ export function postbackFields(params: URLSearchParams): Record<string, unknown>
   const raw: Record<string, unknown> = {};
   for (const [k, v] of params) {
     if (k === 'token' || k === 'sig') continue;
-    const name = ALIASES[k] ?? k;
+    // Own keys only: a parameter named `constructor` or `__proto__` is no alias of anything.
+    const name = Object.hasOwn(ALIASES, k) ? (ALIASES[k] as string) : k;
     // The canonical name wins over an alias when both are sent.
     if (name in raw && name !== k) continue;
     raw[name] = v;
   }
-  const t = TYPE_ALIASES[String(raw.type ?? '')];
+  const typeName = String(raw.type ?? '');
+  const t = Object.hasOwn(TYPE_ALIASES, typeName) ? TYPE_ALIASES[typeName] : undefined;
   if (t) {
     raw.type = t.type;
     if (t.first) raw.first = true;

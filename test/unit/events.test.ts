@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEvent } from '../../schema/events.ts';
+import { postbackFields } from '../../node/ingest/postback.ts';
 import { AffstreamError } from '../../schema/errors.ts';
 
 const NOW = Date.UTC(2026, 10, 20, 12);
@@ -43,5 +44,22 @@ describe('event validation (every transport)', () => {
     expect(code({ type: 'kyc', status: 'approved', event_id: 'has space', player_id: 'p' })).toBe('invalid_field');
     expect(code({ type: 'kyc', status: 'approved', event_id: 'x'.repeat(129), player_id: 'p' })).toBe('invalid_field');
     expect(code({ type: 'kyc', status: 'approved', event_id: { a: 1 }, player_id: 'p' })).toBe('invalid_field');
+  });
+
+  it('takes a malformed click id of any length as organic, and a null brand as none', () => {
+    expect(parseEvent({ ...base, type: 'registration', click_id: `01a1fb40-0efa-78a7-b23e-632c6d65b1ce${'x'.repeat(100)}` }, 'b1', 'pixel', NOW).clickId).toBe('');
+    expect(parseEvent({ ...base, type: 'registration', click_id: ' 01a1fb40-0efa-78a7-b23e-632c6d65b1ce ' }, 'b1', 'json', NOW).clickId).toBe('01a1fb40-0efa-78a7-b23e-632c6d65b1ce');
+    expect(code({ ...base, type: 'registration', click_id: { id: 1 } })).toBe('invalid_field');
+    expect(code({ ...base, type: 'kyc', status: 'approved', brand: null })).toBe('accepted');
+  });
+
+  it('reads postback parameters by their own names only: `constructor` or `__proto__` is no alias', () => {
+    for (const type of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const raw = postbackFields(new URLSearchParams({ type, event_id: 'e1', player_id: 'p1' }));
+      expect(raw.type).toBe(type);
+      expect(code(raw)).toBe('unknown_type');
+    }
+    expect(postbackFields(new URLSearchParams({ constructor: 'x', txid: 't1' }))).toEqual({ constructor: 'x', event_id: 't1' });
+    expect(postbackFields(new URLSearchParams({ type: 'ftd' }))).toEqual({ type: 'deposit', first: true });
   });
 });
