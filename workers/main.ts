@@ -24,7 +24,20 @@ const supervisor = new WorkerSupervisor({
 const server = cfg.worker.metricsPort > 0
   ? serveWorkerHealth(cfg.worker.metricsPort + index, { registry: metrics.registry, health: () => supervisor.health(), readiness: () => supervisor.readiness() }, log)
   : undefined;
-for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => supervisor.stop());
+/**
+ * A stop waits for the last flush; with ClickHouse or NATS gone it could wait for ever. Exiting
+ * then loses nothing: what was not flushed is not acknowledged, and the next worker replays it.
+ */
+const STOP_DEADLINE_MS = 25_000;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    if (!supervisor.stop()) process.exit(0);
+    setTimeout(() => {
+      log.error({ afterMs: STOP_DEADLINE_MS }, 'stop did not finish in time: exiting (what was not flushed is replayed by the next worker)');
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+  });
+}
 try {
   await supervisor.run();
   server?.close();

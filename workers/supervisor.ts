@@ -132,11 +132,18 @@ export class WorkerSupervisor {
     this.state = 'stopped';
   }
 
-  /** Stop the running instance (flushing) and end {@link run}. */
-  stop(): void {
-    if (this.state === 'stopped') return;
-    this.state = 'stopping';
-    this.stopRequested?.();
+  /**
+   * Stop the running instance (flushing) and end {@link run}. False when no instance consumes
+   * (starting, or restarting after a failure): nothing was consumed that a flush would keep, and
+   * a start waiting for its servers may never end, so the caller exits at once.
+   */
+  stop(): boolean {
+    const consuming = this.state === 'consuming';
+    if (this.state !== 'stopped') {
+      this.state = 'stopping';
+      this.stopRequested?.();
+    }
+    return consuming;
   }
 
   /** `/healthz`: 503 while a dead loop's partitions wait for their new instance. */

@@ -61,7 +61,7 @@ describe('WorkerSupervisor', () => {
     const ready = supervisor.readiness();
     expect(ready.status).toBe(200);
     expect(ready.body.partitions).toHaveLength(2);
-    supervisor.stop();
+    expect(supervisor.stop()).toBe(true);
     await run;
     expect(supervisor.health().body.state).toBe('stopped');
   });
@@ -113,13 +113,13 @@ describe('WorkerSupervisor', () => {
     await run;
   });
 
-  it('a stop requested while an instance starts stops that instance once it is up', async () => {
+  it('a stop requested while an instance starts says there is nothing to flush, and stops that instance once it is up', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const w = new FakeInstance(new Set());
     const supervisor = new WorkerSupervisor({ start: async () => (await gate, w), log: pino({ level: 'silent' }) });
     const run = supervisor.run();
-    supervisor.stop();
+    expect(supervisor.stop()).toBe(false);
     release();
     await run;
     expect(w.calls).toEqual(['stop']);
