@@ -65,7 +65,9 @@ export class ClusterProcess {
 
   constructor(readonly kind: 'edge' | 'worker', private readonly env: Record<string, string>) {}
 
+  /** Spawn the process; once only (a second spawn would leave the first running, unowned). */
   start(): this {
+    if (this.child) throw new Error(`${this.kind} process already started (pid ${this.child.pid})`);
     const entry = this.kind === 'edge' ? 'node/main.ts' : 'workers/main.ts';
     const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: PROJECT_ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (b: Buffer) => {

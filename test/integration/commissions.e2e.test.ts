@@ -231,7 +231,7 @@ describe('commissions', () => {
     const worker = cluster.processes.find((p) => p.kind === 'worker' && p.running);
     await worker!.stop('SIGKILL');
     await nc.close();
-    cluster.worker().start();
+    cluster.worker();
     const [pb] = await waitFor('the postback after the restart', async () => (postbacksOf('dep-p2').length > 0 ? postbacksOf('dep-p2') : undefined), 90_000);
     expect(pb!.searchParams.get('st')).toBe('pending');
     const versions = await cluster.query<{ id: string; version: number; n: number }>(
@@ -261,7 +261,7 @@ describe('commissions', () => {
     await ch.command({ query: 'ALTER TABLE fraud_state DELETE WHERE 1 = 1' });
     await ch.close();
     await waitFor('the snapshots gone', async () => ((await cluster.query<{ n: number }>('SELECT toUInt32(count()) AS n FROM fraud_state'))[0]?.n === 0 ? true : undefined));
-    cluster.worker().start();
+    cluster.worker();
     // A new line for a player whose CPA is already paid and reversed would show a book rebuilt wrong.
     const t = Date.now();
     await event({ type: 'dep', txid: 'dep-p1-again', player_id: 'p1', amount: '100.00', currency: 'EUR', ts: String(t) });
