@@ -12,6 +12,7 @@ import { httpOk } from './http.ts';
 import { benchNamespace, dropNamespace } from './namespace.ts';
 import { freePorts, waitFor } from './net.ts';
 import { serverPids, type Child, type ProcessSet } from './proc.ts';
+import { gitState, machine, type Machine } from './results.ts';
 
 /** How long a started process may take to answer. */
 const READY_TIMEOUT_MS = 30_000;
@@ -128,4 +129,25 @@ export class BenchCluster {
     }
     await this.servers?.stop();
   }
+}
+
+/** The start of a scenario's run. */
+export interface RunStart {
+  started: Date;
+  /** The machine, read before the run's own processes add to its load average. */
+  host: Machine;
+  /** The commit, read before the run writes any result file. */
+  git: { commit: string; dirty: boolean };
+  /** The run's own namespace and ports. */
+  cluster: BenchCluster;
+  /** A postback secret for the run's brands. */
+  secret: string;
+}
+
+/** What every scenario does first: note when, on what and on which commit, and prepare its cluster. */
+export async function beginRun(started = new Date()): Promise<RunStart> {
+  const host = machine();
+  const git = gitState(PROJECT_ROOT);
+  const cluster = await BenchCluster.prepare(started);
+  return { started, host, git, cluster, secret: randomBytes(18).toString('base64url') };
 }

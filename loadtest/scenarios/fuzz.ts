@@ -25,16 +25,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { decode, encode, ExtData } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import WebSocket from 'ws';
-import { clickhouse, PROJECT_ROOT, quote, selectRows } from '../../schema/mod.ts';
+import { clickhouse, quote, selectRows } from '../../schema/mod.ts';
 import { landingTemplate, putRecords } from '../lib/catalog.ts';
-import { BenchCluster } from '../lib/cluster.ts';
+import { beginRun, type BenchCluster } from '../lib/cluster.ts';
 import { sendBatch, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { httpCall } from '../lib/http.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { countClicks, waitForRows } from '../lib/namespace.ts';
 import { promSum, scrape, waitFor } from '../lib/net.ts';
 import type { ProcessSet } from '../lib/proc.ts';
-import { gitState, machine, machineLine, verdictSection, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { machineLine, verdictSection, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Options and figures
@@ -1804,12 +1804,8 @@ export function compareStorage(f: FuzzFigures, stored: ReadonlyMap<string, numbe
 /** Runs `affstream bench fuzz`: a fresh edge and worker, {@link runFuzz}, then ClickHouse against the answers. */
 export async function runFuzzScenario(opts: FuzzScenarioOptions, procs: ProcessSet): Promise<FuzzResults> {
   const { log } = opts;
-  const started = new Date();
-  const host = machine();
-  const git = gitState(PROJECT_ROOT);
-  const cluster = await BenchCluster.prepare(started);
+  const { started, host, git, cluster, secret } = await beginRun();
   const { cfg, namespace } = cluster;
-  const secret = randomBytes(18).toString('base64url');
   let figures: FuzzFigures | undefined;
   let storage: FuzzStorage | undefined;
   const processes: FuzzResults['processes'] = [];

@@ -19,9 +19,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Catalog, clickhouse, type ClusterConfig, connectNats, ensureNats, migrate, parseBrand, PROJECT_ROOT, selectRows, toDecimalText } from '../../schema/mod.ts';
 import { Rng } from '../generator/random.ts';
-import { BenchCluster } from '../lib/cluster.ts';
+import { beginRun, type BenchCluster } from '../lib/cluster.ts';
 import { cpuMicros, memoryMiB, serverPids, type ProcessSet } from '../lib/proc.ts';
-import { gitState, machine, machineLine, verdictSection, type Machine, type Verdict } from '../lib/results.ts';
+import { machineLine, verdictSection, type Machine, type Verdict } from '../lib/results.ts';
 
 /** Options of {@link runImport}. */
 export interface ImportOptions {
@@ -270,10 +270,7 @@ function profiled(cluster: BenchCluster): string[] {
 /** Runs the scenario. */
 export async function runImport(opts: ImportOptions, procs: ProcessSet): Promise<ImportResults> {
   const { log } = opts;
-  const started = new Date();
-  const host = machine();
-  const git = gitState(PROJECT_ROOT);
-  const cluster = await BenchCluster.prepare(started);
+  const { started, host, git, cluster } = await beginRun();
   const { cfg, namespace } = cluster;
   log(`generating ${fmt(opts.lines)} lines of revenue…`);
   const file = await writeRevenueFile(path.join(cluster.workDir, `revenue-${opts.lines}.csv`), opts.lines);

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { clickhouse, type ClusterConfig, type FraudPause, isAffiliateWide, type Money, type Plan, PROJECT_ROOT, quote, toDecimalText } from '../../schema/mod.ts';
+import { clickhouse, type ClusterConfig, type FraudPause, isAffiliateWide, type Money, type Plan, quote, toDecimalText } from '../../schema/mod.ts';
 import { CommissionLedger, type LineGroup } from '../generator/commissionLedger.ts';
 import { Ledger } from '../generator/ledger.ts';
 import { planProgramme, type PlanTerms, type Programme, type ProgrammePlan } from '../generator/programme.ts';
@@ -25,12 +25,12 @@ import {
 } from '../generator/verify.ts';
 import { landingTemplate, putRecords } from '../lib/catalog.ts';
 import { timeChart } from '../lib/chart.ts';
-import { BenchCluster } from '../lib/cluster.ts';
+import { beginRun } from '../lib/cluster.ts';
 import { adminGet, liveCounters, redirect, sendPostback, visitorAddress, waitForBrand, type EventTarget } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { commissionLineGroups, countClicks, countCommissionLines, countEventRows, revshareAccruals, waitForRows } from '../lib/namespace.ts';
 import { memoryMiB, withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, gitState, machine, machineLine, processCpu, spanWindow, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, machineLine, processCpu, spanWindow, RESULTS_DIR, rateStem, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import { promBuckets, scrape, type Bucket } from '../lib/net.ts';
 import { loopDelaySummary, Sampler, type LoopDelaySummary, type Sample } from '../lib/sampler.ts';
 import { bucketQuantile, latencySummary } from '../lib/stats.ts';
@@ -493,12 +493,8 @@ export async function runMixed(opts: MixedOptions, procs: ProcessSet): Promise<M
   if (day(endBy) !== day(started.getTime())) {
     throw new Error(`the run would span 00:00 UTC (it may last until ${new Date(endBy).toISOString()}): the ledger books clicks on the UTC day the edge stamps them; start it after midnight`);
   }
-  const host = machine();
-  // Before the run writes its chart over the previous one (a tracked file): the commit it ran on.
-  const git = gitState(PROJECT_ROOT);
-  const cluster = await BenchCluster.prepare(started);
+  const { host, git, cluster, secret } = await beginRun(started);
   const { cfg, namespace } = cluster;
-  const secret = randomBytes(18).toString('base64url');
   const tag = randomBytes(3).toString('hex');
   const programme = planProgramme(tag, opts.seed);
   const probeAffiliates = [`gen-${tag}-probe-click`, `gen-${tag}-probe-fraud`, ...Array.from({ length: REGISTRATION_PROBE_AFFILIATES }, (_, i) => `gen-${tag}-probe-reg-${i}`)];

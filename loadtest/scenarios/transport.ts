@@ -12,15 +12,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encode } from '@msgpack/msgpack';
-import { PROJECT_ROOT } from '../../schema/mod.ts';
 import { createCatalog } from '../lib/catalog.ts';
-import { BenchCluster } from '../lib/cluster.ts';
+import { beginRun } from '../lib/cluster.ts';
 import { waitForBrand } from '../lib/eventClient.ts';
 import { summarizeLog } from '../lib/logs.ts';
 import { countEventRows, countEvents, waitForEventRows } from '../lib/namespace.ts';
 import { promSum, scrape } from '../lib/net.ts';
 import { withCpu, type ProcessSet } from '../lib/proc.ts';
-import { cpuSection, gitState, machine, machineLine, spanWindow, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
+import { cpuSection, machineLine, spanWindow, verdictSection, type CpuWindow, type LogSummary, type Machine, type Verdict } from '../lib/results.ts';
 import type { TrafficRequest } from '../lib/traffic.ts';
 import { runAutocannonRaw, type AutocannonOutput } from '../tools/autocannon.ts';
 
@@ -102,12 +101,8 @@ async function settledCount(metricsUrl: string): Promise<number | undefined> {
 /** Runs the scenario of `opts.transport`. */
 export async function runTransport(opts: TransportOptions, procs: ProcessSet): Promise<TransportResults> {
   const { log } = opts;
-  const started = new Date();
-  const host = machine();
-  const git = gitState(PROJECT_ROOT);
-  const cluster = await BenchCluster.prepare(started);
+  const { started, host, git, cluster, secret } = await beginRun();
   const { cfg, namespace } = cluster;
-  const secret = randomBytes(18).toString('base64url');
   const tag = randomBytes(3).toString('hex');
   const eventsPerRequest = opts.transport === 'postback' ? 1 : opts.batch;
   let tool: AutocannonOutput | undefined;
