@@ -24,6 +24,9 @@ import { EventDedupe } from './ingest/dedupe.ts';
 import { Ingest } from './ingest/ingest.ts';
 import { FraudPauses } from './fraud/pauses.ts';
 
+/** How long a stopping edge lets its open connections finish their requests before it closes them. */
+const CONNECTION_GRACE_MS = 250;
+
 /** A running edge. */
 export interface Edge {
   port: number;
@@ -77,7 +80,7 @@ export async function startEdge(cfg: ClusterConfig, opts: { adminToken: string; 
     publisher,
     async stop(timeoutMs = 10_000) {
       stopping = true;
-      server.close();
+      await server.close(CONNECTION_GRACE_MS);
       await publisher.close(timeoutMs);
       acks.close();
       spool.close();

@@ -53,7 +53,13 @@ export interface EdgeDeps {
 /** A listening edge. */
 export interface EdgeServer {
   port: number;
-  close(): void;
+  /**
+   * Stop taking connections, give the open ones `graceMs` to finish what they are asking, then
+   * close them all: from then on no request is answered, so every click answered is already in
+   * the publisher when the caller flushes it (a keep-alive connection would otherwise go on
+   * getting 302s whose clicks the stopping edge never publishes).
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 function build(d: EdgeDeps): { app: TemplatedApp; stopFeeds: () => void } {
@@ -141,9 +147,11 @@ export function listen(d: EdgeDeps, port = d.cfg.edge.port): Promise<EdgeServer>
       }
       resolve({
         port: us_socket_local_port(socket),
-        close: () => {
+        close: async (graceMs) => {
           stopFeeds();
           us_listen_socket_close(socket);
+          await new Promise((r) => setTimeout(r, graceMs));
+          app.close();
         },
       });
     });

@@ -60,7 +60,10 @@ describe('two edges on one port', () => {
     expect(redirected + failed).toBe(MAX);
     expect(redirected).toBeGreaterThan(MAX - 50);
     const clicks = async () => (await cluster.query<{ n: number; ids: number }>("SELECT count() AS n, uniqExact(click_id) AS ids FROM clicks WHERE affiliate_id = 'a1'"))[0];
-    await waitFor(`${redirected} clicks in ClickHouse`, async () => ((await clicks())?.n === redirected ? true : undefined), 60_000, 250);
+    let held: { n: number; ids: number } | undefined;
+    await waitFor(`${redirected} clicks in ClickHouse`, async () => ((held = await clicks())?.n === redirected ? true : undefined), 60_000, 250).catch((err: Error) => {
+      throw new Error(`${err.message}; ClickHouse held ${JSON.stringify(held)}`);
+    });
     // A later click through the remaining edge lands after every earlier one: nothing more arrives.
     expect((await click(port, 'e1', 'sub1=last', { 'user-agent': BROWSER_UA, Connection: 'close' })).status).toBe(302);
     await waitFor('the last click', async () => ((await clicks())?.n === redirected + 1 ? true : undefined), 60_000, 250);
