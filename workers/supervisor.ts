@@ -11,6 +11,7 @@
  * like a message that cannot be decoded.
  */
 import type { Logger } from 'pino';
+import { exponentialBackoff, failuresInARow, RESTART_PACING, type RestartPacing } from '../schema/backoff.ts';
 
 /** A partition loop that died: where, and why. */
 export interface LoopFailure {
@@ -58,11 +59,8 @@ export interface SupervisorOptions {
   log: Logger;
   /** Counted at each restart and each message quarantined. */
   counters?: { restarts(): void; quarantined(): void };
-  /** Pause before the first restart; doubled for each failure in a row, up to {@link maxBackoffMs}. */
-  backoffMs?: number;
-  maxBackoffMs?: number;
-  /** An instance that ran this long before failing resets the pause. */
-  stableAfterMs?: number;
+  /** Pauses between restarts; default {@link RESTART_PACING}. */
+  pacing?: RestartPacing;
   /** Failures at the same message before it is skipped. */
   quarantineAfter?: number;
 }
@@ -91,7 +89,7 @@ export class WorkerSupervisor {
   private readonly o: Required<Omit<SupervisorOptions, 'counters'>> & Pick<SupervisorOptions, 'counters'>;
 
   constructor(options: SupervisorOptions) {
-    this.o = { backoffMs: 1_000, maxBackoffMs: 30_000, stableAfterMs: 60_000, quarantineAfter: 3, ...options };
+    this.o = { pacing: RESTART_PACING, quarantineAfter: 3, ...options };
     this.stopping = new Promise((resolve) => (this.stopRequested = () => resolve('stop')));
   }
 
@@ -124,8 +122,8 @@ export class WorkerSupervisor {
       this.o.log.error({ ...outcome, restarts: this.restarts }, 'partition loop died; abandoning this instance (nothing flushed) and recovering its partitions afresh');
       await w.abandon();
       this.strike(outcome);
-      inARow = Date.now() - startedAt >= this.o.stableAfterMs ? 1 : inARow + 1;
-      const pause = Math.min(this.o.maxBackoffMs, this.o.backoffMs * 2 ** (inARow - 1));
+      inARow = failuresInARow(inARow, Date.now() - startedAt, this.o.pacing);
+      const pause = exponentialBackoff(inARow, this.o.pacing.baseMs, this.o.pacing.maxMs);
       await Promise.race([new Promise((r) => setTimeout(r, pause)), this.stopping]);
     }
     this.current = undefined;

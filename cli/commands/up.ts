@@ -10,6 +10,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { exponentialBackoff, failuresInARow, RESTART_PACING } from '../../schema/backoff.ts';
 import { bootConfig } from '../../schema/bootConfig.ts';
 import { migrate } from '../../schema/clickhouse/migrate.ts';
 import { loadRulesFile } from '../../workers/runtime/rulesFile.ts';
@@ -65,11 +66,6 @@ const DETACH_TIMEOUT_MS = 300_000;
 /** Edges flush their click batches within a publish timeout; workers flush to ClickHouse. */
 const EDGE_GRACE_MS = 10_000;
 const WORKER_GRACE_MS = 30_000;
-/** A child that dies once the cluster is up is started again after this, doubled for each death in a row up to {@link MAX_RESTART_PAUSE_MS}. */
-const RESTART_PAUSE_MS = 1_000;
-const MAX_RESTART_PAUSE_MS = 30_000;
-/** A child that ran this long before dying was not in a crash loop: its pause starts over. */
-const STABLE_MS = 60_000;
 
 interface Child {
   kind: 'edge' | 'worker';
@@ -133,8 +129,8 @@ async function supervise(cfg: ClusterConfig): Promise<number> {
       const why = `${child.label} (pid ${child.proc.pid}) ${describeExit(exitCode, sig)}`;
       if (state.phase === 'starting') startupFailure?.(new CliError(`${why} during startup`));
       if (state.phase !== 'ready') return;
-      const deaths = Date.now() - child.startedAt >= STABLE_MS ? 1 : child.deaths + 1;
-      const pause = Math.min(MAX_RESTART_PAUSE_MS, RESTART_PAUSE_MS * 2 ** (deaths - 1));
+      const deaths = failuresInARow(child.deaths, Date.now() - child.startedAt, RESTART_PACING);
+      const pause = exponentialBackoff(deaths, RESTART_PACING.baseMs, RESTART_PACING.maxMs);
       say(`${why} unexpectedly; starting it again in ${pause / 1000} s`);
       const timer = setTimeout(() => {
         restarts.delete(timer);

@@ -37,8 +37,7 @@ function harness() {
     },
     log: pino({ level: 'silent' }),
     counters: { restarts: () => counted.restarts++, quarantined: () => counted.quarantined++ },
-    backoffMs: 1,
-    maxBackoffMs: 4,
+    pacing: { baseMs: 1, maxMs: 4, stableMs: 60_000 },
   });
   /** Resolves once the `n`th instance (1-based) has been started and taken into use. */
   const nth = async (n: number) => {

@@ -7,6 +7,7 @@
  * `backoffBaseMs × 2^(n−1)`, at most `backoffMaxMs`, and never past the end of its retry time: the
  * last attempt is made right at the end, and the job is given up when that one fails too.
  */
+import { exponentialBackoff } from '../../schema/backoff.ts';
 import type { PostbacksConfig } from '../../schema/config.ts';
 
 /** What the dispatcher remembers of a job across deliveries (in the jobs KV bucket). */
@@ -23,8 +24,7 @@ export interface JobProgress {
 
 /** How long a job waits after its `attempt`-th failed attempt (ms). */
 export function backoffMs(attempt: number, cfg: Pick<PostbacksConfig, 'backoffBaseMs' | 'backoffMaxMs'>): number {
-  // 2^n overflows to Infinity long before it matters; the cap keeps the result finite.
-  return Math.min(cfg.backoffMaxMs, cfg.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
+  return exponentialBackoff(attempt, cfg.backoffBaseMs, cfg.backoffMaxMs);
 }
 
 /** After a failed attempt at `now`: when to try again, or null when the job's retry time is over. */
