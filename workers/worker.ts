@@ -271,8 +271,9 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
   const failed = new Promise<LoopFailure>((resolve) => (reportFailure = resolve));
   const consumers: BatchConsumer[] = [];
   /** Per consumer: its pending messages after its latest batch, and whether its loop still runs. */
-  const consumerState = new Map(plans.map((plan) => [plan.name, { lag: null as number | null, live: true }]));
-  for (const plan of plans) {
+  const consumerStates = plans.map((plan) => ({ plan, lag: null as number | null, live: true }));
+  for (const state of consumerStates) {
+    const { plan } = state;
     // The partitions this consumer delivers: what their actors send each other is delivered at once.
     const local = new Map(plan.partitions.map((p) => [p, loops.get(p) as PartitionLoop]));
     const puller = new BatchPuller(nc, names.stream, plan.name);
@@ -305,14 +306,14 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
         for (const p of plan.partitions) (loops.get(p) as PartitionLoop).advanceTo(last.seq);
         sink.delivered({ consumer: plan.name, partitions: plan.partitions, seq: last.seq, count, ack: () => puller.ack(last) });
         lag.set(last.pending);
-        (consumerState.get(plan.name) as { lag: number | null }).lag = last.pending;
+        state.lag = last.pending;
         if (last.pending === 0) replaying.delete(plan.name);
         if (sink.depth >= cfg.worker.flushMaxRows) flushSoon();
       },
       failed(err, m) {
         // Before the batch boundary is left: no flush may snapshot the half-applied state.
         boundary.poison();
-        (consumerState.get(plan.name) as { live: boolean }).live = false;
+        state.live = false;
         reportFailure({ consumer: plan.name, seq: m.seq, subject: m.subject, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
       },
       trouble(description) {
@@ -386,13 +387,12 @@ export async function startWorker(cfg: ClusterConfig, opts: WorkerOptions = {}):
     owned: partitions,
     failed,
     partitions: (): PartitionStatus[] =>
-      plans.flatMap((plan) => {
-        const c = consumerState.get(plan.name) as { lag: number | null; live: boolean };
-        return plan.partitions.map((p) => ({
-          partition: p, owned: true as const, live: c.live && !stopping, position: (loops.get(p) as PartitionLoop).lastSeq,
-          consumer: plan.name, consumerLag: c.lag, replaying: replaying.has(plan.name),
-        }));
-      }),
+      consumerStates.flatMap(({ plan, lag, live }) =>
+        plan.partitions.map((p) => ({
+          partition: p, owned: true as const, live: live && !stopping, position: (loops.get(p) as PartitionLoop).lastSeq,
+          consumer: plan.name, consumerLag: lag, replaying: replaying.has(plan.name),
+        })),
+      ),
     stop: () => shutDown(true),
     abandon: () => shutDown(false),
   };
